@@ -1,0 +1,413 @@
+"""``POST /v1/chat/completions``: validate like vLLM, decide the answer, then stream it or send it whole."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from msgspec import UNSET
+
+from backends.simulator import errors
+from backends.simulator.asgi import send_response
+from backends.simulator.chat_template import last_user_text, render_chat_prompt
+from backends.simulator.engine import Admission, Engine
+from backends.simulator.generation import (
+    ChoiceOutput,
+    ToolCallOutput,
+    choice_rng,
+    plan_text_choice,
+    token_logprobs,
+    tool_arguments,
+)
+from backends.simulator.protocol import ChatCompletionRequest, FunctionDefinition, decode_request
+from backends.simulator.serving import (
+    HTTPRequest,
+    check_engine_alive,
+    check_logprobs_limit,
+    check_sampling,
+    encode_json,
+    model_validator_error,
+    new_id,
+    resolve_model,
+    stop_list,
+    usage_object,
+)
+from backends.simulator.sse import (
+    ChatChunks,
+    EventWriter,
+    StreamBroken,
+    chat_logprob_entry,
+    chat_logprobs_json,
+    content_delta,
+    tool_call_delta,
+    usage_json,
+)
+from backends.simulator.tokenizer import count_tokens, split_pieces
+
+API_NAME = "Chat Completions"
+
+
+@dataclass(slots=True)
+class ToolDecision:
+    """The tool the simulated model calls, and which ``tool_choice`` made it do so."""
+
+    function: FunctionDefinition
+    choice_kind: Literal["named", "required", "auto"]
+
+
+@dataclass(slots=True)
+class ChatPlan:
+    """Everything decided before any time passes."""
+
+    request: ChatCompletionRequest
+    model: str
+    prompt: str
+    prompt_tokens: int
+    choices: list[ChoiceOutput]
+    tool: ToolDecision | None
+    include_usage: bool
+    continuous_usage: bool
+
+
+async def serve_chat(engine: Engine, http: HTTPRequest) -> None:
+    """Answer one chat completion request."""
+    plan = plan_chat(engine, http)
+    failed = engine.draw_failure()
+    if failed and not plan.request.stream:
+        engine.record_failure()
+        raise errors.internal_error()
+    admission = await engine.admit(
+        http.watch,
+        prompt=plan.prompt,
+        prompt_tokens=plan.prompt_tokens,
+        max_output_tokens=max(choice.num_tokens for choice in plan.choices),
+        extra_delay=http.extra_delay,
+    )
+    if admission is None:
+        return
+    if plan.request.stream:
+        await _stream(engine, http, plan, admission, failed=failed)
+    else:
+        await _respond(engine, http, plan, admission)
+
+
+def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
+    """Validate the request and decide every choice (raises the error vLLM would send)."""
+    settings = engine.settings
+    request = decode_request(http.body, ChatCompletionRequest)
+    _check_request_model(http.body, request)
+    model = resolve_model(engine, request.model, "generation", API_NAME)
+    check_engine_alive(engine)
+
+    prompt = render_chat_prompt(
+        request.messages, request.tools, add_generation_prompt=request.add_generation_prompt
+    )
+    prompt_tokens = count_tokens(prompt)
+    if prompt_tokens >= settings.max_model_len:
+        raise errors.context_length_exceeded(settings.max_model_len, prompt_tokens)
+    max_tokens = request.max_completion_tokens or request.max_tokens
+    n = 1 if request.n is None else request.n
+    check_sampling(n=n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
+    check_logprobs_limit(top_logprobs)
+
+    user_text = last_user_text(request.messages)
+    tool = _decide_tool(request, user_text)
+    echo_pieces = split_pieces(user_text) if settings.mode == "echo" and tool is None else []
+    room = settings.max_model_len - prompt_tokens
+    stops = stop_list(request.stop)
+    choices = []
+    for index in range(n):
+        rng = choice_rng(settings.seed, request.seed, prompt, index)
+        if tool is not None:
+            choices.append(_tool_choice(rng, tool, max_tokens, room, top_logprobs))
+        else:
+            choices.append(
+                plan_text_choice(
+                    rng,
+                    mode=settings.mode,
+                    echo_pieces=echo_pieces,
+                    max_tokens=max_tokens,
+                    room=room,
+                    stops=stops,
+                    include_stop=request.include_stop_str_in_output,
+                    top_logprobs=top_logprobs,
+                )
+            )
+    options = request.stream_options
+    include_usage = bool(request.stream and options is not None and options.include_usage)
+    continuous = include_usage and bool(options is not None and options.continuous_usage_stats)
+    return ChatPlan(request, model, prompt, prompt_tokens, choices, tool, include_usage, continuous)
+
+
+def _check_request_model(body: bytes, request: ChatCompletionRequest) -> None:
+    """The model validators of vLLM's ``ChatCompletionRequest``."""
+    top_logprobs = request.top_logprobs
+    if top_logprobs is not None:
+        if top_logprobs < 0 and top_logprobs != -1:
+            raise model_validator_error(body, "`top_logprobs` must be a positive value.", "top_logprobs")
+        if top_logprobs > 0 and not request.logprobs:
+            raise model_validator_error(
+                body, "when using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs"
+            )
+    if request.stream_options is not None and not request.stream:
+        raise model_validator_error(
+            body, "Stream options can only be defined when `stream=True`.", "stream_options"
+        )
+    choice = request.tool_choice
+    if choice is UNSET or choice is None or choice == "none":
+        return
+    if isinstance(choice, str) and choice not in ("auto", "required"):
+        raise errors.request_validation_failed(
+            [
+                {
+                    "type": "literal_error",
+                    "loc": ("body", "tool_choice"),
+                    "msg": "Input should be 'none', 'auto' or 'required'",
+                    "input": choice,
+                    "ctx": {"expected": "'none', 'auto' or 'required'"},
+                }
+            ]
+        )
+    if not request.tools:
+        raise model_validator_error(body, "When using `tool_choice`, `tools` must be set.", None)
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not any(tool.function.name == name for tool in request.tools):
+            raise model_validator_error(
+                body, "The tool specified in `tool_choice` does not match any of the specified `tools`", None
+            )
+
+
+def _decide_tool(request: ChatCompletionRequest, user_text: str) -> ToolDecision | None:
+    """Which tool the model calls: the named one, one mentioned by the user, or (required) the first."""
+    tools = request.tools
+    if not tools:
+        return None
+    choice = request.tool_choice
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        named = next(tool.function for tool in tools if tool.function.name == name)
+        return ToolDecision(named, "named")
+    if choice == "none":
+        return None
+    lowered = user_text.lower()
+    mentioned = next((tool.function for tool in tools if tool.function.name.lower() in lowered), None)
+    if choice == "required":
+        return ToolDecision(mentioned or tools[0].function, "required")
+    return ToolDecision(mentioned, "auto") if mentioned is not None else None
+
+
+def _tool_choice(
+    rng: random.Random, tool: ToolDecision, max_tokens: int | None, room: int, top_logprobs: int | None
+) -> ChoiceOutput:
+    """A choice that calls ``tool`` with arguments fitting its schema."""
+    arguments = tool_arguments(rng, tool.function.parameters)
+    pieces = split_pieces(arguments)
+    limit = room if max_tokens is None else min(max_tokens, room)
+    if len(pieces) > limit:
+        pieces = pieces[:limit]
+        finish_reason = "length"
+    else:
+        # OpenAI (and vLLM) end a named-function call with "stop", "auto"/"required" calls with "tool_calls".
+        finish_reason = "stop" if tool.choice_kind == "named" else "tool_calls"
+    call = ToolCallOutput(new_id("chatcmpl-tool"), tool.function.name, "".join(pieces))
+    logprobs = token_logprobs(rng, pieces, top_logprobs) if top_logprobs is not None else None
+    return ChoiceOutput(pieces, finish_reason, len(pieces), None, call, logprobs)
+
+
+def _engine_reason(choice: ChoiceOutput) -> str:
+    """The engine-level finish reason counted in ``vllm:request_success_total``."""
+    return "stop" if choice.finish_reason == "tool_calls" else choice.finish_reason
+
+
+def _tool_call_index(plan: ChatPlan, choice_index: int) -> int:
+    # vLLM indexes a named-function call by choice, a parsed ("auto"/"required") call by its position.
+    named = plan.tool is not None and plan.tool.choice_kind == "named"
+    return choice_index if named else 0
+
+
+async def _respond(engine: Engine, http: HTTPRequest, plan: ChatPlan, admission: Admission) -> None:
+    """Wait the whole generation time once, then send the complete ``chat.completion``."""
+    choices = plan.choices
+    longest = max(choice.num_tokens for choice in choices)
+    decode_time = admission.inter_token_latency * max(longest - 1, 0)
+    try:
+        alive = await http.watch.sleep(admission.time_to_first_token + decode_time)
+    except BaseException:
+        engine.abort(admission, generated_tokens=0, choices=len(choices))
+        raise
+    if not alive:
+        engine.abort(admission, generated_tokens=0, choices=len(choices))
+        return
+    if engine.is_dead():
+        engine.fail(admission)
+        raise errors.engine_dead()
+    engine.first_token(admission, at=time.monotonic() - decode_time)
+    engine.finish(
+        admission,
+        finish_reasons=[_engine_reason(choice) for choice in choices],
+        tokens_per_choice=[choice.num_tokens for choice in choices],
+    )
+    completion_tokens = sum(choice.num_tokens for choice in choices)
+    body = encode_json(
+        {
+            "id": new_id("chatcmpl"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": plan.model,
+            "choices": [_response_choice(plan, index, choice) for index, choice in enumerate(choices)],
+            "service_tier": None,
+            "system_fingerprint": None,
+            "usage": usage_object(plan.prompt_tokens, completion_tokens),
+            "prompt_logprobs": None,
+            "prompt_token_ids": None,
+            "kv_transfer_params": None,
+        }
+    )
+    await send_response(http.send, 200, body)
+
+
+def _response_choice(plan: ChatPlan, index: int, choice: ChoiceOutput) -> dict[str, object]:
+    call = choice.tool_call
+    if call is not None:
+        # A forced call ("required" or named) has empty content; a parsed "auto" call has none.
+        content: str | None = None if plan.tool is not None and plan.tool.choice_kind == "auto" else ""
+        tool_calls: list[dict[str, object]] = [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+        ]
+    else:
+        content = choice.text
+        tool_calls = []
+    return {
+        "index": index,
+        "message": {
+            "role": "assistant",
+            "content": content,
+            "refusal": None,
+            "annotations": None,
+            "audio": None,
+            "function_call": None,
+            "tool_calls": tool_calls,
+            "reasoning": None,
+        },
+        "logprobs": (
+            {"content": [chat_logprob_entry(entry) for entry in choice.logprobs]}
+            if choice.logprobs is not None
+            else None
+        ),
+        "finish_reason": choice.finish_reason,
+        "stop_reason": choice.stop_reason,
+        "token_ids": None,
+    }
+
+
+async def _stream(
+    engine: Engine, http: HTTPRequest, plan: ChatPlan, admission: Admission, *, failed: bool
+) -> None:
+    """Send the answer token by token as ``chat.completion.chunk`` events."""
+    choices = plan.choices
+    writer = EventWriter(http.send, http.break_after)
+    chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model)
+    prompt_tokens = plan.prompt_tokens
+    continuous = plan.continuous_usage
+    sent = [0] * len(choices)
+    watch = http.watch
+    try:
+        if not await watch.sleep(admission.time_to_first_token):
+            engine.abort(admission, generated_tokens=0, choices=len(choices))
+            return
+        if engine.is_dead():
+            # Nothing sent yet: the error can still be a normal JSON response.
+            engine.fail(admission)
+            raise errors.engine_dead()
+        engine.first_token(admission)
+        await writer.start()
+        for index in range(len(choices)):
+            await writer.add(
+                chunks.role(index, usage_json(prompt_tokens, 0, with_details=False) if continuous else None)
+            )
+        if failed:
+            # vLLM reports a request-level engine error inside the stream it already started.
+            await writer.add(errors.streaming_error_event(errors.internal_error()))
+            await writer.finish()
+            engine.fail(admission)
+            return
+        steps = max(max(len(choice.pieces) for choice in choices), 1)
+        itl = admission.inter_token_latency
+        for step in range(steps):
+            if step:
+                if itl > 0:
+                    await writer.flush()
+                    if not await watch.sleep(itl):
+                        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+                        return
+                if engine.is_dead():
+                    await writer.add(errors.streaming_error_event(errors.engine_dead()))
+                    await writer.finish()
+                    engine.fail(admission)
+                    return
+            for index, choice in enumerate(choices):
+                last = max(len(choice.pieces), 1) - 1
+                if step > last:
+                    continue
+                await writer.add(
+                    _delta_chunk(plan, chunks, index, choice, step, step == last, sent, prompt_tokens)
+                )
+        if plan.include_usage:
+            await writer.add(chunks.usage(prompt_tokens, sum(choice.num_tokens for choice in choices)))
+        engine.finish(
+            admission,
+            finish_reasons=[_engine_reason(choice) for choice in choices],
+            tokens_per_choice=[choice.num_tokens for choice in choices],
+        )
+        await writer.finish()
+    except StreamBroken:
+        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+    except BaseException:
+        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+        raise
+
+
+def _delta_chunk(
+    plan: ChatPlan,
+    chunks: ChatChunks,
+    index: int,
+    choice: ChoiceOutput,
+    step: int,
+    final: bool,
+    sent: list[int],
+    prompt_tokens: int,
+) -> bytes:
+    piece = choice.pieces[step] if choice.pieces else ""
+    if choice.pieces:
+        sent[index] += 1
+    call = choice.tool_call
+    if call is None:
+        delta = content_delta(piece)
+    elif step == 0:
+        delta = tool_call_delta(_tool_call_index(plan, index), piece, call_id=call.call_id, name=call.name)
+    else:
+        delta = tool_call_delta(_tool_call_index(plan, index), piece)
+    logprobs = (
+        chat_logprobs_json([choice.logprobs[step]]) if choice.logprobs is not None and choice.pieces else None
+    )
+    usage = None
+    if plan.continuous_usage:
+        usage = usage_json(prompt_tokens, choice.num_tokens if final else sent[index], with_details=False)
+    return chunks.delta(
+        index,
+        delta,
+        logprobs=logprobs,
+        finish_reason=choice.finish_reason if final else None,
+        stop_reason=choice.stop_reason,
+        usage=usage,
+    )

@@ -1,0 +1,315 @@
+"""``POST /v1/completions``: one or several prompts (text or token ids), ``n`` choices each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from backends.simulator import errors
+from backends.simulator.asgi import send_response
+from backends.simulator.engine import Admission, Engine
+from backends.simulator.generation import ChoiceOutput, choice_rng, plan_text_choice
+from backends.simulator.protocol import CompletionRequest, decode_request
+from backends.simulator.serving import (
+    HTTPRequest,
+    check_engine_alive,
+    check_logprobs_limit,
+    check_sampling,
+    encode_json,
+    model_validator_error,
+    new_id,
+    resolve_model,
+    stop_list,
+    usage_object,
+)
+from backends.simulator.sse import (
+    CompletionChunks,
+    EventWriter,
+    StreamBroken,
+    completion_logprobs,
+    usage_json,
+)
+from backends.simulator.tokenizer import Tokenizer, count_tokens, split_pieces
+
+API_NAME = "Completions"
+
+
+@dataclass(slots=True)
+class PromptInput:
+    """One prompt of the request, as text and as a token count."""
+
+    text: str
+    tokens: int
+
+
+@dataclass(slots=True)
+class CompletionPlan:
+    """Everything decided before any time passes; ``choices[i]`` answers ``prompts[i // n]``."""
+
+    request: CompletionRequest
+    model: str
+    prompts: list[PromptInput]
+    n: int
+    choices: list[ChoiceOutput]
+    include_usage: bool
+    continuous_usage: bool
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every prompt counted once, whatever ``n`` is."""
+        return sum(prompt.tokens for prompt in self.prompts)
+
+    def echo_prefix(self, index: int) -> str:
+        """The prompt text a choice starts with when ``echo`` is set."""
+        return self.prompts[index // self.n].text if self.request.echo else ""
+
+
+async def serve_completion(engine: Engine, http: HTTPRequest) -> None:
+    """Answer one completion request."""
+    plan = plan_completion(engine, http)
+    failed = engine.draw_failure()
+    if failed and not plan.request.stream:
+        engine.record_failure()
+        raise errors.internal_error()
+    admission = await engine.admit(
+        http.watch,
+        prompt="".join(prompt.text for prompt in plan.prompts),
+        prompt_tokens=plan.prompt_tokens,
+        max_output_tokens=max(choice.num_tokens for choice in plan.choices),
+        extra_delay=http.extra_delay,
+    )
+    if admission is None:
+        return
+    if plan.request.stream:
+        await _stream(engine, http, plan, admission, failed=failed)
+    else:
+        await _respond(engine, http, plan, admission)
+
+
+def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
+    """Validate the request and decide every choice."""
+    settings = engine.settings
+    request = decode_request(http.body, CompletionRequest)
+    _check_request_model(http.body, request)
+    model = resolve_model(engine, request.model, "generation", API_NAME)
+    check_engine_alive(engine)
+    prompts = _prompt_inputs(engine.tokenizer, http.body, request)
+    for prompt in prompts:
+        if prompt.tokens >= settings.max_model_len:
+            raise errors.context_length_exceeded(settings.max_model_len, prompt.tokens)
+    echo_only = bool(request.echo) and request.max_tokens == 0
+    max_tokens = 1 if echo_only else request.max_tokens
+    check_sampling(n=request.n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_logprobs_limit(request.logprobs)
+    stops = stop_list(request.stop)
+    choices = []
+    for prompt in prompts:
+        echo_pieces = split_pieces(prompt.text) if settings.mode == "echo" else []
+        for sample in range(request.n):
+            rng = choice_rng(settings.seed, request.seed, prompt.text, sample)
+            choice = plan_text_choice(
+                rng,
+                mode=settings.mode,
+                echo_pieces=echo_pieces,
+                max_tokens=max_tokens,
+                room=settings.max_model_len - prompt.tokens,
+                stops=stops,
+                include_stop=request.include_stop_str_in_output,
+                top_logprobs=request.logprobs,
+            )
+            if echo_only:
+                choice = ChoiceOutput([], "length", 0)
+            choices.append(choice)
+    options = request.stream_options
+    include_usage = bool(request.stream and options is not None and options.include_usage)
+    continuous = include_usage and bool(options is not None and options.continuous_usage_stats)
+    return CompletionPlan(request, model, prompts, request.n, choices, include_usage, continuous)
+
+
+def _check_request_model(body: bytes, request: CompletionRequest) -> None:
+    """The model validators of vLLM's ``CompletionRequest``."""
+    if request.logprobs is not None and request.logprobs < 0:
+        raise model_validator_error(body, "`logprobs` must be a positive value.", "logprobs")
+    if request.stream_options is not None and not request.stream:
+        raise model_validator_error(
+            body, "Stream options can only be defined when `stream=True`.", "stream_options"
+        )
+    if request.prompt is None or request.prompt == "" or request.prompt == []:
+        raise model_validator_error(
+            body, "Either prompt or prompt_embeds must be provided and non-empty.", None
+        )
+
+
+def _prompt_inputs(tokenizer: Tokenizer, body: bytes, request: CompletionRequest) -> list[PromptInput]:
+    """The prompts of ``prompt``: a string, strings, token ids, or lists of token ids."""
+    bos = 1 if request.add_special_tokens else 0
+    prompt = request.prompt
+    if isinstance(prompt, str):
+        return [PromptInput(prompt, count_tokens(prompt) + bos)]
+    assert prompt is not None  # checked by _check_request_model
+    if all(isinstance(item, str) for item in prompt):
+        return [PromptInput(text, count_tokens(text) + bos) for text in prompt]
+    if all(isinstance(item, int) and not isinstance(item, bool) for item in prompt):
+        return [_token_prompt(tokenizer, prompt)]
+    if all(isinstance(item, list) and item for item in prompt):
+        return [_token_prompt(tokenizer, item) for item in prompt]
+    raise errors.request_validation_failed(
+        [
+            {
+                "type": "union_tag_invalid",
+                "loc": ("body", "prompt"),
+                "msg": "Input should be a string, a list of strings, a list of token ids or a list of lists of token ids",
+                "input": prompt,
+            }
+        ]
+    )
+
+
+def _token_prompt(tokenizer: Tokenizer, token_ids: list[object]) -> PromptInput:
+    ids = []
+    for token_id in token_ids:
+        if not isinstance(token_id, int) or isinstance(token_id, bool):
+            raise errors.bad_request("Token ids must be integers.", "prompt")
+        if not 0 <= token_id < tokenizer.vocab_size:
+            raise errors.bad_request(f"Token id {token_id} is out of vocabulary", "prompt", token_id)
+        ids.append(token_id)
+    return PromptInput(tokenizer.decode(ids), len(ids))
+
+
+async def _respond(engine: Engine, http: HTTPRequest, plan: CompletionPlan, admission: Admission) -> None:
+    """Wait the whole generation time once, then send the ``text_completion``."""
+    choices = plan.choices
+    longest = max(choice.num_tokens for choice in choices)
+    decode_time = admission.inter_token_latency * max(longest - 1, 0)
+    try:
+        alive = await http.watch.sleep(admission.time_to_first_token + decode_time)
+    except BaseException:
+        engine.abort(admission, generated_tokens=0, choices=len(choices))
+        raise
+    if not alive:
+        engine.abort(admission, generated_tokens=0, choices=len(choices))
+        return
+    if engine.is_dead():
+        engine.fail(admission)
+        raise errors.engine_dead()
+    engine.first_token(admission, at=time.monotonic() - decode_time)
+    engine.finish(
+        admission,
+        finish_reasons=[choice.finish_reason for choice in choices],
+        tokens_per_choice=[choice.num_tokens for choice in choices],
+    )
+    response_choices = []
+    for index, choice in enumerate(choices):
+        prefix = plan.echo_prefix(index)
+        response_choices.append(
+            {
+                "index": index,
+                "text": prefix + choice.text,
+                "logprobs": (
+                    completion_logprobs(choice.logprobs, len(prefix)) if choice.logprobs is not None else None
+                ),
+                "finish_reason": choice.finish_reason,
+                "stop_reason": choice.stop_reason,
+                "token_ids": None,
+                "prompt_logprobs": None,
+                "prompt_token_ids": None,
+            }
+        )
+    body = encode_json(
+        {
+            "id": new_id("cmpl"),
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": plan.model,
+            "choices": response_choices,
+            "service_tier": None,
+            "system_fingerprint": None,
+            "usage": usage_object(plan.prompt_tokens, sum(choice.num_tokens for choice in choices)),
+            "kv_transfer_params": None,
+        }
+    )
+    await send_response(http.send, 200, body)
+
+
+async def _stream(
+    engine: Engine, http: HTTPRequest, plan: CompletionPlan, admission: Admission, *, failed: bool
+) -> None:
+    """Send the answer token by token as ``text_completion`` chunks."""
+    choices = plan.choices
+    writer = EventWriter(http.send, http.break_after)
+    chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model)
+    prompt_tokens = plan.prompt_tokens
+    sent = [0] * len(choices)
+    offsets = [0] * len(choices)
+    watch = http.watch
+    try:
+        if not await watch.sleep(admission.time_to_first_token):
+            engine.abort(admission, generated_tokens=0, choices=len(choices))
+            return
+        if engine.is_dead():
+            # Nothing sent yet: the error can still be a normal JSON response.
+            engine.fail(admission)
+            raise errors.engine_dead()
+        engine.first_token(admission)
+        await writer.start()
+        if failed:
+            await writer.add(errors.streaming_error_event(errors.internal_error()))
+            await writer.finish()
+            engine.fail(admission)
+            return
+        steps = max(max(len(choice.pieces) for choice in choices), 1)
+        itl = admission.inter_token_latency
+        for step in range(steps):
+            if step:
+                if itl > 0:
+                    await writer.flush()
+                    if not await watch.sleep(itl):
+                        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+                        return
+                if engine.is_dead():
+                    await writer.add(errors.streaming_error_event(errors.engine_dead()))
+                    await writer.finish()
+                    engine.fail(admission)
+                    return
+            for index, choice in enumerate(choices):
+                last = max(len(choice.pieces), 1) - 1
+                if step > last:
+                    continue
+                final = step == last
+                piece = choice.pieces[step] if choice.pieces else ""
+                if choice.pieces:
+                    sent[index] += 1
+                prefix = plan.echo_prefix(index) if step == 0 else ""
+                logprobs = None
+                if choice.logprobs is not None and choice.pieces:
+                    entry_offset = offsets[index] + len(prefix)
+                    logprobs = encode_json(completion_logprobs([choice.logprobs[step]], entry_offset))
+                text = prefix + piece
+                offsets[index] += len(text)
+                usage = None
+                if plan.continuous_usage:
+                    generated = choice.num_tokens if final else sent[index]
+                    usage = usage_json(prompt_tokens, generated, with_details=True)
+                await writer.add(
+                    chunks.text(
+                        index,
+                        text,
+                        logprobs=logprobs,
+                        finish_reason=choice.finish_reason if final else None,
+                        stop_reason=choice.stop_reason if final else None,
+                        usage=usage,
+                    )
+                )
+        if plan.include_usage:
+            await writer.add(chunks.usage(prompt_tokens, sum(choice.num_tokens for choice in choices)))
+        engine.finish(
+            admission,
+            finish_reasons=[choice.finish_reason for choice in choices],
+            tokens_per_choice=[choice.num_tokens for choice in choices],
+        )
+        await writer.finish()
+    except StreamBroken:
+        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+    except BaseException:
+        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
+        raise

@@ -1,0 +1,220 @@
+"""The simulated engine: the state one server shares across requests and each request's life in it.
+
+A request is admitted (a free slot, or a wait in the queue), spends its time to first token and
+its inter-token gaps, then finishes or is aborted; every transition updates the scheduler, the
+Prometheus metrics and the ``/sim/stats`` counters in one place.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from backends.simulator import errors
+from backends.simulator.asgi import DisconnectWatch
+from backends.simulator.metrics import EngineMetrics
+from backends.simulator.prefix_cache import PrefixCache
+from backends.simulator.scheduler import QueueFullError, Scheduler
+from backends.simulator.settings import SimulatorSettings
+from backends.simulator.tokenizer import Tokenizer
+
+PREFILL_MS_PER_TOKEN = 0.25
+"""Extra time to first token per prompt token, at batch size 1 (uncached prefill of a 7-8B model)."""
+
+
+@dataclass(slots=True)
+class LastRequest:
+    """What the last generation or embedding request looked like on the wire."""
+
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass(slots=True)
+class SimulatorStats:
+    """Convenience counters for ``/sim/stats`` (the same facts are in ``/metrics``)."""
+
+    requests: int = 0
+    """Generation and embedding requests received, whatever became of them."""
+    aborted: int = 0
+    """Requests given up because the client disconnected."""
+    completed: int = 0
+    """Requests answered in full."""
+
+
+@dataclass(slots=True)
+class Admission:
+    """One request holding an engine slot, with the latencies fixed at admission time."""
+
+    arrival: float
+    admitted: float
+    prompt_tokens: int
+    kv_tokens: int
+    cached_prompt_tokens: int
+    time_to_first_token: float
+    inter_token_latency: float
+    first_token_at: float | None = None
+    finished: bool = False
+
+
+class Engine:
+    """Shared state of one simulated vLLM server."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.tokenizer = Tokenizer()
+        self.scheduler = Scheduler(
+            max_num_seqs=settings.max_num_seqs,
+            max_queue=settings.max_queue,
+            kv_capacity_tokens=settings.kv_capacity_tokens,
+        )
+        self.metrics = EngineMetrics(
+            model_name=settings.primary_model,
+            max_model_len=settings.max_model_len,
+            legacy_names=settings.legacy_metric_names,
+        )
+        self.prefix_cache = PrefixCache()
+        self.stats = SimulatorStats()
+        self.dead = False
+        self.in_flight = 0
+        self.last_request: LastRequest | None = None
+        self._failure_rng = random.Random(settings.seed)
+        self.cache_config = {
+            "block_size": "16",
+            "gpu_memory_utilization": "0.9",
+            "swap_space": "4",
+            "cache_dtype": "auto",
+            "is_attention_free": "False",
+            "num_gpu_blocks_override": "None",
+            "sliding_window": "None",
+            "enable_prefix_caching": "True",
+            "prefix_caching_hash_algo": "sha256",
+            "cpu_offload_gb": "0",
+            "calculate_kv_scales": "False",
+            "num_gpu_blocks": str(settings.kv_capacity_tokens // 16),
+            "num_cpu_blocks": "None",
+            "engine": "0",
+        }
+
+    def is_dead(self) -> bool:
+        """Whether the engine plays dead (``/sim/dead``); it can change at any ``await``."""
+        return self.dead
+
+    def draw_failure(self) -> bool:
+        """Whether this generation request fails (``--error-rate``), from a seeded sequence."""
+        rate = self.settings.error_rate
+        return rate > 0 and self._failure_rng.random() < rate
+
+    def record_failure(self) -> None:
+        """Count a request that ended in an engine error."""
+        self.metrics.request_success["error"] += 1
+
+    async def admit(
+        self,
+        watch: DisconnectWatch,
+        *,
+        prompt: str,
+        prompt_tokens: int,
+        max_output_tokens: int,
+        extra_delay: float,
+    ) -> Admission | None:
+        """Take a slot, waiting in the queue if needed; ``None`` if the client left while waiting.
+
+        Raises the 503 queue-overflow error when the queue is full.
+        """
+        scheduler = self.scheduler
+        arrival = time.monotonic()
+        if not scheduler.try_acquire():
+            try:
+                slot = scheduler.enqueue()
+            except QueueFullError:
+                raise errors.queue_full() from None
+            try:
+                granted = await watch.wait(slot)
+            except BaseException:
+                scheduler.abandon(slot)
+                raise
+            if not granted:
+                scheduler.abandon(slot)
+                self.stats.aborted += 1
+                self.metrics.request_success["abort"] += 1
+                return None
+        admitted = time.monotonic()
+        factor = scheduler.load_factor()
+        settings = self.settings
+        ttft = (
+            (settings.ttft_ms + PREFILL_MS_PER_TOKEN * prompt_tokens) * factor / 1000.0
+            if settings.ttft_ms
+            else 0.0
+        )
+        kv_tokens = prompt_tokens + max_output_tokens
+        scheduler.kv_tokens += kv_tokens
+        cached_fraction = self.prefix_cache.lookup_and_insert(prompt)
+        return Admission(
+            arrival=arrival,
+            admitted=admitted,
+            prompt_tokens=prompt_tokens,
+            kv_tokens=kv_tokens,
+            cached_prompt_tokens=int(prompt_tokens * cached_fraction),
+            time_to_first_token=ttft + extra_delay,
+            inter_token_latency=settings.itl_ms * factor / 1000.0,
+        )
+
+    def first_token(self, admission: Admission, at: float | None = None) -> None:
+        """The prefill is done: count the prompt and the time to first token."""
+        if admission.first_token_at is not None:
+            return
+        now = time.monotonic() if at is None else at
+        admission.first_token_at = now
+        metrics = self.metrics
+        metrics.time_to_first_token.observe(now - admission.arrival)
+        metrics.prompt_tokens += admission.prompt_tokens
+        metrics.prefix_cache_queries += admission.prompt_tokens
+        metrics.prefix_cache_hits += admission.cached_prompt_tokens
+
+    def finish(
+        self, admission: Admission, *, finish_reasons: list[str], tokens_per_choice: list[int]
+    ) -> None:
+        """The request completed: free its slot and record it (one ``request_success`` per choice)."""
+        if not self._end(admission):
+            return
+        self.first_token(admission)
+        metrics = self.metrics
+        generated = sum(tokens_per_choice)
+        metrics.generation_tokens += generated
+        gaps = sum(max(tokens - 1, 0) for tokens in tokens_per_choice)
+        metrics.inter_token_latency.observe(admission.inter_token_latency, gaps)
+        for reason in finish_reasons:
+            metrics.request_success[reason] += 1
+        metrics.request_prompt_tokens.observe(admission.prompt_tokens)
+        metrics.request_generation_tokens.observe(generated)
+        metrics.e2e_request_latency.observe(time.monotonic() - admission.arrival)
+        metrics.request_queue_time.observe(admission.admitted - admission.arrival)
+        self.stats.completed += 1
+
+    def abort(self, admission: Admission, *, generated_tokens: int, choices: int = 1) -> None:
+        """The client went away (or the request failed) mid-generation: free the slot, count an abort."""
+        if not self._end(admission):
+            return
+        metrics = self.metrics
+        if admission.first_token_at is not None:
+            metrics.generation_tokens += generated_tokens
+        metrics.request_success["abort"] += choices
+        metrics.e2e_request_latency.observe(time.monotonic() - admission.arrival)
+        metrics.request_queue_time.observe(admission.admitted - admission.arrival)
+        self.stats.aborted += 1
+
+    def fail(self, admission: Admission) -> None:
+        """The request ended with an engine error (the engine died under it)."""
+        if self._end(admission):
+            self.record_failure()
+
+    def _end(self, admission: Admission) -> bool:
+        if admission.finished:
+            return False
+        admission.finished = True
+        self.scheduler.kv_tokens -= admission.kv_tokens
+        self.scheduler.release()
+        return True

@@ -1,0 +1,152 @@
+"""vLLM's error answers, byte for byte where we could read them in its source.
+
+Every OpenAI-route error is ``{"error": {"message", "type", "param", "code"}}``. vLLM fills ``type``
+in two ways, and so do we:
+
+- errors its serving layer raises (``VLLMValidationError``, unknown model, engine failures) use class
+  names: ``BadRequestError``, ``NotFoundError``, ``InternalServerError``, ``NotImplementedError``;
+- errors turned into responses from an HTTP status (request-schema validation, queue overflow) use the
+  status phrase: ``Bad Request``, ``Service Unavailable``.
+
+A ``VLLMValidationError`` prints its parameter and value after the message, e.g. ``max_tokens must be
+at least 1, got -1. (parameter=max_tokens, value=-1)``; ``validation_message`` reproduces that.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+
+ENGINE_DEAD_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for the root cause."
+QUEUE_FULL_MESSAGE = (
+    "The engine is currently busy and cannot accept new requests. "
+    "Please try again later or on a different instance."
+)
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+UNAUTHORIZED_BODY = b'{"error":"Unauthorized"}'
+"""vLLM's API-key middleware answers with a bare string, not the OpenAI error object."""
+
+NOT_FOUND_BODY = b'{"detail":"Not Found"}'
+METHOD_NOT_ALLOWED_BODY = b'{"detail":"Method Not Allowed"}'
+
+
+class SimulatorHTTPError(Exception):
+    """An answer that ends the request: raised anywhere, turned into a response by the router."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+def encode_error(message: str, error_type: str, code: int, param: str | None = None) -> bytes:
+    """The compact JSON body vLLM sends (Starlette's ``JSONResponse`` has no spaces)."""
+    return msgspec.json.encode(
+        {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    )
+
+
+def openai_error(status: int, message: str, error_type: str, param: str | None = None) -> SimulatorHTTPError:
+    """An error with the OpenAI body whose ``code`` is the HTTP status."""
+    return SimulatorHTTPError(status, encode_error(message, error_type, status, param))
+
+
+def validation_message(message: str, parameter: str | None = None, value: Any = None) -> str:
+    """How ``str(VLLMValidationError)`` reads: the message, then ``(parameter=..., value=...)``."""
+    extras = []
+    if parameter is not None:
+        extras.append(f"parameter={parameter}")
+    if value is not None:
+        extras.append(f"value={value}")
+    return f"{message} ({', '.join(extras)})" if extras else message
+
+
+def bad_request(message: str, parameter: str | None = None, value: Any = None) -> SimulatorHTTPError:
+    """A ``VLLMValidationError`` raised while serving: 400 ``BadRequestError`` naming the parameter."""
+    return openai_error(400, validation_message(message, parameter, value), "BadRequestError", parameter)
+
+
+def request_validation_failed(errors: list[dict[str, Any]], param: str | None = None) -> SimulatorHTTPError:
+    """FastAPI's ``RequestValidationError`` as vLLM's handler renders it: 400, type ``Bad Request``.
+
+    The message is ``str(exc)`` followed by ``str(exc.errors())``, i.e. the Python reprs of the
+    pydantic error entries.
+    """
+    count = len(errors)
+    header = f"{count} validation error{'' if count == 1 else 's'}:\n"
+    lines = "".join(f"  {error!r}\n" for error in errors)
+    message = f"{header}{lines} {errors!r}"
+    return openai_error(400, message, HTTPStatus.BAD_REQUEST.phrase, param)
+
+
+def model_not_found(model: str) -> SimulatorHTTPError:
+    """404 for a model this server does not serve."""
+    return openai_error(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
+
+
+def context_length_exceeded(max_model_len: int, prompt_tokens: int) -> SimulatorHTTPError:
+    """400 for a generation prompt that leaves no room for output (0.33 wording)."""
+    message = (
+        f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
+        f"{prompt_tokens} input tokens, which exceeds this limit even without any output tokens. "
+        "Please reduce the length of the input prompt."
+    )
+    return bad_request(message, "input_tokens", prompt_tokens)
+
+
+def embedding_context_length_exceeded(max_model_len: int, prompt_tokens: int) -> SimulatorHTTPError:
+    """400 for an embedding input longer than the context."""
+    message = (
+        f"This model's maximum context length is {max_model_len} tokens. However, you requested "
+        f"{prompt_tokens} tokens in the input for embedding generation. Please reduce the length of the input."
+    )
+    return bad_request(message, "input_tokens", prompt_tokens)
+
+
+def queue_full() -> SimulatorHTTPError:
+    """503 when the waiting queue is full (vLLM's ``QueueOverflowError``)."""
+    return openai_error(503, QUEUE_FULL_MESSAGE, HTTPStatus.SERVICE_UNAVAILABLE.phrase)
+
+
+def engine_dead() -> SimulatorHTTPError:
+    """500 when the engine core died (``EngineDeadError`` through ``create_error_response``)."""
+    return openai_error(500, ENGINE_DEAD_MESSAGE, "InternalServerError")
+
+
+def internal_error() -> SimulatorHTTPError:
+    """500 for a request-level engine failure (vLLM's ``GenerationError``)."""
+    return openai_error(500, INTERNAL_ERROR_MESSAGE, "InternalServerError")
+
+
+def unsupported_api(api_name: str) -> SimulatorHTTPError:
+    """501 when the served model cannot do this task, e.g. chat on a pooling model."""
+    return openai_error(501, f"The model does not support {api_name} API", "NotImplementedError")
+
+
+def forced_status(status: int) -> SimulatorHTTPError:
+    """The vLLM-shaped answer for a status forced with ``x-sim-force-status``."""
+    if status == 503:
+        return queue_full()
+    if status == 500:
+        return internal_error()
+    if status == 501:
+        return unsupported_api("this")
+    if status == 400:
+        return bad_request("Simulated bad request (x-sim-force-status).")
+    if status == 401:
+        return SimulatorHTTPError(401, UNAUTHORIZED_BODY)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return openai_error(status, f"Simulated {status} {phrase} (x-sim-force-status).", phrase)
+
+
+def streaming_error_event(error: SimulatorHTTPError) -> bytes:
+    """An error inside an already started stream: vLLM writes it with ``json.dumps`` (with spaces)."""
+    payload = msgspec.json.decode(error.body)
+    return b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n"

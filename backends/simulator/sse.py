@@ -1,0 +1,250 @@
+"""Server-sent events: the chunk bytes vLLM writes, and a writer that sends them.
+
+Chunks are assembled from precomputed byte prefixes plus the JSON-encoded token, not by encoding a
+dictionary per token: that is what keeps streaming at tens of thousands of tokens per second. The
+field order and the fields present mirror pydantic's ``model_dump_json`` in vLLM (chat chunks are
+dumped with ``exclude_unset=True``, completion chunks with ``exclude_unset=False``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from backends.simulator.asgi import SSE_HEADERS, Send
+from backends.simulator.generation import TokenLogprob
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+_encode = msgspec.json.encode
+
+
+def json_string(text: str) -> bytes:
+    """A JSON string literal (quotes included)."""
+    return _encode(text)
+
+
+def usage_json(prompt_tokens: int, completion_tokens: int, *, with_details: bool) -> bytes:
+    """vLLM's ``UsageInfo`` in field order; ``prompt_tokens_details`` only when not excluded."""
+    total = prompt_tokens + completion_tokens
+    details = b',"prompt_tokens_details":null' if with_details else b""
+    return b'{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d%s}' % (
+        prompt_tokens,
+        total,
+        completion_tokens,
+        details,
+    )
+
+
+def chat_logprobs_json(entries: list[TokenLogprob]) -> bytes:
+    """``choice.logprobs`` of a chat chunk or response: ``{"content": [...]}``."""
+    return _encode({"content": [chat_logprob_entry(entry) for entry in entries]})
+
+
+def chat_logprob_entry(entry: TokenLogprob) -> dict[str, Any]:
+    """One ``ChatCompletionLogProbsContent``."""
+    return {
+        "token": entry.token,
+        "logprob": entry.logprob,
+        "bytes": list(entry.token.encode("utf-8")),
+        "top_logprobs": [
+            {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+            for token, logprob in entry.top
+        ],
+    }
+
+
+def completion_logprobs(entries: list[TokenLogprob], first_offset: int) -> dict[str, Any]:
+    """A ``CompletionLogProbs`` object; ``text_offset`` counts characters from ``first_offset``."""
+    offsets = []
+    offset = first_offset
+    for entry in entries:
+        offsets.append(offset)
+        offset += len(entry.token)
+    return {
+        "text_offset": offsets,
+        "token_logprobs": [entry.logprob for entry in entries],
+        "tokens": [entry.token for entry in entries],
+        "top_logprobs": [dict(entry.top) for entry in entries],
+    }
+
+
+class ChatChunks:
+    """Builds ``chat.completion.chunk`` events for one response."""
+
+    def __init__(self, response_id: str, created: int, model: str) -> None:
+        self._head = (
+            b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":'
+            % (
+                response_id.encode(),
+                created,
+                json_string(model),
+            )
+        )
+
+    def role(self, index: int, usage: bytes | None) -> bytes:
+        """The first chunk of a choice: ``delta`` with the assistant role and empty content."""
+        usage_part = b',"usage":' + usage if usage is not None else b""
+        return (
+            self._head
+            + b'[{"index":%d,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]'
+            % index
+            + usage_part
+            + b',"prompt_token_ids":null}\n\n'
+        )
+
+    def delta(
+        self,
+        index: int,
+        delta: bytes,
+        *,
+        logprobs: bytes | None,
+        finish_reason: str | None,
+        stop_reason: str | None,
+        usage: bytes | None,
+    ) -> bytes:
+        """A token chunk; the last one of a choice carries ``finish_reason`` and ``stop_reason``."""
+        logprobs_part = logprobs if logprobs is not None else b"null"
+        if finish_reason is None:
+            ending = b'"finish_reason":null,"token_ids":null}]'
+        else:
+            stop = json_string(stop_reason) if stop_reason is not None else b"null"
+            ending = b'"finish_reason":"%s","stop_reason":%s,"token_ids":null}]' % (
+                finish_reason.encode(),
+                stop,
+            )
+        usage_part = b',"usage":' + usage + b"}\n\n" if usage is not None else b"}\n\n"
+        return (
+            self._head
+            + b'[{"index":%d,"delta":%s,"logprobs":%s,' % (index, delta, logprobs_part)
+            + ending
+            + usage_part
+        )
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        """The final chunk of ``include_usage``: no choices, only usage (``exclude_none``)."""
+        return (
+            self._head
+            + b"[]"
+            + b',"usage":'
+            + usage_json(prompt_tokens, completion_tokens, with_details=False)
+            + b"}\n\n"
+        )
+
+
+def content_delta(text: str) -> bytes:
+    """``{"content": ...}``."""
+    return b'{"content":' + json_string(text) + b"}"
+
+
+def tool_call_delta(index: int, text: str, *, call_id: str | None = None, name: str | None = None) -> bytes:
+    """A ``DeltaToolCall``: id, type and name on the first chunk, argument pieces after."""
+    if call_id is not None and name is not None:
+        call = b'{"id":"%s","type":"function","index":%d,"function":{"name":%s,"arguments":%s}}' % (
+            call_id.encode(),
+            index,
+            json_string(name),
+            json_string(text),
+        )
+    else:
+        call = b'{"index":%d,"function":{"arguments":%s}}' % (index, json_string(text))
+    return b'{"tool_calls":[' + call + b"]}"
+
+
+class CompletionChunks:
+    """Builds ``text_completion`` stream events for one response."""
+
+    def __init__(self, response_id: str, created: int, model: str) -> None:
+        self._head = b'data: {"id":"%s","object":"text_completion","created":%d,"model":%s,"choices":' % (
+            response_id.encode(),
+            created,
+            json_string(model),
+        )
+
+    def text(
+        self,
+        index: int,
+        text: str,
+        *,
+        logprobs: bytes | None,
+        finish_reason: str | None,
+        stop_reason: str | None,
+        usage: bytes | None,
+    ) -> bytes:
+        """One chunk; every field is present, ``null`` when unset."""
+        finish = b'"%s"' % finish_reason.encode() if finish_reason is not None else b"null"
+        stop = json_string(stop_reason) if stop_reason is not None else b"null"
+        return (
+            self._head
+            + b'[{"index":%d,"text":%s,"logprobs":%s,"finish_reason":%s,"stop_reason":%s,'
+            % (index, json_string(text), logprobs if logprobs is not None else b"null", finish, stop)
+            + b'"prompt_token_ids":null,"token_ids":null}],"usage":'
+            + (usage if usage is not None else b"null")
+            + b"}\n\n"
+        )
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        """The final ``include_usage`` chunk (``exclude_none``: no ``prompt_tokens_details``)."""
+        return (
+            self._head
+            + b"[]"
+            + b',"usage":'
+            + usage_json(prompt_tokens, completion_tokens, with_details=False)
+            + b"}\n\n"
+        )
+
+
+class StreamBroken(Exception):
+    """``x-sim-break-after`` reached: the connection must be dropped without finishing the response."""
+
+
+class EventWriter:
+    """Sends events, batching them when no time passes between them.
+
+    With zero inter-token latency a whole answer is written in a few ``send`` calls instead of one per
+    token; with a latency every step is flushed before sleeping, so clients see tokens as they come.
+    """
+
+    __slots__ = ("_break_after", "_buffer", "_send", "_sent_events", "started")
+
+    BATCH = 64
+
+    def __init__(self, send: Send, break_after: int | None) -> None:
+        self._send = send
+        self._buffer: list[bytes] = []
+        self._break_after = break_after
+        self._sent_events = 0
+        self.started = False
+
+    async def start(self) -> None:
+        """Send the ``200`` and the SSE headers."""
+        self.started = True
+        await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+
+    async def add(self, event: bytes) -> None:
+        """Queue one event; raises ``StreamBroken`` once the break-after budget is spent."""
+        if self._break_after is not None and self._sent_events >= self._break_after:
+            await self.flush()
+            raise StreamBroken
+        self._buffer.append(event)
+        self._sent_events += 1
+        if len(self._buffer) >= self.BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send what is queued."""
+        if self._buffer:
+            body = b"".join(self._buffer)
+            self._buffer.clear()
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def finish(self) -> None:
+        """Send ``[DONE]`` and complete the response (unless the break-after budget says drop it)."""
+        if self._break_after is not None and self._sent_events >= self._break_after:
+            await self.flush()
+            raise StreamBroken
+        self._buffer.append(DONE_EVENT)
+        body = b"".join(self._buffer)
+        self._buffer.clear()
+        await self._send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,107 @@
+"""The `gateway` command: serve, check a configuration, run the vLLM simulator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+_CONFIG_ENV = "GATEWAY_CONFIG"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="OpenAI-compatible gateway for vLLM backends."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help=f"configuration file (default: ${_CONFIG_ENV})")
+    serve.add_argument("--host", help="interface to bind (overrides server.host)")
+    serve.add_argument("--port", type=int, help="port to bind (overrides server.port)")
+    serve.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate a configuration file")
+    check.add_argument("file")
+
+    commands.add_parser("sim", help="run the vLLM simulator (see backends/README.md)", add_help=False)
+    return parser
+
+
+def _config_path(given: str | None) -> str:
+    path = given or os.environ.get(_CONFIG_ENV)
+    if not path:
+        raise SystemExit(f"gateway: no configuration: pass --config FILE or set {_CONFIG_ENV}")
+    return str(Path(path).resolve())
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.config import ConfigError, load_config
+
+    path = _config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    workers = args.workers or config.server.workers
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request at INFO: noise, a cost on the hot path, and URLs that are not its to log.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Each worker process builds its own app from the file named here.
+    os.environ[_CONFIG_ENV] = path
+    uvicorn.run(
+        "gateway.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=args.log_level,
+        server_header=False,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    backends = sum(len(model.backends) for model in config.models)
+    print(f"{args.file}: OK ({len(config.models)} model(s), {backends} backend entries)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["sim"]:
+        from backends.simulator import main as simulator_main
+
+        return simulator_main(arguments[1:])
+    args = _parser().parse_args(arguments)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "config":
+        return _check(args)
+    raise AssertionError(f"unhandled command {args.command}")

@@ -1,0 +1,236 @@
+"""The gateway's configuration: a YAML file validated by pydantic.
+
+Every model and field forbids unknown keys so that a typo (`max_concurent`) fails at start
+instead of being silently ignored. `load_config` is the only entry point; it turns YAML and
+validation errors into `ConfigError` messages that name the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "BackendConfig",
+    "ConfigError",
+    "GatewayConfig",
+    "HealthConfig",
+    "ModelConfig",
+    "RoutingConfig",
+    "ServerConfig",
+    "TimeoutConfig",
+    "UpstreamConfig",
+    "load_config",
+]
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    """Where the gateway listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind. Use 0.0.0.0 only behind a network policy or a firewall."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    """TCP port."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Worker processes (one event loop each). Recommended: one per CPU core given to the gateway."""
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    """Largest request body accepted; larger ones get 413. Images sent inline count here."""
+
+
+class TimeoutConfig(_Strict):
+    """Upstream timeouts. Long generations are normal, so none of them defaults to a few seconds."""
+
+    connect: PositiveSeconds = 10.0
+    """Time to open a TCP connection to a backend (then the next backend is tried)."""
+    first_byte: PositiveSeconds = 600.0
+    """Time until the backend answers: the whole generation for a non-streamed request,
+    the wait for the first event of a stream (queueing and prefill included)."""
+    idle: PositiveSeconds = 120.0
+    """Longest silence allowed between two events of a stream."""
+    total: PositiveSeconds = 3600.0
+    """Upper bound for one whole upstream exchange, streams included."""
+
+
+class RoutingConfig(_Strict):
+    """How requests for one model are spread over its backends."""
+
+    prefix_affinity: bool = True
+    """Send requests that share a conversation prefix to the same backend (vLLM's prefix cache
+    then hits), unless that backend is saturated."""
+    affinity_prefix_chars: Annotated[int, Field(ge=16, le=65536)] = 1024
+    """How many characters of the conversation's opening messages identify it."""
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    """Attempts on distinct backends for one request (connection errors, 5xx, queue full),
+    only while nothing has been sent to the client."""
+    saturation_kv_cache: Annotated[float, Field(gt=0, le=1)] = 0.9
+    """KV-cache use (0-1) from which a backend counts as saturated."""
+
+
+class BackendConfig(_Strict):
+    """One vLLM server."""
+
+    url: str
+    """Base URL of the vLLM server, without `/v1` (e.g. http://10.0.0.5:8000)."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the backend's `--api-key`, if it has one.
+    Keeping the secret out of this file lets it come from a Kubernetes Secret."""
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    """Relative capacity: a backend of weight 2 is given twice the load of one of weight 1."""
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None
+    """In-flight requests from this gateway process above which the backend counts as saturated."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8001")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        path = parts.path.rstrip("/")
+        if path.endswith("/v1"):
+            raise ValueError("give the server's base URL without /v1 (the gateway adds the API path)")
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+    def api_key(self) -> SecretStr | None:
+        if self.api_key_env is None:
+            return None
+        value = os.environ.get(self.api_key_env)
+        return SecretStr(value) if value else None
+
+
+class ModelConfig(_Strict):
+    """A model name that clients send, and the backends that serve it."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    """The name clients put in `model`; backends must serve it under the same name
+    (vLLM's `--served-model-name`)."""
+    backends: Annotated[list[BackendConfig], Field(min_length=1)]
+    timeouts: TimeoutConfig = TimeoutConfig()
+    routing: RoutingConfig = RoutingConfig()
+
+    @model_validator(mode="after")
+    def _unique_backends(self) -> ModelConfig:
+        urls = [backend.url for backend in self.backends]
+        duplicates = sorted({url for url in urls if urls.count(url) > 1})
+        if duplicates:
+            raise ValueError(f"backend listed twice: {', '.join(duplicates)}")
+        return self
+
+
+class HealthConfig(_Strict):
+    """Active health checks and passive ejection, shared by every backend."""
+
+    interval: PositiveSeconds = 5.0
+    """Seconds between two `GET /health` of a backend."""
+    metrics_interval: Annotated[float, Field(ge=0)] = 1.0
+    """Seconds between two scrapes of a backend's `/metrics` for its queue and KV-cache load; 0 turns
+    scraping off (routing then relies on the gateway's own in-flight counts)."""
+    timeout: PositiveSeconds = 2.0
+    """Timeout of one health check or scrape."""
+    eject_after: Annotated[int, Field(ge=1)] = 3
+    """Consecutive failed requests (connection errors, 5xx) after which a backend is taken out."""
+    eject_seconds: PositiveSeconds = 10.0
+    """How long an ejected backend stays out unless a health check finds it well earlier."""
+
+
+class UpstreamConfig(_Strict):
+    """The one pooled HTTP client each worker uses to reach backends."""
+
+    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """`aiohttp` (httpx's API on an aiohttp transport, measured faster under concurrency) or
+    httpx's own `httpx` transport."""
+    max_connections: Annotated[int, Field(ge=1)] = 1000
+    """Connections kept open to all backends together, per worker."""
+    keepalive_seconds: PositiveSeconds = 60.0
+
+
+class GatewayConfig(_Strict):
+    """The whole configuration file."""
+
+    server: ServerConfig = ServerConfig()
+    models: Annotated[list[ModelConfig], Field(min_length=1)]
+    health: HealthConfig = HealthConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> GatewayConfig:
+        names = [model.name for model in self.models]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"model defined twice: {', '.join(duplicates)}")
+        # One server hosting several models is one backend with one load: its settings must agree.
+        seen: dict[str, tuple[str, BackendConfig]] = {}
+        for model in self.models:
+            for backend in model.backends:
+                first = seen.setdefault(backend.url, (model.name, backend))
+                if first[1] != backend:
+                    raise ValueError(
+                        f"backend {backend.url} is configured differently in models `{first[0]}` and "
+                        f"`{model.name}`; give it the same weight, max_concurrent and api_key_env everywhere"
+                    )
+        return self
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message is meant for a person."""
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: {error.error_count()} problem(s)"]
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling)"
+        lines.append(f"  {path}: {_location(item['loc'])}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    """Read and validate a configuration file, or raise ConfigError saying what is wrong where."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{file}: {where}not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping with at least a `models` key")
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(file, exc)) from None

@@ -1,0 +1,175 @@
+"""Turn a request body into a `ParsedRequest`, or an `InvalidRequest` that names the field.
+
+Only the fields the gateway acts on are checked; every other field, known to vLLM or not, is
+left for the backend and passed through untouched. The original bytes are kept so that a
+request the gateway does not need to change is forwarded byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.errors import InvalidRequest
+from gateway.operations import Operation
+
+__all__ = ["ParsedRequest", "parse_request"]
+
+_decode = msgspec.json.Decoder().decode
+_USAGE_OPTION = b',"stream_options":{"include_usage":true}}'
+
+_JSON_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+class ParsedRequest:
+    """A validated request: the decoded payload, its original bytes and what the gateway needs."""
+
+    __slots__ = ("client_wants_usage", "model", "operation", "payload", "raw", "stream")
+
+    def __init__(self, operation: Operation, raw: bytes, payload: dict[str, Any]) -> None:
+        self.operation = operation
+        self.raw = raw
+        self.payload = payload
+        self.model: str = payload["model"]
+        self.stream: bool = bool(payload.get("stream"))
+        options = payload.get("stream_options")
+        self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+
+    def upstream_body(self) -> bytes:
+        """The bytes to send upstream.
+
+        Streams always ask vLLM for the final usage chunk, which the gateway needs to meter the
+        request (and strips again when the client did not ask for it). When the client sent no
+        `stream_options` the option is spliced into the original bytes, so every other field
+        still reaches the backend exactly as the client wrote it.
+        """
+        if not (self.stream and self.operation.streams_with_usage_option) or self.client_wants_usage:
+            return self.raw
+        if "stream_options" not in self.payload:
+            end = self.raw.rstrip().rfind(b"}")
+            return self.raw[:end] + _USAGE_OPTION
+        payload = dict(self.payload)
+        options = payload["stream_options"]
+        payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        return msgspec.json.encode(payload)
+
+
+def _type_error(field: str, expected: str, value: object) -> InvalidRequest:
+    got = _JSON_TYPE_NAMES.get(type(value), "something else")
+    return InvalidRequest(
+        f"Invalid type for '{field}': expected {expected}, but got {got} instead.", param=field
+    )
+
+
+def _optional_int(payload: dict[str, Any], field: str, minimum: int) -> None:
+    value = payload.get(field)
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _type_error(field, "an integer", value)
+    if value < minimum:
+        raise InvalidRequest(
+            f"Invalid '{field}': integer below minimum value. Expected a value >= {minimum}, "
+            f"but got {value} instead.",
+            param=field,
+        )
+
+
+def _check_messages(payload: dict[str, Any]) -> None:
+    if "messages" not in payload:
+        raise InvalidRequest("Missing required parameter: 'messages'.", param="messages")
+    messages = payload["messages"]
+    if not isinstance(messages, list):
+        raise _type_error("messages", "an array", messages)
+    if not messages:
+        raise InvalidRequest(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1.", param="messages"
+        )
+    for index, message in enumerate(messages):
+        field = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise _type_error(field, "an object", message)
+        role = message.get("role")
+        if not isinstance(role, str):
+            if role is None:
+                raise InvalidRequest(f"Missing required parameter: '{field}.role'.", param=f"{field}.role")
+            raise _type_error(f"{field}.role", "a string", role)
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise _type_error(f"{field}.content", "a string or an array of content parts", content)
+
+
+def _check_prompt(payload: dict[str, Any]) -> None:
+    if "prompt" not in payload:
+        raise InvalidRequest("Missing required parameter: 'prompt'.", param="prompt")
+    prompt = payload["prompt"]
+    if not isinstance(prompt, str | list):
+        raise _type_error("prompt", "a string or an array", prompt)
+
+
+def _check_input(payload: dict[str, Any]) -> None:
+    if "input" not in payload:
+        raise InvalidRequest("Missing required parameter: 'input'.", param="input")
+    value = payload["input"]
+    if not isinstance(value, str | list):
+        raise _type_error("input", "a string or an array", value)
+
+
+_BODY_CHECKS = {
+    Operation.CHAT: _check_messages,
+    Operation.COMPLETIONS: _check_prompt,
+    Operation.EMBEDDINGS: _check_input,
+    Operation.RESPONSES: _check_input,
+}
+
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a body that must be one JSON object, mapping every decoder failure to a 400."""
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty; expected a JSON object.")
+    try:
+        payload = _decode(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequest("The request body is not valid UTF-8.") from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply.") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest(
+            f"The request body must be a JSON object, not {_JSON_TYPE_NAMES.get(type(payload))}."
+        )
+    return payload
+
+
+def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
+    """Validate what the gateway relies on; leave everything else to the backend."""
+    payload = decode_json_object(raw)
+    model = payload.get("model")
+    if model is None:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    if not isinstance(model, str):
+        raise _type_error("model", "a string", model)
+    if not model:
+        raise InvalidRequest("Invalid 'model': empty string.", param="model")
+    stream = payload.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _type_error("stream", "a boolean", stream)
+    options = payload.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _type_error("stream_options", "an object", options)
+    _optional_int(payload, "max_tokens", 1)
+    _optional_int(payload, "max_completion_tokens", 1)
+    _optional_int(payload, "max_output_tokens", 1)
+    _optional_int(payload, "n", 1)
+    _BODY_CHECKS[operation](payload)
+    return ParsedRequest(operation, raw, payload)

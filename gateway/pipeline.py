@@ -1,0 +1,81 @@
+"""The request pipeline: every step a request goes through, in order, in one place.
+
+    1. parse      body -> ParsedRequest (unknown fields kept for pass-through)
+    2. route      model -> pool of backends (load, prefix affinity, health)
+    3. forward    upstream call, retried on another backend while nothing was sent
+    4. relay      the answer, or the SSE stream event by event
+
+Authentication, authorization, redaction, quotas and tracing plug in here as steps of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from litestar import Request, Response
+from litestar.background_tasks import BackgroundTask
+from litestar.response import Stream
+
+from gateway.errors import ModelNotFound, UpstreamFailure
+from gateway.operations import Operation
+from gateway.parsing import parse_request
+from gateway.routing.pool import ModelPool, affinity_hash
+from gateway.upstream.forward import Forwarder
+from gateway.upstream.relay import StreamRelay
+
+__all__ = ["Pipeline", "new_request_id"]
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def new_request_id() -> str:
+    return "req-" + os.urandom(12).hex()
+
+
+class Pipeline:
+    """Serves one OpenAI operation from parsing to the relayed answer."""
+
+    def __init__(self, pools: dict[str, ModelPool], forwarder: Forwarder) -> None:
+        self._pools = pools
+        self._forwarder = forwarder
+
+    async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
+        request_id = new_request_id()
+        request.scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
+        parsed = parse_request(operation, await request.body())
+
+        pool = self._pools.get(parsed.model)
+        if pool is None:
+            raise ModelNotFound(parsed.model)
+        affinity = affinity_hash(operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
+
+        upstream_headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",
+            "x-request-id": request_id,
+        }
+        reply = await self._forwarder.open(
+            pool, operation.upstream_path, parsed.upstream_body(), affinity=affinity, headers=upstream_headers
+        )
+        status = reply.response.status_code
+        if status in (401, 403):
+            # The backend refused the gateway's own credentials: a configuration problem, not the caller's.
+            await reply.release()
+            raise UpstreamFailure("The backend refused the gateway's credentials; contact the operators.")
+
+        response_headers = {"x-request-id": request_id}
+        if parsed.stream and status == 200:
+            timeouts = pool.config.timeouts
+            relay = StreamRelay(
+                reply, strip_usage=not parsed.client_wants_usage, idle=timeouts.idle, total=timeouts.total
+            )
+            return Stream(
+                relay,
+                media_type="text/event-stream",
+                headers={**_SSE_HEADERS, **response_headers},
+                background=BackgroundTask(relay.aclose),
+            )
+        content = await reply.read_all(pool.config.timeouts)
+        media_type = reply.response.headers.get("content-type", "application/json")
+        return Response(content, status_code=status, media_type=media_type, headers=response_headers)

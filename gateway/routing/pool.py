@@ -1,0 +1,117 @@
+"""A model's backends and the choice among them for one request."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+from gateway.config import GatewayConfig, ModelConfig
+from gateway.operations import Operation
+from gateway.routing.backend import Backend, monotonic
+
+__all__ = ["ModelPool", "affinity_hash", "build_pools"]
+
+_HASH_SPAN = float(2**32 + 1)
+
+
+def _message_text(message: Any) -> str:
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content")
+    if isinstance(content, str):
+        return f"{message.get('role')}:{content}\n"
+    if isinstance(content, list):
+        parts = [part.get("text", "") for part in content if isinstance(part, dict)]
+        return f"{message.get('role')}:{''.join(p for p in parts if isinstance(p, str))}\n"
+    return f"{message.get('role')}:\n"
+
+
+def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int) -> int | None:
+    """A stable hash of what opens the conversation, so that its later turns find vLLM's prefix cache.
+
+    For chat, the messages up to and including the first user message (system prompt and opening
+    question); for completions, the start of the prompt. crc32 rather than `hash()` so that every
+    worker and replica maps a conversation to the same backend.
+    """
+    if operation is Operation.CHAT:
+        text = ""
+        for message in payload.get("messages", ()):
+            text += _message_text(message)
+            if len(text) >= max_chars or (isinstance(message, dict) and message.get("role") == "user"):
+                break
+    elif operation is Operation.COMPLETIONS:
+        prompt = payload.get("prompt")
+        text = prompt if isinstance(prompt, str) else str(prompt)[:max_chars]
+    else:
+        return None
+    if not text:
+        return None
+    return zlib.crc32(text[:max_chars].encode("utf-8", "surrogatepass"))
+
+
+class ModelPool:
+    """The backends of one model name, and how to pick one of them."""
+
+    __slots__ = ("_turn", "backends", "config", "name")
+
+    def __init__(self, config: ModelConfig, backends: list[Backend]) -> None:
+        self.name = config.name
+        self.config = config
+        self.backends = backends
+        self._turn = 0
+
+    def has_available(self) -> bool:
+        now = monotonic()
+        return any(backend.available(now) for backend in self.backends)
+
+    def choose(self, affinity: int | None, tried: Iterable[Backend] = ()) -> Backend | None:
+        """The backend for the next attempt, or None when no untried healthy backend is left.
+
+        With an affinity hash, rendezvous hashing picks the same backend for the same conversation
+        (and moves only that backend's share when the set changes); the choice yields to the
+        least-loaded backend when the preferred one is saturated.
+        """
+        now = monotonic()
+        candidates = [b for b in self.backends if b.available(now) and b not in tried]
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        threshold = self.config.routing.saturation_kv_cache
+        if affinity is not None and self.config.routing.prefix_affinity:
+            preferred = max(candidates, key=lambda b: _rendezvous_score(affinity, b))
+            if not preferred.saturated(now, threshold):
+                return preferred
+        # Least loaded; unsaturated first; ties broken by turns so idle backends share the work.
+        self._turn = (self._turn + 1) % len(candidates)
+        rotated = candidates[self._turn :] + candidates[: self._turn]
+        return min(rotated, key=lambda b: (b.saturated(now, threshold), b.load()))
+
+
+def _rendezvous_score(affinity: int, backend: Backend) -> float:
+    # Weighted rendezvous hashing: -w / ln(u) with u uniform in (0, 1) from the pair's hash.
+    unit = (zlib.crc32(backend.url.encode(), affinity) + 1) / _HASH_SPAN
+    return -backend.weight / math.log(unit)
+
+
+def build_pools(config: GatewayConfig) -> tuple[dict[str, ModelPool], list[Backend]]:
+    """One pool per model; one `Backend` per distinct URL, shared between the models it serves."""
+    by_url: dict[str, Backend] = {}
+    pools: dict[str, ModelPool] = {}
+    for model in config.models:
+        members = []
+        for entry in model.backends:
+            backend = by_url.get(entry.url)
+            if backend is None:
+                backend = Backend(
+                    entry.url,
+                    weight=entry.weight,
+                    max_concurrent=entry.max_concurrent,
+                    api_key=entry.api_key(),
+                )
+                by_url[entry.url] = backend
+            members.append(backend)
+        pools[model.name] = ModelPool(model, members)
+    return pools, list(by_url.values())

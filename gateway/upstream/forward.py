@@ -1,0 +1,145 @@
+"""Send one request to a backend of its model, retrying on another while that is still safe.
+
+A retry is safe only until the client has received anything; `Forwarder.open` returns as soon as a
+backend has answered with response headers that the gateway will relay, so every retry decision is
+taken before a single byte goes to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.config import HealthConfig, TimeoutConfig
+from gateway.errors import BackendUnavailable, UpstreamFailure, UpstreamTimeout
+from gateway.routing.backend import Backend, monotonic
+from gateway.routing.pool import ModelPool
+
+__all__ = ["Forwarder", "UpstreamReply"]
+
+logger = logging.getLogger("gateway.upstream")
+
+_RETRY_AFTER_SECONDS = "5"
+_QUEUE_FULL_MARKER = b"currently busy"
+
+
+@dataclass(slots=True)
+class UpstreamReply:
+    """An open upstream response; `release()` must be called exactly once when done with it."""
+
+    backend: Backend
+    response: httpx.Response
+    attempts: int
+    error_body: bytes | None = None
+    """The body of a 5xx answer, read while deciding whether to retry."""
+    _released: bool = False
+
+    async def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self.backend.in_flight -= 1
+        await self.response.aclose()
+
+    async def read_all(self, timeouts: TimeoutConfig) -> bytes:
+        """The whole body of a non-streamed answer, within the model's timeouts."""
+        if self.error_body is not None:
+            await self.release()
+            return self.error_body
+        try:
+            async with asyncio.timeout(timeouts.total):
+                return await self.response.aread()
+        except (TimeoutError, httpx.TimeoutException):
+            raise UpstreamTimeout("The backend did not finish its answer in time.") from None
+        except httpx.HTTPError:
+            raise UpstreamFailure("The backend closed the connection before finishing its answer.") from None
+        finally:
+            await self.release()
+
+
+class Forwarder:
+    """Chooses backends, sends, and keeps their passive health up to date."""
+
+    def __init__(self, client: httpx.AsyncClient, health: HealthConfig) -> None:
+        self._client = client
+        self._health = health
+
+    async def open(
+        self, pool: ModelPool, path: str, body: bytes, *, affinity: int | None, headers: dict[str, str]
+    ) -> UpstreamReply:
+        """Send to the best backend; on connection errors, 5xx or queue-full, try the next one.
+
+        Returns the first answer below 500 (or the last 5xx when every attempt failed). Raises
+        BackendUnavailable when no backend could be reached, UpstreamTimeout when one accepted the
+        request but did not answer in time (not retried: it may still be generating).
+        """
+        timeouts = pool.config.timeouts
+        timeout = httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.first_byte, write=timeouts.connect, pool=timeouts.connect
+        )
+        tried: list[Backend] = []
+        last_failure: UpstreamReply | None = None
+        for _ in range(pool.config.routing.max_attempts):
+            backend = pool.choose(affinity, tried)
+            if backend is None:
+                break
+            tried.append(backend)
+            backend.in_flight += 1
+            request_headers = headers
+            if backend.auth_header is not None:
+                request_headers = {**headers, "authorization": backend.auth_header}
+            request = self._client.build_request(
+                "POST", backend.url + path, content=body, headers=request_headers, timeout=timeout
+            )
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.ReadTimeout:
+                backend.in_flight -= 1
+                self._record_failure(backend)
+                raise UpstreamTimeout(
+                    f"The backend serving `{pool.name}` did not answer within {timeouts.first_byte:g} s."
+                ) from None
+            except httpx.ConnectError:
+                backend.in_flight -= 1
+                backend.record_unreachable()
+                logger.warning("backend %s unreachable, trying another", backend.url)
+                continue
+            except httpx.HTTPError:
+                backend.in_flight -= 1
+                self._record_failure(backend)
+                continue
+            reply = UpstreamReply(backend, response, len(tried))
+            if response.status_code < 500:
+                backend.record_success()
+                if last_failure is not None:
+                    await last_failure.release()
+                return reply
+            await self._note_server_error(reply)
+            if last_failure is not None:
+                await last_failure.release()
+            last_failure = reply
+        if last_failure is not None:
+            return last_failure
+        raise BackendUnavailable(
+            f"No backend serving `{pool.name}` is available right now. Please retry later.",
+            headers={"retry-after": _RETRY_AFTER_SECONDS},
+        )
+
+    async def _note_server_error(self, reply: UpstreamReply) -> None:
+        # Read the (small) error body now so the connection can be reused and the body relayed.
+        try:
+            reply.error_body = await reply.response.aread()
+        except httpx.HTTPError:
+            reply.error_body = b""
+        if reply.response.status_code == 503 and _QUEUE_FULL_MARKER in reply.error_body:
+            reply.backend.record_busy(monotonic())  # overloaded, not broken: no ejection
+        else:
+            self._record_failure(reply.backend)
+
+    def _record_failure(self, backend: Backend) -> None:
+        backend.record_failure(
+            monotonic(), eject_after=self._health.eject_after, eject_seconds=self._health.eject_seconds
+        )

@@ -1,0 +1,131 @@
+"""Relay a backend's SSE stream to the client event by event.
+
+Each upstream read is forwarded as soon as it holds complete events; only an incomplete trailing
+event waits for the rest of its bytes. The final usage chunk (which the gateway always asks for)
+is recorded and dropped again unless the client asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+
+from gateway.errors import error_body
+from gateway.upstream.forward import UpstreamReply
+
+__all__ = ["StreamRelay"]
+
+logger = logging.getLogger("gateway.upstream")
+
+_EVENT_END = b"\n\n"
+_DONE = b"data: [DONE]"
+_DONE_EVENT = b"data: [DONE]\n\n"
+# vLLM serializes compactly, so the usage-only chunk always contains this exact byte string.
+_EMPTY_CHOICES = b'"choices":[]'
+_decode = msgspec.json.Decoder().decode
+
+
+def _error_event(message: str, code: str) -> bytes:
+    return b"data: " + error_body(message, "server_error", code=code) + b"\n\n" + _DONE_EVENT
+
+
+class StreamRelay:
+    """An async iterator of SSE bytes for the client, reading from one open upstream reply."""
+
+    __slots__ = (
+        "_closed",
+        "_deadline",
+        "_idle",
+        "_pending",
+        "_raw",
+        "_reply",
+        "_saw_done",
+        "_strip_usage",
+        "usage",
+    )
+
+    def __init__(self, reply: UpstreamReply, *, strip_usage: bool, idle: float, total: float) -> None:
+        self._reply = reply
+        self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
+        self._strip_usage = strip_usage
+        self._idle = idle
+        self._deadline = asyncio.get_running_loop().time() + total
+        self._pending = b""
+        self._saw_done = False
+        self._closed = False
+        self.usage: dict[str, Any] | None = None
+
+    def __aiter__(self) -> StreamRelay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        while True:
+            try:
+                remaining = self._deadline - asyncio.get_running_loop().time()
+                async with asyncio.timeout(min(self._idle, remaining)):
+                    chunk = await anext(self._raw)
+            except StopAsyncIteration:
+                return await self._finish_upstream_ended()
+            except (TimeoutError, httpx.TimeoutException):
+                return await self._finish_with_error(
+                    "The backend stopped sending events in time.", "upstream_timeout"
+                )
+            except httpx.HTTPError:
+                return await self._finish_with_error(
+                    "The backend closed the stream unexpectedly.", "upstream_error"
+                )
+            data = self._pending + chunk if self._pending else chunk
+            cut = data.rfind(_EVENT_END)
+            if cut < 0:
+                self._pending = data
+                continue
+            cut += 2
+            complete, self._pending = data[:cut], data[cut:]
+            if _EMPTY_CHOICES in complete or _DONE in complete:
+                complete = self._inspect(complete)
+            if complete:
+                return complete
+
+    def _inspect(self, complete: bytes) -> bytes:
+        """Record the usage chunk (dropping it if the client did not ask) and notice [DONE]."""
+        kept: list[bytes] = []
+        for event in complete.split(_EVENT_END)[:-1]:
+            if event.startswith(_DONE):
+                self._saw_done = True
+            elif _EMPTY_CHOICES in event and event.startswith(b"data: "):
+                try:
+                    chunk = _decode(event[6:])
+                except msgspec.DecodeError:
+                    chunk = None
+                if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+                    self.usage = chunk["usage"]
+                    if self._strip_usage:
+                        continue
+            kept.append(event + _EVENT_END)
+        return b"".join(kept)
+
+    async def _finish_upstream_ended(self) -> bytes:
+        tail = self._pending
+        await self.aclose()
+        if self._saw_done:
+            return tail if tail else b""
+        logger.warning("backend %s ended a stream without [DONE]", self._reply.backend.url)
+        return _error_event("The backend ended the stream before completing it.", "upstream_error")
+
+    async def _finish_with_error(self, message: str, code: str) -> bytes:
+        await self.aclose()
+        return _error_event(message, code)
+
+    async def aclose(self) -> None:
+        """Close the upstream connection (so vLLM aborts the request and frees its GPU memory)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._reply.release()
