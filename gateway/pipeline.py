@@ -10,6 +10,7 @@ Authentication, authorization, redaction, quotas and tracing plug in here as ste
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -17,9 +18,10 @@ from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
+from gateway.disconnect import DisconnectGuard
 from gateway.errors import ModelNotFound, UpstreamFailure
 from gateway.operations import Operation
-from gateway.parsing import parse_request
+from gateway.parsing import ParsedRequest, parse_request
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.upstream.forward import Forwarder
 from gateway.upstream.relay import StreamRelay
@@ -27,6 +29,8 @@ from gateway.upstream.relay import StreamRelay
 __all__ = ["Pipeline", "new_request_id"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# nginx's convention for "the client closed the connection before the answer was ready".
+_CLIENT_CLOSED_REQUEST = 499
 
 
 def new_request_id() -> str:
@@ -55,8 +59,31 @@ class Pipeline:
             "accept-encoding": "identity",
             "x-request-id": request_id,
         }
+        guard = DisconnectGuard(request.receive)
+        try:
+            return await self._exchange(parsed, pool, affinity, upstream_headers, request_id)
+        except asyncio.CancelledError:
+            if guard.absorb():
+                # Nobody is listening; the status only shows in the server's own records.
+                return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
+            raise
+        finally:
+            guard.close()
+
+    async def _exchange(
+        self,
+        parsed: ParsedRequest,
+        pool: ModelPool,
+        affinity: int | None,
+        upstream_headers: dict[str, str],
+        request_id: str,
+    ) -> Response[Any]:
         reply = await self._forwarder.open(
-            pool, operation.upstream_path, parsed.upstream_body(), affinity=affinity, headers=upstream_headers
+            pool,
+            parsed.operation.upstream_path,
+            parsed.upstream_body(),
+            affinity=affinity,
+            headers=upstream_headers,
         )
         status = reply.response.status_code
         if status in (401, 403):

@@ -82,51 +82,72 @@ class Forwarder:
         )
         tried: list[Backend] = []
         last_failure: UpstreamReply | None = None
-        for _ in range(pool.config.routing.max_attempts):
-            backend = pool.choose(affinity, tried)
-            if backend is None:
-                break
-            tried.append(backend)
-            backend.in_flight += 1
-            request_headers = headers
-            if backend.auth_header is not None:
-                request_headers = {**headers, "authorization": backend.auth_header}
-            request = self._client.build_request(
-                "POST", backend.url + path, content=body, headers=request_headers, timeout=timeout
-            )
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.ReadTimeout:
-                backend.in_flight -= 1
-                self._record_failure(backend)
-                raise UpstreamTimeout(
-                    f"The backend serving `{pool.name}` did not answer within {timeouts.first_byte:g} s."
-                ) from None
-            except httpx.ConnectError:
-                backend.in_flight -= 1
-                backend.record_unreachable()
-                logger.warning("backend %s unreachable, trying another", backend.url)
-                continue
-            except httpx.HTTPError:
-                backend.in_flight -= 1
-                self._record_failure(backend)
-                continue
-            reply = UpstreamReply(backend, response, len(tried))
-            if response.status_code < 500:
-                backend.record_success()
-                if last_failure is not None:
-                    await last_failure.release()
-                return reply
-            await self._note_server_error(reply)
+        try:
+            for _ in range(pool.config.routing.max_attempts):
+                backend = pool.choose(affinity, tried)
+                if backend is None:
+                    break
+                tried.append(backend)
+                reply = await self._attempt(backend, path, body, headers, timeout, pool.name, len(tried))
+                if reply is None:
+                    continue
+                if reply.response.status_code < 500:
+                    backend.record_success()
+                    return reply
+                failed, last_failure = last_failure, reply
+                if failed is not None:
+                    await failed.release()
+                await self._note_server_error(reply)
+        except BaseException:
+            # Cancelled (the client went away) or failed: nothing may keep a connection or a count.
             if last_failure is not None:
                 await last_failure.release()
-            last_failure = reply
+            raise
         if last_failure is not None:
             return last_failure
         raise BackendUnavailable(
             f"No backend serving `{pool.name}` is available right now. Please retry later.",
             headers={"retry-after": _RETRY_AFTER_SECONDS},
         )
+
+    async def _attempt(
+        self,
+        backend: Backend,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        deadlines: httpx.Timeout,
+        model: str,
+        attempt: int,
+    ) -> UpstreamReply | None:
+        """One try on one backend: its reply, or None when the next backend should be tried."""
+        if backend.auth_header is not None:
+            headers = {**headers, "authorization": backend.auth_header}
+        request = self._client.build_request(
+            "POST", backend.url + path, content=body, headers=headers, timeout=deadlines
+        )
+        backend.in_flight += 1
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.ReadTimeout:
+            backend.in_flight -= 1
+            self._record_failure(backend)
+            raise UpstreamTimeout(
+                f"The backend serving `{model}` did not answer within {deadlines.read:g} s."
+            ) from None
+        except httpx.ConnectError:
+            backend.in_flight -= 1
+            backend.record_unreachable()
+            logger.warning("backend %s unreachable, trying another", backend.url)
+            return None
+        except httpx.HTTPError:
+            backend.in_flight -= 1
+            self._record_failure(backend)
+            return None
+        except BaseException:
+            backend.in_flight -= 1
+            raise
+        return UpstreamReply(backend, response, attempt)
 
     async def _note_server_error(self, reply: UpstreamReply) -> None:
         # Read the (small) error body now so the connection can be reused and the body relayed.
