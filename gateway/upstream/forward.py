@@ -93,6 +93,8 @@ class Forwarder:
                     continue
                 if reply.response.status_code < 500:
                     backend.record_success()
+                    if last_failure is not None:
+                        await last_failure.release()
                     return reply
                 failed, last_failure = last_failure, reply
                 if failed is not None:

@@ -165,6 +165,7 @@ def test_server_errors_are_retried_elsewhere_and_eject_the_backend() -> None:
                 assert response.status_code == 200, response.text
             broken_backend = gw.state.backends[0]
             assert broken_backend.ejections >= 1
+            assert [backend.in_flight for backend in gw.state.backends] == [0, 0], "a failed attempt leaked"
             assert _requests(sound) == 8
 
 
