@@ -1,136 +1,27 @@
-"""The Litestar application: routes, error handlers and the per-worker state they share."""
+"""The Litestar application: its routes, its error handlers, and the factory uvicorn calls."""
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 import traceback
-from typing import Any
+from pathlib import Path
 
-import httpx
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath
 
+from gateway.admin import ADMIN_ROUTES
 from gateway.config import GatewayConfig, load_config
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, PayloadTooLarge, error_body
-from gateway.operations import Operation
-from gateway.pipeline import Pipeline
-from gateway.routing import HealthMonitor, ModelPool, build_pools
-from gateway.upstream import Forwarder, create_upstream_client
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
+from gateway.routes import ROUTES
+from gateway.state import AnyRequest, Gateway
 
-__all__ = ["Gateway", "app_from_environment", "create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 logger = logging.getLogger("gateway")
 
 _JSON = "application/json"
-AnyRequest = Request[Any, Any, Any]
-
-
-class Gateway:
-    """What one worker holds: the backend pools, the pooled client and the health monitor."""
-
-    def __init__(self, config: GatewayConfig) -> None:
-        self.config = config
-        self.pools: dict[str, ModelPool]
-        self.pools, self.backends = build_pools(config)
-        self.started_at = int(time.time())
-        self._client: httpx.AsyncClient | None = None
-        self._health: HealthMonitor | None = None
-        self.pipeline: Pipeline | None = None
-
-    async def startup(self) -> None:
-        # The client is created on the worker's own event loop, once, and shared by every request.
-        self._client = create_upstream_client(self.config.upstream)
-        self.pipeline = Pipeline(self.pools, Forwarder(self._client, self.config.health))
-        self._health = HealthMonitor(self._client, self.backends, self.config.health)
-        self._health.start()
-
-    async def shutdown(self) -> None:
-        if self._health is not None:
-            await self._health.stop()
-        if self._client is not None:
-            await self._client.aclose()
-
-    def model_card(self, pool: ModelPool) -> dict[str, Any]:
-        card: dict[str, Any] = {
-            "id": pool.name,
-            "object": "model",
-            "created": self.started_at,
-            "owned_by": "sovereign-gateway",
-        }
-        for backend in pool.backends:
-            upstream = backend.model_cards.get(pool.name)
-            if upstream is not None:
-                card["root"] = upstream.get("root")
-                card["max_model_len"] = upstream.get("max_model_len")
-                break
-        return card
-
-
-def _gateway(request: AnyRequest) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-def _pipeline(request: AnyRequest) -> Pipeline:
-    pipeline = _gateway(request).pipeline
-    assert pipeline is not None, "the gateway has not started"
-    return pipeline
-
-
-@post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.CHAT, request)
-
-
-@post("/v1/completions", status_code=200)
-async def completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.COMPLETIONS, request)
-
-
-@post("/v1/embeddings", status_code=200)
-async def embeddings(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.EMBEDDINGS, request)
-
-
-@post("/v1/responses", status_code=200)
-async def responses(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.RESPONSES, request)
-
-
-@get("/v1/models")
-async def list_models(request: AnyRequest) -> dict[str, Any]:
-    gateway = _gateway(request)
-    return {"object": "list", "data": [gateway.model_card(pool) for pool in gateway.pools.values()]}
-
-
-@get("/v1/models/{model_id:path}")
-async def retrieve_model(request: AnyRequest, model_id: FromPath[str]) -> dict[str, Any]:
-    gateway = _gateway(request)
-    pool = gateway.pools.get(model_id.lstrip("/"))
-    if pool is None:
-        raise ModelNotFound(model_id.lstrip("/"))
-    return gateway.model_card(pool)
-
-
-@get("/health/live")
-async def live() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@get("/health/ready")
-async def ready(request: AnyRequest) -> Response[dict[str, Any]]:
-    """Ready when every model has at least one healthy backend."""
-    pools = _gateway(request).pools
-    models = {name: pool.has_available() for name, pool in pools.items()}
-    ok = all(models.values())
-    return Response(
-        {"status": "ready" if ok else "unavailable", "models": models},
-        status_code=200 if ok else 503,
-    )
 
 
 def _request_id_headers(request: AnyRequest, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -188,19 +79,11 @@ def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
     return Response(body, status_code=500, media_type=_JSON, headers=_request_id_headers(request))
 
 
-def create_app(config: GatewayConfig) -> Litestar:
-    gateway = Gateway(config)
+def create_app(config: GatewayConfig, base_dir: Path | None = None) -> Litestar:
+    """The application for one worker; `base_dir` is the configuration file's folder."""
+    gateway = Gateway(config, base_dir)
     return Litestar(
-        route_handlers=[
-            chat_completions,
-            completions,
-            embeddings,
-            responses,
-            list_models,
-            retrieve_model,
-            live,
-            ready,
-        ],
+        route_handlers=[*ROUTES, *ADMIN_ROUTES],
         on_startup=[gateway.startup],
         on_shutdown=[gateway.shutdown],
         exception_handlers={
@@ -220,4 +103,4 @@ def app_from_environment() -> Litestar:
     path = os.environ.get("GATEWAY_CONFIG")
     if not path:
         raise RuntimeError("GATEWAY_CONFIG is not set: give the configuration file's path")
-    return create_app(load_config(path))
+    return create_app(load_config(path), Path(path).parent)

@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.authz.cli import add_policy_commands, run_policy_command
+from gateway.identity.cli import add_key_commands
+
 __all__ = ["main"]
 
 _CONFIG_ENV = "GATEWAY_CONFIG"
@@ -32,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
 
+    add_key_commands(commands)
+    add_policy_commands(commands)
     commands.add_parser("sim", help="run the vLLM simulator (see backends/README.md)", add_help=False)
     return parser
 
@@ -46,7 +51,9 @@ def _config_path(given: str | None) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.authz import Authorizer, PolicyError
     from gateway.config import ConfigError, load_config
+    from gateway.identity import IdentityError, admin_key_for, pepper_for
 
     path = _config_path(args.config)
     try:
@@ -57,6 +64,21 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     workers = args.workers or config.server.workers
+    if workers > 1 and config.store.kind == "embedded":
+        print(
+            f"gateway: {workers} workers need a shared store: set store.kind: redis in {path} "
+            "(the embedded store belongs to one process)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        # Fail here, with a readable message, rather than in every worker's start-up.
+        Authorizer.from_config(config.policy, Path(path).parent)
+        pepper_for(config.store, config.auth)
+        admin_key_for(config.auth)
+    except (PolicyError, IdentityError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -93,6 +115,18 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, load_config
+    from gateway.identity.cli import run_keys
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run_keys(args, config.store, config.auth)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["sim"]:
@@ -104,4 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "config":
         return _check(args)
+    if args.command == "keys":
+        return _keys(args)
+    if args.command == "policy":
+        return run_policy_command(args)
     raise AssertionError(f"unhandled command {args.command}")

@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.authz.settings import PolicyConfig
+from gateway.identity.settings import AuthConfig, StoreConfig
+
 __all__ = [
     "BackendConfig",
     "ConfigError",
@@ -171,6 +174,9 @@ class GatewayConfig(_Strict):
     models: Annotated[list[ModelConfig], Field(min_length=1)]
     health: HealthConfig = HealthConfig()
     upstream: UpstreamConfig = UpstreamConfig()
+    store: StoreConfig = StoreConfig()
+    auth: AuthConfig = AuthConfig()
+    policy: PolicyConfig = PolicyConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:
@@ -178,6 +184,11 @@ class GatewayConfig(_Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"model defined twice: {', '.join(duplicates)}")
+        if self.server.workers > 1 and self.store.kind == "embedded":
+            raise ValueError(
+                "server.workers > 1 needs store.kind: redis; the embedded store belongs to one process "
+                "(its keys, budgets and counters would be split between workers)"
+            )
         # One server hosting several models is one backend with one load: its settings must agree.
         seen: dict[str, tuple[str, BackendConfig]] = {}
         for model in self.models:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -20,13 +21,14 @@ _SIMULATORS = [
 ]
 _GATEWAY_URL = "http://127.0.0.1:8080"
 
-SNIPPET = f"""
-The gateway is listening on {_GATEWAY_URL} (Ctrl-C stops everything).
+SNIPPET = """
+The gateway is listening on {url} (Ctrl-C stops everything).
+A key was made for this demo (department `demo`, service `playground`, role `user`): {key}
 
 Python (pip install openai):
 
     from openai import OpenAI
-    client = OpenAI(base_url="{_GATEWAY_URL}/v1", api_key="demo")
+    client = OpenAI(base_url="{url}/v1", api_key="{key}")
     reply = client.chat.completions.create(
         model="mistral-small", messages=[{{"role": "user", "content": "Bonjour !"}}]
     )
@@ -34,9 +36,26 @@ Python (pip install openai):
 
 curl:
 
-    curl -s {_GATEWAY_URL}/v1/chat/completions -H 'content-type: application/json' \\
+    curl -s {url}/v1/chat/completions -H 'authorization: Bearer {key}' \\
+      -H 'content-type: application/json' \\
       -d '{{"model": "mistral-small", "messages": [{{"role": "user", "content": "Bonjour !"}}]}}'
 """
+
+
+def _demo_key(gateway_command: list[str]) -> str | None:
+    """A fresh key in the demo's own store, made the way an operator would."""
+    arguments = ["--department", "demo", "--service", "playground", "--label", "make demo", "--expires", "7d"]
+    made = subprocess.run(
+        [*gateway_command, "keys", "create", "--config", str(_CONFIG), *arguments, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        print(made.stderr, file=sys.stderr)
+        return None
+    key: str = json.loads(made.stdout)["key"]
+    return key
 
 
 def _port_in_use(port: int) -> bool:
@@ -66,11 +85,15 @@ def main() -> int:
             if not _wait_until_up(f"http://127.0.0.1:{port}/health", 30):
                 print(f"demo: the simulator on port {port} did not start")
                 return 1
+        key = _demo_key(gateway_command)
+        if key is None:
+            print("demo: could not create a key")
+            return 1
         processes.append(subprocess.Popen([*gateway_command, "serve", "--config", str(_CONFIG)]))
         if not _wait_until_up(f"{_GATEWAY_URL}/health/ready", 30):
             print("demo: the gateway did not become ready")
             return 1
-        print(SNIPPET, flush=True)
+        print(SNIPPET.format(url=_GATEWAY_URL, key=key), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +15,10 @@ import pytest
 
 from backends.simulator import SimulatorSettings
 from backends.simulator import create_app as create_simulator
-from gateway.app import Gateway, create_app
+from gateway.app import create_app
 from gateway.config import GatewayConfig
+from gateway.identity import create_key, open_key_store, pepper_for
+from gateway.state import Gateway
 from tests.servers import serve_in_thread
 
 CHAT_MODEL = "mistral-small"
@@ -40,27 +45,66 @@ def running_simulator(*models: str, port: int | None = None, **overrides: Any) -
         yield url
 
 
+# The service every test key belongs to; the default policies let role `user` use every model.
+DEPARTMENT = "dgfip"
+SERVICE = "assistant-courrier"
+
+
 @dataclass
 class RunningGateway:
     url: str
     state: Gateway
+    api_key: str
 
     @property
     def v1(self) -> str:
         return f"{self.url}/v1"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"}
+
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
 
 def gateway_config(models: list[dict[str, Any]], **sections: Any) -> GatewayConfig:
-    data: dict[str, Any] = {"models": models, "health": dict(FAST_HEALTH)}
+    data: dict[str, Any] = {
+        "models": models,
+        "health": dict(FAST_HEALTH),
+        "policy": {"model_file": str(POLICIES / "model.conf"), "policy_file": str(POLICIES / "policy.csv")},
+    }
     data.update(sections)
     return GatewayConfig.model_validate(data)
 
 
+def issue_key(
+    config: GatewayConfig, department: str = DEPARTMENT, service: str = SERVICE, *roles: str
+) -> str:
+    """Create a key in the configured store, as `gateway keys create` would."""
+
+    async def create() -> str:
+        store = await open_key_store(config.store)
+        try:
+            pepper = pepper_for(config.store, config.auth)
+            _, key = await create_key(store, pepper, department, service, roles=roles or ("user",))
+            return key
+        finally:
+            await store.close()
+
+    return asyncio.run(create())
+
+
 @contextmanager
 def running_gateway(models: list[dict[str, Any]], **sections: Any) -> Iterator[RunningGateway]:
-    app = create_app(gateway_config(models, **sections))
-    with serve_in_thread(app) as url:
-        yield RunningGateway(url, app.state.gateway)
+    """A gateway with its own embedded store in a temporary folder and one `user` key in it."""
+    with tempfile.TemporaryDirectory(prefix="gateway-test-") as folder:
+        sections.setdefault("store", {"kind": "embedded", "path": f"{folder}/gateway.db"})
+        config = gateway_config(models, **sections)
+        api_key = issue_key(config)
+        app = create_app(config)
+        with serve_in_thread(app) as url:
+            yield RunningGateway(url, app.state.gateway, api_key)
 
 
 def sim_stats(sim_url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def _post(deployment: Deployment, path: str, content: bytes, **headers: str) -> 
     return httpx.post(
         f"{deployment.gateway.v1}{path}",
         content=content,
-        headers={"content-type": "application/json", **headers},
+        headers={"content-type": "application/json", **deployment.gateway.headers, **headers},
         timeout=30,
     )
 
@@ -113,9 +113,15 @@ def test_body_over_the_limit_is_413(deployment: Deployment) -> None:
 
 
 def test_unknown_route_and_wrong_method(deployment: Deployment) -> None:
-    error = _error(httpx.get(f"{deployment.gateway.v1}/chat/completion", timeout=5), 404)
+    error = _error(
+        httpx.get(f"{deployment.gateway.v1}/chat/completion", headers=deployment.gateway.headers, timeout=5),
+        404,
+    )
     assert error["code"] == "unknown_url"
-    error = _error(httpx.get(f"{deployment.gateway.v1}/chat/completions", timeout=5), 405)
+    error = _error(
+        httpx.get(f"{deployment.gateway.v1}/chat/completions", headers=deployment.gateway.headers, timeout=5),
+        405,
+    )
     assert error["code"] == "method_not_allowed"
 
 

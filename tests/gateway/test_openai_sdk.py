@@ -14,7 +14,9 @@ from tests.gateway.conftest import CHAT_MODEL, EMBEDDING_MODEL, SOLO_MODEL, Depl
 
 @pytest.fixture
 def client(deployment: Deployment) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=deployment.gateway.v1, api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(
+        base_url=deployment.gateway.v1, api_key=deployment.gateway.api_key, max_retries=0
+    ) as client:
         yield client
 
 
@@ -172,7 +174,7 @@ def test_raw_body_reaches_backend_unchanged(deployment: Deployment) -> None:
     response = httpx.post(
         f"{deployment.gateway.v1}/chat/completions",
         content=body,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **deployment.gateway.headers},
     )
     assert response.status_code == 200
     assert last_request(deployment.sim_echo)["body"] == body.decode()
@@ -180,7 +182,9 @@ def test_raw_body_reaches_backend_unchanged(deployment: Deployment) -> None:
 
 def test_stream_body_keeps_client_bytes_and_adds_usage_option(deployment: Deployment) -> None:
     body = b'{"model":"llama-3.1-8b","stream":true,"messages":[{"role":"user","content":"x"}],"top_k":1.0E0}'
-    with httpx.stream("POST", f"{deployment.gateway.v1}/chat/completions", content=body) as response:
+    with httpx.stream(
+        "POST", f"{deployment.gateway.v1}/chat/completions", content=body, headers=deployment.gateway.headers
+    ) as response:
         assert response.status_code == 200
         response.read()
     sent = last_request(deployment.sim_echo)["body"]
@@ -190,7 +194,9 @@ def test_stream_body_keeps_client_bytes_and_adds_usage_option(deployment: Deploy
 
 @pytest.mark.asyncio
 async def test_async_client_chat_and_stream(deployment: Deployment) -> None:
-    async with openai.AsyncOpenAI(base_url=deployment.gateway.v1, api_key="unused", max_retries=0) as client:
+    async with openai.AsyncOpenAI(
+        base_url=deployment.gateway.v1, api_key=deployment.gateway.api_key, max_retries=0
+    ) as client:
         reply = await client.chat.completions.create(
             model=CHAT_MODEL, messages=[{"role": "user", "content": "Salut"}], max_tokens=2
         )

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.routing.backend import Backend
-from tests.gateway.conftest import CHAT_MODEL, running_gateway, running_simulator, sim_stats
+from tests.gateway.conftest import CHAT_MODEL, RunningGateway, running_gateway, running_simulator, sim_stats
 from tests.servers import free_port
 
 
@@ -24,11 +24,12 @@ def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
-def _chat(url: str, content: str, *, opening: str = "", max_tokens: int = 1) -> httpx.Response:
+def _chat(gw: RunningGateway, content: str, *, opening: str = "", max_tokens: int = 1) -> httpx.Response:
     messages = [{"role": "system", "content": opening}] if opening else []
     messages.append({"role": "user", "content": content})
     return httpx.post(
-        f"{url}/v1/chat/completions",
+        f"{gw.url}/v1/chat/completions",
+        headers=gw.headers,
         json={"model": CHAT_MODEL, "messages": messages, "max_tokens": max_tokens},
         timeout=10,
     )
@@ -72,7 +73,7 @@ def test_idle_backends_share_the_work() -> None:
         ]
         with running_gateway(models) as gw:
             for index in range(20):
-                assert _chat(gw.url, f"question {index}").status_code == 200
+                assert _chat(gw, f"question {index}").status_code == 200
         assert _requests(sim_a) >= 5 and _requests(sim_b) >= 5, (_requests(sim_a), _requests(sim_b))
 
 
@@ -91,7 +92,7 @@ def test_load_follows_the_backend_queue_depth() -> None:
             assert _wait_for(lambda: backend_a.waiting > 0, 3.0), "the gateway never saw sim_a's queue"
             before = _requests(sim_a)
             for index in range(10):
-                assert _chat(gw.url, f"question {index}").status_code == 200
+                assert _chat(gw, f"question {index}").status_code == 200
             assert _requests(sim_a) == before, "requests went to the backend whose queue was full"
 
 
@@ -104,9 +105,7 @@ def test_prefix_affinity_holds_until_saturation() -> None:
         opening = "Tu es l'assistant du service courrier de la DGFiP. " * 4
         with running_gateway(models) as gw:
             for turn in range(8):
-                assert (
-                    _chat(gw.url, "Bonjour, voici mon dossier", opening=opening + f"{0}").status_code == 200
-                )
+                assert _chat(gw, "Bonjour, voici mon dossier", opening=opening + f"{0}").status_code == 200
                 assert turn >= 0
             counts = {sim_a: _requests(sim_a), sim_b: _requests(sim_b)}
             assert sorted(counts.values()) == [0, 8], f"one conversation was split over backends: {counts}"
@@ -116,7 +115,7 @@ def test_prefix_affinity_holds_until_saturation() -> None:
             with _keep_busy(preferred, count=3, max_tokens=60):
                 assert _wait_for(lambda: preferred_backend.waiting > 0, 3.0)
                 before = _requests(other)
-                assert _chat(gw.url, "Bonjour, voici mon dossier", opening=opening + "0").status_code == 200
+                assert _chat(gw, "Bonjour, voici mon dossier", opening=opening + "0").status_code == 200
                 assert _requests(other) == before + 1, "affinity did not yield to a saturated backend"
 
 
@@ -137,14 +136,14 @@ def test_killed_backend_is_ejected_and_a_restarted_one_comes_back() -> None:
             backend_a: Backend = gw.state.backends[0]
             # sim_a is gone: every request must still succeed, on sim_b.
             for index in range(6):
-                assert _chat(gw.url, f"q{index}").status_code == 200
+                assert _chat(gw, f"q{index}").status_code == 200
             assert not backend_a.healthy
             ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
             assert ready.status_code == 200
             with running_simulator(port=port_a) as sim_a_again:
                 assert _wait_for(lambda: backend_a.healthy, 5.0), "the restarted backend never came back"
                 for index in range(10):
-                    assert _chat(gw.url, f"r{index}").status_code == 200
+                    assert _chat(gw, f"r{index}").status_code == 200
                 assert _requests(sim_a_again) > 0
         finally:
             gateway.__exit__(None, None, None)
@@ -161,7 +160,7 @@ def test_server_errors_are_retried_elsewhere_and_eject_the_backend() -> None:
         ]
         with running_gateway(models) as gw:
             for index in range(8):
-                response = _chat(gw.url, f"q{index}")
+                response = _chat(gw, f"q{index}")
                 assert response.status_code == 200, response.text
             broken_backend = gw.state.backends[0]
             assert broken_backend.ejections >= 1
@@ -183,7 +182,7 @@ def test_queue_full_is_retried_elsewhere_without_ejection() -> None:
         with running_gateway(models, health=health) as gw, _keep_busy(sim_a, count=1, max_tokens=100):
             assert _wait_for(lambda: sim_stats(sim_a)["running"] == 1, 3.0)
             for index in range(4):
-                assert _chat(gw.url, f"q{index}").status_code == 200
+                assert _chat(gw, f"q{index}").status_code == 200
             assert gw.state.backends[0].ejections == 0, "a full queue is load, not a failure"
             assert _requests(sim_b) >= 4
 
@@ -191,7 +190,7 @@ def test_queue_full_is_retried_elsewhere_without_ejection() -> None:
 def test_no_backend_left_is_503_with_retry_after() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     with running_gateway([{"name": CHAT_MODEL, "backends": [{"url": dead}]}]) as gw:
-        response = _chat(gw.url, "allô ?")
+        response = _chat(gw, "allô ?")
         assert response.status_code == 503
         assert response.headers["retry-after"].isdigit()
         error = response.json()["error"]

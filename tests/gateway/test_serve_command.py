@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.gateway.conftest import SOLO_MODEL, running_simulator
+from tests.gateway.conftest import POLICIES, SOLO_MODEL, running_simulator
+from tests.redis_server import running_redis
 from tests.servers import free_port
 
 
@@ -27,14 +29,39 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float) -> b
     return False
 
 
-def test_serve_with_two_workers_from_the_environment(tmp_path: Path) -> None:
-    with running_simulator(SOLO_MODEL) as sim:
+def test_serve_with_two_workers_on_redis(tmp_path: Path) -> None:
+    """The path an operator takes: a key made with `gateway keys create`, two workers sharing Redis."""
+    with running_redis() as redis_url, running_simulator(SOLO_MODEL) as sim:
         config = tmp_path / "gateway.yaml"
         config.write_text(
-            f"models:\n  - name: {SOLO_MODEL}\n    backends: [{{url: '{sim}'}}]\n", encoding="utf-8"
+            f"models:\n  - name: {SOLO_MODEL}\n    backends: [{{url: '{sim}'}}]\n"
+            f"store: {{kind: redis, url: '{redis_url}'}}\n"
+            f"policy: {{model_file: '{POLICIES / 'model.conf'}', policy_file: '{POLICIES / 'policy.csv'}'}}\n",
+            encoding="utf-8",
         )
+        env = {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_KEY_PEPPER": "p" * 40}
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "keys",
+                "create",
+                "--department",
+                "dgfip",
+                "--service",
+                "courrier",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        api_key = json.loads(created.stdout)["key"]
+
         port = free_port()
-        env = {**os.environ, "GATEWAY_CONFIG": str(config)}
         command = [
             sys.executable,
             "-m",
@@ -59,10 +86,13 @@ def test_serve_with_two_workers_from_the_environment(tmp_path: Path) -> None:
                         "messages": [{"role": "user", "content": "x"}],
                         "max_tokens": 2,
                     },
+                    headers={"authorization": f"Bearer {api_key}"},
                     timeout=10,
                 )
                 assert response.status_code == 200
                 assert response.json()["usage"]["completion_tokens"] == 2
+            refused = httpx.post(f"{base}/v1/chat/completions", json={"model": SOLO_MODEL}, timeout=10)
+            assert refused.status_code == 401
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -72,6 +102,20 @@ def test_serve_with_two_workers_from_the_environment(tmp_path: Path) -> None:
                 _, stderr = process.communicate()
         assert process.returncode == 0, stderr.decode()
         assert b"Traceback" not in stderr
+        assert api_key.encode() not in stderr
+
+
+def test_serve_refuses_several_workers_on_the_embedded_store(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text("models: [{name: m, backends: [{url: 'http://127.0.0.1:9'}]}]\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--workers", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "store.kind: redis" in result.stderr
 
 
 def test_serve_refuses_a_broken_config(tmp_path: Path) -> None:

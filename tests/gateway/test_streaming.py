@@ -16,8 +16,12 @@ def _events(body: bytes) -> list[bytes]:
     return [event for event in body.split(b"\n\n") if event]
 
 
-def _stream(url: str, payload: dict[str, Any]) -> tuple[httpx.Response, list[bytes]]:
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json=payload, timeout=10) as response:
+def _stream(
+    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, list[bytes]]:
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json=payload, headers=headers, timeout=10
+    ) as response:
         body = response.read()
     return response, _events(body)
 
@@ -28,7 +32,7 @@ def test_stream_format_matches_vllm() -> None:
         running_gateway([{"name": SOLO_MODEL, "backends": [{"url": sim}]}]) as gw,
     ):
         payload = {"model": SOLO_MODEL, "messages": [{"role": "user", "content": "un deux"}], "stream": True}
-        response, events = _stream(gw.url, payload)
+        response, events = _stream(gw.url, payload, gw.headers)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["x-request-id"].startswith("req-")
@@ -40,7 +44,9 @@ def test_stream_format_matches_vllm() -> None:
         assert all(chunk["choices"] for chunk in chunks), "no usage chunk unless the client asked"
 
         _, direct_events = _stream(sim, {**payload, "stream_options": {"include_usage": True}})
-        _, relayed_events = _stream(gw.url, {**payload, "stream_options": {"include_usage": True}})
+        _, relayed_events = _stream(
+            gw.url, {**payload, "stream_options": {"include_usage": True}}, gw.headers
+        )
         usage_chunk = msgspec.json.decode(relayed_events[-2][6:])
         assert usage_chunk["choices"] == []
         assert usage_chunk["usage"]["completion_tokens"] > 0
@@ -69,7 +75,9 @@ def test_client_disconnect_aborts_the_backend_request() -> None:
             "stream": True,
             "max_tokens": 200,
         }
-        with httpx.stream("POST", f"{gw.url}/v1/chat/completions", json=payload, timeout=10) as response:
+        with httpx.stream(
+            "POST", f"{gw.url}/v1/chat/completions", json=payload, headers=gw.headers, timeout=10
+        ) as response:
             for _ in response.iter_raw():
                 break  # read one piece, then hang up
         assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
@@ -90,7 +98,7 @@ def test_backend_failing_mid_stream_is_not_retried() -> None:
             "max_tokens": 20,
             "vllm_xargs": {"sim_break_after": 3},
         }
-        response, events = _stream(gw.url, payload)
+        response, events = _stream(gw.url, payload, gw.headers)
         assert response.status_code == 200
         error = msgspec.json.decode(events[-2][6:])
         assert error["error"]["code"] == "upstream_error"

@@ -38,6 +38,7 @@ def test_first_byte_timeout_is_504_and_not_retried() -> None:
             started = time.monotonic()
             response = httpx.post(
                 f"{gw.url}/v1/chat/completions",
+                headers=gw.headers,
                 json=_payload(max_tokens=2, vllm_xargs={"sim_delay_ms": 3000}),
                 timeout=10,
             )
@@ -54,7 +55,11 @@ def test_idle_timeout_ends_a_silent_stream_with_an_error_event() -> None:
         with (
             running_gateway(models) as gw,
             httpx.stream(
-                "POST", f"{gw.url}/v1/chat/completions", json=_payload(stream=True, max_tokens=5), timeout=10
+                "POST",
+                f"{gw.url}/v1/chat/completions",
+                json=_payload(stream=True, max_tokens=5),
+                headers=gw.headers,
+                timeout=10,
             ) as response,
         ):
             body = response.read()
@@ -76,9 +81,11 @@ def test_client_leaving_before_the_answer_aborts_the_backend(stream: bool) -> No
     ):
         payload = _payload(max_tokens=200, stream=stream, vllm_xargs={"sim_delay_ms": 300})
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{gw.url}/v1/chat/completions", json=payload, timeout=0.15)
+            httpx.post(f"{gw.url}/v1/chat/completions", json=payload, headers=gw.headers, timeout=0.15)
         assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
         assert _wait_for(lambda: gw.state.backends[0].in_flight == 0, 2.0)
         # The gateway is unharmed and serves the next request.
-        response = httpx.post(f"{gw.url}/v1/chat/completions", json=_payload(max_tokens=1), timeout=10)
+        response = httpx.post(
+            f"{gw.url}/v1/chat/completions", json=_payload(max_tokens=1), headers=gw.headers, timeout=10
+        )
         assert response.status_code == 200

@@ -1,0 +1,5 @@
+import sys
+
+from gateway.authz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,87 @@
+"""The OpenAI-compatible routes and the health probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.params import FromPath
+
+from gateway.errors import ModelNotFound
+from gateway.operations import Operation
+from gateway.pipeline import Pipeline
+from gateway.state import AnyRequest, gateway_of
+
+__all__ = ["ROUTES"]
+
+
+def _pipeline(request: AnyRequest) -> Pipeline:
+    pipeline = gateway_of(request).pipeline
+    assert pipeline is not None, "the gateway has not started"
+    return pipeline
+
+
+@post("/v1/chat/completions", status_code=200)
+async def chat_completions(request: AnyRequest) -> Response[Any]:
+    return await _pipeline(request).handle(Operation.CHAT, request)
+
+
+@post("/v1/completions", status_code=200)
+async def completions(request: AnyRequest) -> Response[Any]:
+    return await _pipeline(request).handle(Operation.COMPLETIONS, request)
+
+
+@post("/v1/embeddings", status_code=200)
+async def embeddings(request: AnyRequest) -> Response[Any]:
+    return await _pipeline(request).handle(Operation.EMBEDDINGS, request)
+
+
+@post("/v1/responses", status_code=200)
+async def responses(request: AnyRequest) -> Response[Any]:
+    return await _pipeline(request).handle(Operation.RESPONSES, request)
+
+
+async def _visible_models(request: AnyRequest) -> list[str]:
+    gateway = gateway_of(request)
+    principal = await gateway.principal(request)
+    return gateway.authorizer.visible_models(
+        principal.department, principal.service, principal.roles, gateway.pools.keys()
+    )
+
+
+@get("/v1/models")
+async def list_models(request: AnyRequest) -> dict[str, Any]:
+    """Only the models the caller's policies let it use."""
+    gateway = gateway_of(request)
+    visible = await _visible_models(request)
+    return {"object": "list", "data": [gateway.model_card(gateway.pools[name]) for name in visible]}
+
+
+@get("/v1/models/{model_id:path}")
+async def retrieve_model(request: AnyRequest, model_id: FromPath[str]) -> dict[str, Any]:
+    # A model the caller may not use is answered like one that does not exist: no oracle.
+    name = model_id.lstrip("/")
+    gateway = gateway_of(request)
+    if name not in await _visible_models(request):
+        raise ModelNotFound(name)
+    return gateway.model_card(gateway.pools[name])
+
+
+@get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready")
+async def ready(request: AnyRequest) -> Response[dict[str, Any]]:
+    """Ready when every model has at least one healthy backend."""
+    pools = gateway_of(request).pools
+    models = {name: pool.has_available() for name, pool in pools.items()}
+    ok = all(models.values())
+    return Response(
+        {"status": "ready" if ok else "unavailable", "models": models},
+        status_code=200 if ok else 503,
+    )
+
+
+ROUTES = [chat_completions, completions, embeddings, responses, list_models, retrieve_model, live, ready]

@@ -1,0 +1,104 @@
+"""What one worker holds: backend pools, the pooled client, the key store, the policy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from litestar import Request
+
+from gateway.authz import Authorizer, PolicyReloader
+from gateway.config import GatewayConfig
+from gateway.identity import (
+    Authenticator,
+    KeyStore,
+    Pepper,
+    Principal,
+    admin_key_for,
+    build_authenticator,
+    open_key_store,
+    pepper_for,
+)
+from gateway.pipeline import Pipeline, client_address
+from gateway.routing import HealthMonitor, ModelPool, build_pools
+from gateway.upstream import Forwarder, create_upstream_client
+
+__all__ = ["AnyRequest", "Gateway", "gateway_of"]
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class Gateway:
+    """What one worker holds: the backend pools, the pooled client and the health monitor."""
+
+    def __init__(self, config: GatewayConfig, base_dir: Path | None = None) -> None:
+        self.config = config
+        # Policy files are found relative to the configuration file they ship with.
+        self.authorizer = Authorizer.from_config(config.policy, base_dir or Path.cwd())
+        self.reloader = PolicyReloader(self.authorizer, config.policy.reload_interval)
+        self.pools: dict[str, ModelPool]
+        self.pools, self.backends = build_pools(config)
+        self.started_at = int(time.time())
+        self._client: httpx.AsyncClient | None = None
+        self._health: HealthMonitor | None = None
+        self.pipeline: Pipeline | None = None
+        self.key_store: KeyStore | None = None
+        self.authenticator: Authenticator | None = None
+        self.pepper: Pepper | None = None
+
+    async def startup(self) -> None:
+        config = self.config
+        self.key_store = await open_key_store(config.store)
+        self.pepper = pepper_for(config.store, config.auth)
+        self.authenticator = build_authenticator(
+            self.key_store, config.auth, self.pepper, admin_key_for(config.auth)
+        )
+        await self.authenticator.start()
+        self.reloader.start()
+        # The client is created on the worker's own event loop, once, and shared by every request.
+        self._client = create_upstream_client(config.upstream)
+        self.pipeline = Pipeline(
+            self.pools, self.authenticator, self.authorizer, Forwarder(self._client, config.health)
+        )
+        self._health = HealthMonitor(self._client, self.backends, config.health)
+        self._health.start()
+
+    async def shutdown(self) -> None:
+        await self.reloader.stop()
+        if self._health is not None:
+            await self._health.stop()
+        if self._client is not None:
+            await self._client.aclose()
+        if self.authenticator is not None:
+            await self.authenticator.close()
+        if self.key_store is not None:
+            await self.key_store.close()
+
+    async def principal(self, request: AnyRequest) -> Principal:
+        """Step 1 of every authenticated route: the caller's key, or 401."""
+        assert self.authenticator is not None, "the gateway has not started"
+        return await self.authenticator.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
+
+    def model_card(self, pool: ModelPool) -> dict[str, Any]:
+        card: dict[str, Any] = {
+            "id": pool.name,
+            "object": "model",
+            "created": self.started_at,
+            "owned_by": "sovereign-gateway",
+        }
+        for backend in pool.backends:
+            upstream = backend.model_cards.get(pool.name)
+            if upstream is not None:
+                card["root"] = upstream.get("root")
+                card["max_model_len"] = upstream.get("max_model_len")
+                break
+        return card
+
+
+def gateway_of(request: AnyRequest) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
