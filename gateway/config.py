@@ -25,6 +25,7 @@ from pydantic import (
 
 from gateway.authz.settings import PolicyConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.quotas.settings import QuotaConfig
 
 __all__ = [
     "BackendConfig",
@@ -177,6 +178,7 @@ class GatewayConfig(_Strict):
     store: StoreConfig = StoreConfig()
     auth: AuthConfig = AuthConfig()
     policy: PolicyConfig = PolicyConfig()
+    quotas: QuotaConfig = QuotaConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:
@@ -184,6 +186,9 @@ class GatewayConfig(_Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"model defined twice: {', '.join(duplicates)}")
+        unknown = sorted(set(self.quotas.model_names()) - set(names))
+        if unknown:
+            raise ValueError(f"quotas name model(s) that no `models` entry defines: {', '.join(unknown)}")
         if self.server.workers > 1 and self.store.kind == "embedded":
             raise ValueError(
                 "server.workers > 1 needs store.kind: redis; the embedded store belongs to one process "

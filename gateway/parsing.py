@@ -17,7 +17,7 @@ from gateway.operations import Operation
 __all__ = ["ParsedRequest", "parse_request"]
 
 _decode = msgspec.json.Decoder().decode
-_USAGE_OPTION = b',"stream_options":{"include_usage":true}}'
+_INCLUDE_USAGE = {"include_usage": True}
 
 _JSON_TYPE_NAMES = {
     str: "a string",
@@ -44,23 +44,31 @@ class ParsedRequest:
         options = payload.get("stream_options")
         self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
 
-    def upstream_body(self) -> bytes:
-        """The bytes to send upstream.
+    def upstream_body(self, added: dict[str, Any] | None = None) -> bytes:
+        """The bytes to send upstream, with `added` fields (absent from the request) put in.
 
         Streams always ask vLLM for the final usage chunk, which the gateway needs to meter the
-        request (and strips again when the client did not ask for it). When the client sent no
-        `stream_options` the option is spliced into the original bytes, so every other field
-        still reaches the backend exactly as the client wrote it.
+        request (and strips again when the client did not ask for it). New fields are spliced into
+        the original bytes, so every field the client wrote reaches the backend exactly as written;
+        only a client's own `stream_options` without `include_usage` makes the body re-encoded.
         """
-        if not (self.stream and self.operation.streams_with_usage_option) or self.client_wants_usage:
+        fields = dict(added) if added else {}
+        if self.stream and self.operation.streams_with_usage_option and not self.client_wants_usage:
+            if "stream_options" in self.payload:
+                payload = {**self.payload, **fields}
+                options = payload["stream_options"]
+                payload["stream_options"] = {
+                    **(options if isinstance(options, dict) else {}),
+                    "include_usage": True,
+                }
+                return msgspec.json.encode(payload)
+            fields["stream_options"] = _INCLUDE_USAGE
+        if not fields:
             return self.raw
-        if "stream_options" not in self.payload:
-            end = self.raw.rstrip().rfind(b"}")
-            return self.raw[:end] + _USAGE_OPTION
-        payload = dict(self.payload)
-        options = payload["stream_options"]
-        payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-        return msgspec.json.encode(payload)
+        if any(name in self.payload for name in fields):  # e.g. `"max_tokens": null`: no duplicate keys
+            return msgspec.json.encode({**self.payload, **fields})
+        end = self.raw.rstrip().rfind(b"}")
+        return self.raw[:end] + b"," + msgspec.json.encode(fields)[1:]
 
 
 def _type_error(field: str, expected: str, value: object) -> InvalidRequest:

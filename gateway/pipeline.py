@@ -3,11 +3,13 @@
     1. authenticate  API key -> Principal (department, service, key id, roles)
     2. parse         body -> ParsedRequest (unknown fields kept for pass-through)
     3. authorize     Casbin (department, service or roles, model, operation) -> allowed, or 403
-    4. route         model -> pool of backends (load, prefix affinity, health)
-    5. forward       upstream call, retried on another backend while nothing was sent
-    6. relay         the answer, or the SSE stream event by event
+    4. reserve       the worst case on every budget and limit at once, or 429
+    5. route         model -> pool of backends (load, prefix affinity, health)
+    6. forward       upstream call, retried on another backend while nothing was sent
+    7. relay         the answer, or the SSE stream event by event
+    8. settle        after the last byte: actual usage replaces the reservation
 
-Redaction, quotas and tracing plug in here as steps of their own.
+Redaction and tracing plug in here as steps of their own.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from gateway.authz import Authorizer
+from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
-from gateway.errors import ModelNotFound, UpstreamFailure
+from gateway.errors import GatewayError, ModelNotFound, UpstreamFailure
 from gateway.identity import Authenticator
 from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
+from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.upstream.forward import Forwarder
 from gateway.upstream.relay import StreamRelay
+from gateway.usage import Usage, usage_from_body, usage_from_dict
 
 __all__ = ["Pipeline", "client_address", "new_request_id"]
 
@@ -56,11 +61,13 @@ class Pipeline:
         pools: dict[str, ModelPool],
         authenticator: Authenticator,
         authorizer: Authorizer,
+        quotas: QuotaStep,
         forwarder: Forwarder,
     ) -> None:
         self._pools = pools
         self._authenticator = authenticator
         self._authorizer = authorizer
+        self._quotas = quotas
         self._forwarder = forwarder
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -79,46 +86,53 @@ class Pipeline:
         self._authorizer.authorize(
             principal.department, principal.service, principal.roles, parsed.model, operation.value
         )
-        affinity = affinity_hash(operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
+        charge, added = await self._quotas.reserve(principal, parsed, pool)
 
-        upstream_headers = {
-            "content-type": "application/json",
-            "accept-encoding": "identity",
-            "x-request-id": request_id,
-        }
+        # From here on the reservation must end exactly once: settled when the answer is complete,
+        # released when it fails, charged for what was generated when the client leaves.
+        exchange = Exchange(request_id, parsed, pool, charge, added)
         guard = DisconnectGuard(request.receive)
         try:
-            return await self._exchange(parsed, pool, affinity, upstream_headers, request_id)
+            return await self._exchange(exchange)
         except asyncio.CancelledError:
             if guard.absorb():
+                self._quotas.later(self._settle_unfinished(exchange, generated=0))
                 # Nobody is listening; the status only shows in the server's own records.
                 return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
+            self._quotas.later(charge.release())
+            raise
+        except GatewayError as exc:
+            self._quotas.later(charge.release())
+            exc.headers.update(exchange.response_headers)
+            raise
+        except BaseException:
+            self._quotas.later(charge.release())
             raise
         finally:
             guard.close()
 
-    async def _exchange(
-        self,
-        parsed: ParsedRequest,
-        pool: ModelPool,
-        affinity: int | None,
-        upstream_headers: dict[str, str],
-        request_id: str,
-    ) -> Response[Any]:
+    async def _exchange(self, exchange: Exchange) -> Response[Any]:
+        parsed, pool = exchange.parsed, exchange.pool
+        upstream_headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",
+            "x-request-id": exchange.request_id,
+        }
+        affinity = affinity_hash(parsed.operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
         reply = await self._forwarder.open(
             pool,
             parsed.operation.upstream_path,
-            parsed.upstream_body(),
+            parsed.upstream_body(exchange.added),
             affinity=affinity,
             headers=upstream_headers,
         )
+        exchange.backend = reply.backend
         status = reply.response.status_code
         if status in (401, 403):
             # The backend refused the gateway's own credentials: a configuration problem, not the caller's.
             await reply.release()
             raise UpstreamFailure("The backend refused the gateway's credentials; contact the operators.")
 
-        response_headers = {"x-request-id": request_id}
         if parsed.stream and status == 200:
             timeouts = pool.config.timeouts
             relay = StreamRelay(
@@ -127,9 +141,71 @@ class Pipeline:
             return Stream(
                 relay,
                 media_type="text/event-stream",
-                headers={**_SSE_HEADERS, **response_headers},
-                background=BackgroundTask(relay.aclose),
+                headers={**_SSE_HEADERS, **exchange.response_headers},
+                background=BackgroundTask(self._finish_stream, exchange, relay),
             )
         content = await reply.read_all(pool.config.timeouts)
+        usage = usage_from_body(content) if status < 400 else None
         media_type = reply.response.headers.get("content-type", "application/json")
-        return Response(content, status_code=status, media_type=media_type, headers=response_headers)
+        return Response(
+            content,
+            status_code=status,
+            media_type=media_type,
+            headers=exchange.response_headers,
+            background=BackgroundTask(self._finish, exchange, usage),
+        )
+
+    async def _finish(self, exchange: Exchange, usage: Usage | None) -> None:
+        """After the last byte: settle with the backend's usage, or release when it reported none."""
+        if usage is None:
+            await exchange.charge.release()
+        else:
+            await exchange.charge.settle(usage)
+
+    async def _finish_stream(self, exchange: Exchange, relay: StreamRelay) -> None:
+        await relay.aclose()
+        usage = usage_from_dict(relay.usage) if relay.usage is not None else None
+        if usage is not None:
+            await exchange.charge.settle(usage)
+            return
+        # The stream ended before its usage chunk (the client left, or the backend failed): charge
+        # what was generated, one token per relayed event after each choice's opening chunk.
+        choices = exchange.parsed.payload.get("n")
+        opening = choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+        await self._settle_unfinished(exchange, generated=max(0, relay.events - opening))
+
+    async def _settle_unfinished(self, exchange: Exchange, generated: int) -> None:
+        """Charge a request that ended without usage: its exact prompt (asked of the backend's
+        tokenizer) and the tokens generated; nothing when it never reached a backend."""
+        charge = exchange.charge
+        if charge.done:
+            return
+        if exchange.backend is None:
+            await charge.release()
+            return
+        prompt = await self._forwarder.count_prompt_tokens(
+            exchange.backend, exchange.parsed.model, exchange.parsed.payload
+        )
+        await charge.settle(Usage(prompt if prompt is not None else charge.input_bound, generated))
+
+
+class Exchange:
+    """What one request carries from its reservation to its settlement."""
+
+    __slots__ = ("added", "backend", "charge", "parsed", "pool", "request_id", "response_headers")
+
+    def __init__(
+        self,
+        request_id: str,
+        parsed: ParsedRequest,
+        pool: ModelPool,
+        charge: Charge,
+        added: dict[str, Any] | None,
+    ) -> None:
+        self.request_id = request_id
+        self.parsed = parsed
+        self.pool = pool
+        self.charge = charge
+        self.added = added
+        self.backend: Backend | None = None
+        self.response_headers = {"x-request-id": request_id, **charge.headers}

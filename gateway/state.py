@@ -10,6 +10,7 @@ import httpx
 from litestar import Request
 
 from gateway.authz import Authorizer, PolicyReloader
+from gateway.charging import QuotaStep
 from gateway.config import GatewayConfig
 from gateway.identity import (
     Authenticator,
@@ -22,8 +23,9 @@ from gateway.identity import (
     pepper_for,
 )
 from gateway.pipeline import Pipeline, client_address
+from gateway.quotas import open_ledger
 from gateway.routing import HealthMonitor, ModelPool, build_pools
-from gateway.upstream import Forwarder, create_upstream_client
+from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
 
 __all__ = ["AnyRequest", "Gateway", "gateway_of"]
 
@@ -47,6 +49,7 @@ class Gateway:
         self.key_store: KeyStore | None = None
         self.authenticator: Authenticator | None = None
         self.pepper: Pepper | None = None
+        self.quotas: QuotaStep | None = None
 
     async def startup(self) -> None:
         config = self.config
@@ -58,15 +61,23 @@ class Gateway:
         await self.authenticator.start()
         self.reloader.start()
         # The client is created on the worker's own event loop, once, and shared by every request.
-        self._client = create_upstream_client(config.upstream)
+        transport = create_upstream_transport(config.upstream)
+        self._client = create_upstream_client(transport)
+        self.quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
         self.pipeline = Pipeline(
-            self.pools, self.authenticator, self.authorizer, Forwarder(self._client, config.health)
+            self.pools,
+            self.authenticator,
+            self.authorizer,
+            self.quotas,
+            Forwarder(self._client, transport, config.health),
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()
 
     async def shutdown(self) -> None:
         await self.reloader.stop()
+        if self.quotas is not None:
+            await self.quotas.drain()
         if self._health is not None:
             await self._health.stop()
         if self._client is not None:

@@ -156,8 +156,12 @@ class RedisKeyStore(KeyStore):
         timeout: float = 2.0,
         heartbeat: float = 1.0,
     ) -> RedisKeyStore:
-        client = redis.Redis.from_url(
+        # Blocking pool: a burst of cold lookups waits for a connection instead of failing at once,
+        # as redis-py's default pool does beyond its connection cap.
+        pool = redis.BlockingConnectionPool.from_url(
             url,
+            max_connections=64,
+            timeout=timeout,
             password=password,
             decode_responses=True,
             socket_timeout=timeout,
@@ -168,7 +172,7 @@ class RedisKeyStore(KeyStore):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             client_name="sovereign-gateway",
         )
-        return cls(client, prefix=prefix, heartbeat=heartbeat)
+        return cls(redis.Redis.from_pool(pool), prefix=prefix, heartbeat=heartbeat)
 
     def __repr__(self) -> str:
         return f"RedisKeyStore(prefix={self._prefix!r})"

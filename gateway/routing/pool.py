@@ -54,13 +54,30 @@ def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int)
 class ModelPool:
     """The backends of one model name, and how to pick one of them."""
 
-    __slots__ = ("_turn", "backends", "config", "name")
+    __slots__ = ("_turn", "backends", "config", "name", "upstream_deadlines")
 
     def __init__(self, config: ModelConfig, backends: list[Backend]) -> None:
         self.name = config.name
         self.config = config
         self.backends = backends
         self._turn = 0
+        timeouts = config.timeouts
+        # httpx's per-request timeout extension, built once: connect, wait for the answer, send, pool.
+        self.upstream_deadlines = {
+            "connect": timeouts.connect,
+            "read": timeouts.first_byte,
+            "write": timeouts.connect,
+            "pool": timeouts.connect,
+        }
+
+    def max_model_len(self) -> int | None:
+        """The context length the backends report for this model (their /v1/models cards)."""
+        for backend in self.backends:
+            card = backend.model_cards.get(self.name)
+            length = card.get("max_model_len") if card is not None else None
+            if isinstance(length, int) and length > 0:
+                return length
+        return None
 
     def has_available(self) -> bool:
         now = monotonic()

@@ -7,11 +7,11 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.config import UpstreamConfig
 
-__all__ = ["create_upstream_client"]
+__all__ = ["create_upstream_client", "create_upstream_transport"]
 
 
-def create_upstream_client(config: UpstreamConfig) -> httpx.AsyncClient:
-    """httpx's API, on the transport the configuration names.
+def create_upstream_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:
+    """The pooled connections to backends, on the transport the configuration names.
 
     The aiohttp transport is the default because httpx's own connection pool slows down as the
     number of requests in flight grows (docs/performance.md has our measurements). `trust_env`
@@ -23,11 +23,17 @@ def create_upstream_client(config: UpstreamConfig) -> httpx.AsyncClient:
         max_keepalive_connections=config.max_connections,
         keepalive_expiry=config.keepalive_seconds,
     )
-    transport: httpx.AsyncBaseTransport
     if config.transport == "aiohttp":
-        transport = AiohttpTransport(limits=limits, trust_env=False)
-    else:
-        transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        return AiohttpTransport(limits=limits, trust_env=False)
+    return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+
+
+def create_upstream_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """httpx's client over `transport`, for the side traffic (health checks, scrapes, tokenize).
+
+    Requests themselves go to the transport directly (see forward.py); closing this client closes
+    the transport.
+    """
     return httpx.AsyncClient(
         transport=transport,
         trust_env=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -63,8 +64,13 @@ class UpstreamReply:
 class Forwarder:
     """Chooses backends, sends, and keeps their passive health up to date."""
 
-    def __init__(self, client: httpx.AsyncClient, health: HealthConfig) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport, health: HealthConfig
+    ) -> None:
         self._client = client
+        # Requests go to the transport directly: httpx's client layer (request building, auth,
+        # redirects, cookies) cost a third of the gateway's CPU per request and does nothing here.
+        self._transport = transport
         self._health = health
 
     async def open(
@@ -76,10 +82,7 @@ class Forwarder:
         BackendUnavailable when no backend could be reached, UpstreamTimeout when one accepted the
         request but did not answer in time (not retried: it may still be generating).
         """
-        timeouts = pool.config.timeouts
-        timeout = httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.first_byte, write=timeouts.connect, pool=timeouts.connect
-        )
+        deadlines = pool.upstream_deadlines
         tried: list[Backend] = []
         last_failure: UpstreamReply | None = None
         try:
@@ -88,7 +91,7 @@ class Forwarder:
                 if backend is None:
                     break
                 tried.append(backend)
-                reply = await self._attempt(backend, path, body, headers, timeout, pool.name, len(tried))
+                reply = await self._attempt(backend, path, body, headers, deadlines, pool.name, len(tried))
                 if reply is None:
                     continue
                 if reply.response.status_code < 500:
@@ -118,24 +121,24 @@ class Forwarder:
         path: str,
         body: bytes,
         headers: dict[str, str],
-        deadlines: httpx.Timeout,
+        deadlines: dict[str, float],
         model: str,
         attempt: int,
     ) -> UpstreamReply | None:
         """One try on one backend: its reply, or None when the next backend should be tried."""
         if backend.auth_header is not None:
             headers = {**headers, "authorization": backend.auth_header}
-        request = self._client.build_request(
-            "POST", backend.url + path, content=body, headers=headers, timeout=deadlines
+        request = httpx.Request(
+            "POST", backend.url + path, content=body, headers=headers, extensions={"timeout": deadlines}
         )
         backend.in_flight += 1
         try:
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
         except httpx.ReadTimeout:
             backend.in_flight -= 1
             self._record_failure(backend)
             raise UpstreamTimeout(
-                f"The backend serving `{model}` did not answer within {deadlines.read:g} s."
+                f"The backend serving `{model}` did not answer within {deadlines['read']:g} s."
             ) from None
         except httpx.ConnectError:
             backend.in_flight -= 1
@@ -150,6 +153,28 @@ class Forwarder:
             backend.in_flight -= 1
             raise
         return UpstreamReply(backend, response, attempt)
+
+    async def count_prompt_tokens(self, backend: Backend, model: str, payload: dict[str, Any]) -> int | None:
+        """The exact prompt size, from the backend's own tokenizer (`POST /tokenize`), or None.
+
+        Used off the request path, when a request ended before the backend reported its usage.
+        """
+        body: dict[str, Any] = {"model": model}
+        if "messages" in payload:
+            body["messages"] = payload["messages"]
+        elif isinstance(payload.get("prompt"), str):
+            body["prompt"] = payload["prompt"]
+        else:
+            return None
+        headers = {"authorization": backend.auth_header} if backend.auth_header else None
+        try:
+            response = await self._client.post(
+                f"{backend.url}/tokenize", json=body, headers=headers, timeout=10.0
+            )
+            count = response.json().get("count") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return count if isinstance(count, int) and count >= 0 else None
 
     async def _note_server_error(self, reply: UpstreamReply) -> None:
         # Read the (small) error body now so the connection can be reused and the body relayed.

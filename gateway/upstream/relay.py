@@ -46,6 +46,7 @@ class StreamRelay:
         "_reply",
         "_saw_done",
         "_strip_usage",
+        "events",
         "usage",
     )
 
@@ -59,6 +60,8 @@ class StreamRelay:
         self._saw_done = False
         self._closed = False
         self.usage: dict[str, Any] | None = None
+        # Data events relayed: what was generated when a stream ends before its usage chunk.
+        self.events = 0
 
     def __aiter__(self) -> StreamRelay:
         return self
@@ -91,6 +94,7 @@ class StreamRelay:
             if _EMPTY_CHOICES in complete or _DONE in complete:
                 complete = self._inspect(complete)
             if complete:
+                self.events += complete.count(b"data: ")
                 return complete
 
     def _inspect(self, complete: bytes) -> bytes:

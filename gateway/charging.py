@@ -1,0 +1,133 @@
+"""Step 5 of the pipeline: reserve a request's worst case on every budget, then settle or release it.
+
+Every path a request can take ends its reservation exactly once: settled with the usage the backend
+reported (or, when the client left mid-stream, with what was generated), released when the backend
+failed. Settling happens after the last byte has gone to the client, off the critical path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from gateway.identity import Principal
+from gateway.operations import Operation
+from gateway.parsing import ParsedRequest
+from gateway.quotas import (
+    Ledger,
+    Planner,
+    QuotaConfig,
+    QuotaExceeded,
+    Refusal,
+    Reservation,
+    rate_limit_headers,
+)
+from gateway.routing.pool import ModelPool
+from gateway.token_bounds import input_token_bound
+from gateway.usage import Usage
+
+__all__ = ["Charge", "QuotaStep"]
+
+logger = logging.getLogger("gateway.quotas")
+
+_GENERATING = (Operation.CHAT, Operation.COMPLETIONS, Operation.RESPONSES)
+
+
+class Charge:
+    """One request's reservation; `settle` or `release` ends it (the second call does nothing)."""
+
+    __slots__ = ("_done", "_ledger", "headers", "input_bound", "reservation")
+
+    def __init__(self, ledger: Ledger, reservation: Reservation, input_bound: int) -> None:
+        self._ledger = ledger
+        self._done = False
+        self.reservation = reservation
+        self.input_bound = input_bound
+        self.headers = rate_limit_headers(reservation)
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def settle(self, usage: Usage) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            await self._ledger.settle(self.reservation, usage.prompt_tokens, usage.completion_tokens)
+        except Exception:  # the resilient ledger queues what it cannot write; anything else is logged
+            logger.exception("settling a reservation failed")
+
+    async def release(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            await self._ledger.release(self.reservation)
+        except Exception:
+            logger.exception("releasing a reservation failed")
+
+
+class QuotaStep:
+    """Reserves before forwarding; keeps the settle and release tasks it starts until they end."""
+
+    def __init__(self, config: QuotaConfig, ledger: Ledger) -> None:
+        self._config = config
+        self._planner = Planner(config)
+        self._ledger = ledger
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def weighted_cost(self, model: str, usage: Usage) -> int:
+        return self._planner.cost(model, usage.prompt_tokens, usage.completion_tokens)
+
+    async def reserve(
+        self, principal: Principal, parsed: ParsedRequest, pool: ModelPool
+    ) -> tuple[Charge, dict[str, Any] | None]:
+        """The request's charge, and the fields to add upstream (a `max_tokens` when the client gave
+        none: the backend must not generate more than was reserved). Raises QuotaExceeded (429) or
+        QuotaUnavailable (503)."""
+        operation = parsed.operation
+        payload = parsed.payload
+        context = pool.max_model_len()
+        input_bound = input_token_bound(operation, payload)
+        if context is not None:
+            input_bound = min(input_bound, context)  # vLLM refuses longer prompts without generating
+        extra: dict[str, Any] | None = None
+        output = 0
+        if operation in _GENERATING:
+            field = "max_output_tokens" if operation is Operation.RESPONSES else "max_tokens"
+            asked = payload.get("max_completion_tokens") or payload.get(field)
+            asked_tokens = asked if isinstance(asked, int) and not isinstance(asked, bool) else None
+            choices = payload.get("n")
+            n = choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+            output = self._planner.output_allowance(asked_tokens, context_left=context, choices=n)
+            if asked_tokens is None and self._config.enabled:
+                extra = {field: output // n}
+        principal_plan = self._planner.plan(
+            principal.department,
+            principal.service,
+            principal.key_id,
+            parsed.model,
+            input_bound,
+            output,
+            time.time(),
+        )
+        outcome = await self._ledger.reserve(principal_plan)
+        if isinstance(outcome, Refusal):
+            raise QuotaExceeded(outcome)
+        return Charge(self._ledger, outcome, input_bound), extra
+
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, seconds: float = 10.0) -> None:
+        """Wait (bounded) for the settlements still running: a clean shutdown loses no usage."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=seconds)
+        await self._ledger.close()

@@ -1,0 +1,47 @@
+"""From the `quotas` and `store` configuration sections to a working ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.identity.credentials import read_secret
+from gateway.identity.errors import CredentialError
+from gateway.identity.settings import StoreConfig
+from gateway.quotas.ledger import Ledger
+from gateway.quotas.resilient import ResilientLedger
+from gateway.quotas.settings import QuotaConfig
+
+__all__ = ["open_ledger"]
+
+
+async def open_ledger(
+    quotas: QuotaConfig, store: StoreConfig, environ: Mapping[str, str] | None = None
+) -> ResilientLedger:
+    """The configured store's ledger (the embedded one shares the key store's SQLite file), wrapped with
+    the `on_store_error` behaviour. One per worker; the caller closes it."""
+    inner: Ledger
+    if store.kind == "embedded":
+        from gateway.quotas.embedded import EmbeddedLedger
+
+        inner = await EmbeddedLedger.open(store.path, reservation_ttl=quotas.reservation_ttl_seconds)
+    else:
+        # Imported here: processes on the embedded store have no use for redis-py.
+        from gateway.quotas.redis_ledger import RedisLedger
+
+        assert store.url is not None  # StoreConfig's validator guarantees it
+        password = None
+        if store.password_env is not None:
+            password = read_secret(store.password_env, environ)
+            if password is None:
+                raise CredentialError(
+                    f"store.password_env names {store.password_env}, but neither it nor "
+                    f"{store.password_env}_FILE is set"
+                )
+        inner = RedisLedger.from_url(
+            store.url,
+            password=password,
+            prefix=store.prefix,
+            timeout=store.timeout,
+            reservation_ttl=quotas.reservation_ttl_seconds,
+        )
+    return await ResilientLedger.open(inner, on_store_error=quotas.on_store_error)

@@ -1,0 +1,227 @@
+"""The `quotas` section of the configuration: budgets, rate limits, weights and prices.
+
+Three levels nest: a department (a ministry's direction), its services (`department/service`), and
+single API keys (by key id). Each level may set limits for every model together and, under `models:`,
+for one model. A request is charged at every level that has a limit for it, all at once or not at all.
+
+Token limits count *weighted* tokens: `(input * weights.input + output * weights.output) * multiplier`
+of the model, rounded up to an integer, so that a large model or long answers use more of a budget.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.identity.keys import is_key_id
+
+__all__ = [
+    "LIMIT_KINDS",
+    "LevelQuota",
+    "LimitKind",
+    "Limits",
+    "ModelPricing",
+    "QuotaConfig",
+    "Weights",
+]
+
+LimitKind = Literal[
+    "tokens_per_minute", "tokens_per_day", "tokens_per_month", "requests_per_minute", "max_concurrent"
+]
+LIMIT_KINDS: tuple[LimitKind, ...] = (
+    "tokens_per_minute",
+    "tokens_per_day",
+    "tokens_per_month",
+    "requests_per_minute",
+    "max_concurrent",
+)
+
+# The same rule as key management (gateway.identity.management): lowercase, no slash, no brace, so a
+# name is safe in a Redis hash tag, a metric label and a Casbin domain.
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+_NAME_RULE = "1 to 63 characters among a-z 0-9 . _ -, starting with a letter or digit"
+
+Amount = Annotated[int, Field(ge=0, le=10**15)]
+"""A limit: 0 refuses everything at this level, which is how a model is closed to one service."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    """Limits of one level (for every model together, or for one model). Unset: no limit of that kind."""
+
+    tokens_per_minute: Amount | None = None
+    """Weighted tokens within any rolling 60 seconds."""
+    tokens_per_day: Amount | None = None
+    """Weighted tokens per calendar day in `quotas.timezone`, reset at local midnight."""
+    tokens_per_month: Amount | None = None
+    """Weighted tokens per calendar month in `quotas.timezone`, reset at local midnight on the 1st."""
+    requests_per_minute: Amount | None = None
+    """Requests within any rolling 60 seconds."""
+    max_concurrent: Amount | None = None
+    """Requests in progress at the same time (from reservation to settlement)."""
+
+    def items(self) -> list[tuple[LimitKind, int]]:
+        """The limits that are set, in a fixed order."""
+        return [(kind, value) for kind in LIMIT_KINDS if (value := getattr(self, kind)) is not None]
+
+
+class LevelQuota(Limits):
+    """The limits of one department, service or key."""
+
+    models: dict[str, Limits] = {}
+    """Limits for one model at this level, on top of the ones above (which count every model)."""
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: dict[str, Limits]) -> dict[str, Limits]:
+        for name in value:
+            _check_model_name(name)
+        return value
+
+
+class Weights(_Strict):
+    """How input and output tokens count against budgets."""
+
+    input: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    """Weight of one prompt token."""
+    output: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    """Weight of one generated token; generation costs more GPU time than prefill, so often above 1."""
+
+
+class ModelPricing(_Strict):
+    """What one model costs: in budget (multiplier) and in euros (chargeback reports)."""
+
+    multiplier: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    """Factor applied to this model's weighted tokens: 3.0 makes a large model use budgets three times
+    as fast as a model with multiplier 1."""
+    price_per_million_input: Annotated[Decimal, Field(ge=0)] | None = None
+    """Euros per million prompt tokens (unweighted), for usage reports. Unset: not priced."""
+    price_per_million_output: Annotated[Decimal, Field(ge=0)] | None = None
+    """Euros per million generated tokens (unweighted), for usage reports. Unset: not priced."""
+
+
+def _check_model_name(name: str) -> str:
+    if not 1 <= len(name) <= 256:
+        raise ValueError(f"model name {name[:40]!r} must have 1 to 256 characters")
+    return name
+
+
+def _check_department(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"department {name!r} is not a valid name: {_NAME_RULE}")
+
+
+class QuotaConfig(_Strict):
+    """Token budgets, rate and concurrency limits per department, service and key.
+
+    With no department, service or key listed, nothing is limited and no store is asked.
+    """
+
+    timezone: str = "Europe/Paris"
+    """Time zone of calendar periods: days and months begin at local midnight (summer time included)."""
+    default_max_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 4096
+    """Output tokens reserved for a request that gives no `max_tokens` (capped by what remains of the
+    model's context when it is known). The gateway forwards this value as the request's `max_tokens`, so
+    that no answer can outgrow its reservation."""
+    reservation_ttl_seconds: Annotated[float, Field(gt=0, le=86_400)] = 900.0
+    """A reservation not settled or released by then is given back: a gateway that died cannot hold
+    budget or concurrency slots for longer. Keep it above the longest request (`timeouts.total`); a
+    request outliving its reservation is still charged, once, when it settles."""
+    on_store_error: Literal["fail_closed", "fail_open"] = "fail_closed"
+    """When the store cannot be reached: `fail_closed` answers 503; `fail_open` keeps serving on
+    counters kept in each gateway process (starting from the last usage seen in the store) and writes
+    the usage to the store when it answers again, so that none is lost."""
+    weights: Weights = Weights()
+    """Weights of input and output tokens, for every model."""
+    models: dict[str, ModelPricing] = {}
+    """Budget multiplier and prices per model name (the name clients send). Unlisted: multiplier 1."""
+    departments: dict[str, LevelQuota] = {}
+    """Limits per department name, e.g. `dgfip: {tokens_per_month: 50000000}`."""
+    services: dict[str, LevelQuota] = {}
+    """Limits per service, written `department/service`, e.g. `dgfip/assistant-courrier`."""
+    keys: dict[str, LevelQuota] = {}
+    """Limits per API key, by key id (the 12 characters after `sgw_`, as `gateway keys list` shows)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from None
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: dict[str, ModelPricing]) -> dict[str, ModelPricing]:
+        for name in value:
+            _check_model_name(name)
+        return value
+
+    @field_validator("departments")
+    @classmethod
+    def _check_departments(cls, value: dict[str, LevelQuota]) -> dict[str, LevelQuota]:
+        for name in value:
+            _check_department(name)
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _check_services(cls, value: dict[str, LevelQuota]) -> dict[str, LevelQuota]:
+        for name in value:
+            department, slash, service = name.partition("/")
+            if not slash:
+                raise ValueError(
+                    f"service {name!r} must be written department/service, e.g. dgfip/{name or 'chatbot'}"
+                )
+            _check_department(department)
+            if not _NAME.fullmatch(service):
+                raise ValueError(f"service {service!r} in {name!r} is not a valid name: {_NAME_RULE}")
+        return value
+
+    @field_validator("keys")
+    @classmethod
+    def _check_keys(cls, value: dict[str, LevelQuota]) -> dict[str, LevelQuota]:
+        for name in value:
+            if not is_key_id(name):
+                raise ValueError(
+                    f"key {name!r} is not a key id: the 12 characters (a-z, 2-7) after `sgw_` in the key, "
+                    "as `gateway keys list` shows them"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_weights(self) -> QuotaConfig:
+        if self.weights.input == 0 and self.weights.output == 0:
+            raise ValueError("weights.input and weights.output are both 0: every request would be free")
+        return self
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The time zone of calendar periods."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def enabled(self) -> bool:
+        """True when some level has limits: requests then go through the store."""
+        return bool(self.departments or self.services or self.keys)
+
+    def multiplier(self, model: str) -> float:
+        pricing = self.models.get(model)
+        return 1.0 if pricing is None else pricing.multiplier
+
+    def model_names(self) -> set[str]:
+        """Every model name this section mentions, to check against the configured models."""
+        names = set(self.models)
+        for levels in (self.departments, self.services, self.keys):
+            for quota in levels.values():
+                names.update(quota.models)
+        return names

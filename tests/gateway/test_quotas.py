@@ -1,0 +1,168 @@
+"""Quotas through the gateway: reservations settled from what the backend reported, 429s, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+
+from gateway.quotas import EmbeddedLedger
+from tests.gateway.conftest import (
+    DEPARTMENT,
+    SERVICE,
+    SOLO_MODEL,
+    RunningGateway,
+    last_request,
+    running_gateway,
+    running_simulator,
+    sim_stats,
+)
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _outstanding(gw: RunningGateway) -> int:
+    """Reservations still held, read through a second connection to the gateway's own store."""
+
+    async def count() -> int:
+        ledger = await EmbeddedLedger.open(gw.state.config.store.path)
+        try:
+            return await ledger.outstanding(DEPARTMENT)
+        finally:
+            await ledger.close()
+
+    return asyncio.run(count())
+
+
+def _quotas(**service_limits: Any) -> dict[str, Any]:
+    return {"services": {f"{DEPARTMENT}/{SERVICE}": service_limits}}
+
+
+def _chat(gw: RunningGateway, **extra: Any) -> httpx.Response:
+    payload = {"model": SOLO_MODEL, "messages": [{"role": "user", "content": "deux mots"}], **extra}
+    return httpx.post(f"{gw.v1}/chat/completions", json=payload, headers=gw.headers, timeout=10)
+
+
+def test_budget_runs_out_with_a_readable_429_and_is_never_exceeded() -> None:
+    budget = 400
+    with (
+        running_simulator(SOLO_MODEL) as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}], quotas=_quotas(tokens_per_day=budget)
+        ) as gw,
+    ):
+        used = 0
+        refusal: openai.RateLimitError | None = None
+        with openai.OpenAI(base_url=gw.v1, api_key=gw.api_key, max_retries=0) as client:
+            for _ in range(100):
+                try:
+                    reply = client.chat.completions.create(
+                        model=SOLO_MODEL, messages=[{"role": "user", "content": "deux mots"}], max_tokens=10
+                    )
+                except openai.RateLimitError as exc:
+                    refusal = exc
+                    break
+                assert reply.usage is not None
+                used += reply.usage.total_tokens
+        assert refusal is not None, "the budget never ran out"
+        assert refusal.code == "insufficient_quota"
+        assert "day" in refusal.message and "Europe/Paris" in refusal.message
+        assert refusal.response.headers["retry-after"].isdigit()
+        assert 0 < used <= budget
+        assert _wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
+
+
+def test_rate_limit_headers_on_every_answer() -> None:
+    with (
+        running_simulator(SOLO_MODEL) as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}],
+            quotas=_quotas(tokens_per_minute=100_000, requests_per_minute=50),
+        ) as gw,
+    ):
+        response = _chat(gw, max_tokens=2)
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit-requests"] == "50"
+        assert int(response.headers["x-ratelimit-remaining-requests"]) <= 49
+        assert response.headers["x-ratelimit-limit-tokens"] == "100000"
+        assert "x-ratelimit-reset-tokens" in response.headers
+
+
+def test_missing_max_tokens_is_capped_to_what_was_reserved() -> None:
+    with (
+        running_simulator(SOLO_MODEL, mode="echo") as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}],
+            quotas={**_quotas(tokens_per_day=1_000_000), "default_max_tokens": 77},
+        ) as gw,
+    ):
+        assert _chat(gw).status_code == 200
+        assert json.loads(last_request(sim)["body"])["max_tokens"] == 77
+
+
+def test_streams_settle_from_their_usage_chunk_and_failures_release() -> None:
+    with (
+        running_simulator(SOLO_MODEL) as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}], quotas=_quotas(tokens_per_day=10_000)
+        ) as gw,
+    ):
+        with httpx.stream(
+            "POST",
+            f"{gw.v1}/chat/completions",
+            json={
+                "model": SOLO_MODEL,
+                "messages": [{"role": "user", "content": "x"}],
+                "stream": True,
+                "max_tokens": 5,
+            },
+            headers=gw.headers,
+            timeout=10,
+        ) as response:
+            body = response.read()
+        assert b"[DONE]" in body
+        assert b'"usage"' not in body, "the usage chunk the gateway asked for is not the client's"
+        broken = _chat(gw, max_tokens=5, vllm_xargs={"sim_break_after": 2}, stream=True)
+        assert broken.status_code == 200
+        refused = _chat(gw, max_tokens=-1)
+        assert refused.status_code == 400
+        assert _wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
+
+
+def test_client_leaving_mid_stream_is_charged_for_what_was_generated() -> None:
+    with (
+        running_simulator(SOLO_MODEL, itl_ms=30.0) as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}], quotas=_quotas(tokens_per_day=10_000)
+        ) as gw,
+    ):
+        payload = {
+            "model": SOLO_MODEL,
+            "messages": [{"role": "user", "content": "x"}],
+            "stream": True,
+            "max_tokens": 500,
+        }
+        with httpx.stream(
+            "POST", f"{gw.v1}/chat/completions", json=payload, headers=gw.headers, timeout=10
+        ) as response:
+            for index, _ in enumerate(response.iter_raw()):
+                if index >= 3:
+                    break
+        assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0)
+        assert _wait_for(lambda: _outstanding(gw) == 0, 5.0)
+        # What remains of the day's budget: the whole reservation (500 output tokens) was given back.
+        after = _chat(gw, max_tokens=1)
+        remaining = int(after.headers["x-ratelimit-remaining-tokens"])
+        assert remaining > 10_000 - 100, remaining

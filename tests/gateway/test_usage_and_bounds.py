@@ -1,0 +1,99 @@
+"""Usage read from answers, and reservation bounds that are never below what a request consumes."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from gateway.operations import Operation
+from gateway.token_bounds import input_token_bound, output_token_bound
+from gateway.usage import Usage, usage_from_body
+
+
+def test_usage_is_read_from_the_end_of_a_large_body() -> None:
+    body = msgspec.json.encode(
+        {
+            "object": "list",
+            "data": [{"embedding": "A" * 100_000, "usage": "not this one"}],
+            "usage": {
+                "prompt_tokens": 12,
+                "completion_tokens": 0,
+                "prompt_tokens_details": {"cached_tokens": 4},
+            },
+            "kv_transfer_params": None,
+        }
+    )
+    assert usage_from_body(body) == Usage(12, 0, 4)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": {"message": "x"}}',
+        b'{"usage": null}',
+        b'{"usage": {"prompt_tokens": 3',
+        b"",
+        b'{"usage":{"a":}}',
+    ],
+)
+def test_bodies_without_usable_usage(body: bytes) -> None:
+    assert usage_from_body(body) is None
+
+
+def test_responses_api_naming() -> None:
+    body = b'{"id":"resp_1","usage":{"input_tokens":5,"output_tokens":7,"input_tokens_details":{"cached_tokens":1}}}'
+    assert usage_from_body(body) == Usage(5, 7, 1)
+
+
+def _simulated_prompt_tokens(text: str) -> int:
+    # Any byte-level BPE tokenizer gives at most one token per byte; the bound must hold for that worst case.
+    return len(text.encode())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Bonjour, voici mon dossier n° 2026-114 — merci !",
+        "数据" * 50,
+        "🙂" * 20,
+        [{"type": "text", "text": "première partie"}, {"type": "text", "text": "seconde"}],
+    ],
+)
+def test_input_bound_covers_the_worst_tokenizer(content: object) -> None:
+    payload = {
+        "messages": [{"role": "system", "content": "Tu es utile."}, {"role": "user", "content": content}]
+    }
+    text = content if isinstance(content, str) else "".join(part["text"] for part in content)  # type: ignore[attr-defined]
+    bound = input_token_bound(Operation.CHAT, payload)
+    assert bound >= _simulated_prompt_tokens("Tu es utile.") + _simulated_prompt_tokens(text)
+    assert bound > 0, "content parts must count"
+
+
+def test_input_bound_for_other_operations() -> None:
+    assert input_token_bound(Operation.COMPLETIONS, {"prompt": [1, 2, 3, 4]}) >= 4
+    assert input_token_bound(Operation.EMBEDDINGS, {"input": ["un", "deux"]}) >= 5
+    assert input_token_bound(Operation.RESPONSES, {"input": "salut"}) >= 5
+
+
+def test_output_bound() -> None:
+    assert (
+        output_token_bound(Operation.CHAT, {"max_tokens": 50}, default_max_tokens=4096, max_model_len=None)
+        == 50
+    )
+    assert output_token_bound(Operation.CHAT, {}, default_max_tokens=4096, max_model_len=2048) == 2048
+    assert (
+        output_token_bound(
+            Operation.CHAT, {"max_tokens": 10, "n": 3}, default_max_tokens=1, max_model_len=None
+        )
+        == 30
+    )
+    assert (
+        output_token_bound(Operation.EMBEDDINGS, {"max_tokens": 10}, default_max_tokens=9, max_model_len=None)
+        == 0
+    )
+    assert (
+        output_token_bound(
+            Operation.CHAT, {"max_completion_tokens": 7}, default_max_tokens=9, max_model_len=None
+        )
+        == 7
+    )
