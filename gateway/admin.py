@@ -15,7 +15,7 @@ from typing import Any
 from litestar import Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
-from gateway.authz import ADMIN, ANY_MODEL, PermissionDenied, PolicyError
+from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, PermissionDenied, PolicyError
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.identity import (
     InvalidKeyRequest,
@@ -28,6 +28,7 @@ from gateway.identity import (
 )
 from gateway.identity.cli import record_summary
 from gateway.identity.management import key_id_from
+from gateway.metering import InvalidUsageQuery, UsageStoreError, admin_usage
 from gateway.parsing import decode_json_object
 from gateway.state import AnyRequest, Gateway, gateway_of
 
@@ -135,6 +136,38 @@ async def revoke_api_key(request: AnyRequest, key_id: FromPath[str]) -> dict[str
     return record_summary(revoked, time.time())
 
 
+@get("/admin/usage")
+async def usage(
+    request: AnyRequest,
+    period: FromQuery[str | None] = None,
+    by: FromQuery[str] = "department",
+    department: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    """Usage report of one month (`period=2026-11`, the current one by default): the caller's own
+    department unless a platform administrator asks for another one or for every one (`*`)."""
+    gateway = gateway_of(request)
+    principal = await gateway.principal(request)
+    target = department or principal.department
+    if target != principal.department and not _is_platform_admin(principal):
+        raise PermissionDenied(ANY_MODEL, USAGE_READ)
+    domain = principal.department if target == _EVERY_DEPARTMENT else target
+    gateway.authorizer.authorize(domain, principal.service, principal.roles, ANY_MODEL, USAGE_READ)
+    assert gateway.recorder is not None
+    try:
+        return await admin_usage(
+            gateway.recorder.store,
+            period=period,
+            by=by,
+            department=None if target == _EVERY_DEPARTMENT else target,
+        )
+    except InvalidUsageQuery as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from None
+    except UsageStoreError:
+        raise GatewayError(
+            "Usage cannot be read right now; please retry.", code="usage_unavailable"
+        ) from None
+
+
 def _policy_status(gateway: Gateway) -> dict[str, Any]:
     authorizer = gateway.authorizer
     error = gateway.reloader.last_error
@@ -177,4 +210,4 @@ async def reload_policy(request: AnyRequest) -> Response[dict[str, Any]]:
     return Response(_policy_status(gateway), status_code=200)
 
 
-ADMIN_ROUTES = [list_api_keys, create_api_key, revoke_api_key, policy_status, reload_policy]
+ADMIN_ROUTES = [list_api_keys, create_api_key, revoke_api_key, usage, policy_status, reload_policy]

@@ -83,6 +83,16 @@ class QuotaStep:
     def weighted_cost(self, model: str, usage: Usage) -> int:
         return self._planner.cost(model, usage.prompt_tokens, usage.completion_tokens)
 
+    def price_eur(self, model: str, usage: Usage) -> float:
+        """What the usage costs in euros at the configured prices (0 when the model has none)."""
+        pricing = self._config.models.get(model)
+        if pricing is None:
+            return 0.0
+        per_million = usage.prompt_tokens * (
+            pricing.price_per_million_input or 0
+        ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
+        return float(per_million / 1_000_000)
+
     async def reserve(
         self, principal: Principal, parsed: ParsedRequest, pool: ModelPool
     ) -> tuple[Charge, dict[str, Any] | None]:

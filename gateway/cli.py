@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gateway.authz.cli import add_policy_commands, run_policy_command
 from gateway.identity.cli import add_key_commands
+from gateway.metering.cli import add_usage_commands
 
 __all__ = ["main"]
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_key_commands(commands)
     add_policy_commands(commands)
+    add_usage_commands(commands)
     commands.add_parser("sim", help="run the vLLM simulator (see backends/README.md)", add_help=False)
     return parser
 
@@ -127,6 +129,18 @@ def _keys(args: argparse.Namespace) -> int:
     return run_keys(args, config.store, config.auth)
 
 
+def _usage(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, load_config
+    from gateway.metering.cli import run_usage
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run_usage(args, config.store, config.metering)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["sim"]:
@@ -142,4 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys(args)
     if args.command == "policy":
         return run_policy_command(args)
+    if args.command == "usage":
+        return _usage(args)
     raise AssertionError(f"unhandled command {args.command}")

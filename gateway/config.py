@@ -25,6 +25,7 @@ from pydantic import (
 
 from gateway.authz.settings import PolicyConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.metering.settings import MeteringConfig
 from gateway.quotas.settings import QuotaConfig
 
 __all__ = [
@@ -179,6 +180,7 @@ class GatewayConfig(_Strict):
     auth: AuthConfig = AuthConfig()
     policy: PolicyConfig = PolicyConfig()
     quotas: QuotaConfig = QuotaConfig()
+    metering: MeteringConfig = MeteringConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:
@@ -186,6 +188,11 @@ class GatewayConfig(_Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"model defined twice: {', '.join(duplicates)}")
+        if self.metering.timezone != self.quotas.timezone:
+            raise ValueError(
+                f"metering.timezone ({self.metering.timezone}) and quotas.timezone ({self.quotas.timezone}) "
+                "differ: usage reports and budgets would not count the same days and months"
+            )
         unknown = sorted(set(self.quotas.model_names()) - set(names))
         if unknown:
             raise ValueError(f"quotas name model(s) that no `models` entry defines: {', '.join(unknown)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from litestar import Request, Response
@@ -26,7 +27,8 @@ from gateway.authz import Authorizer
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.errors import GatewayError, ModelNotFound, UpstreamFailure
-from gateway.identity import Authenticator
+from gateway.identity import Authenticator, Principal
+from gateway.metering import UsageRecord, UsageRecorder
 from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
 from gateway.routing.backend import Backend
@@ -40,6 +42,7 @@ __all__ = ["Pipeline", "client_address", "new_request_id"]
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # nginx's convention for "the client closed the connection before the answer was ready".
 _CLIENT_CLOSED_REQUEST = 499
+_NO_USAGE = Usage(0, 0)
 
 
 def new_request_id() -> str:
@@ -63,14 +66,17 @@ class Pipeline:
         authorizer: Authorizer,
         quotas: QuotaStep,
         forwarder: Forwarder,
+        recorder: UsageRecorder,
     ) -> None:
         self._pools = pools
         self._authenticator = authenticator
         self._authorizer = authorizer
         self._quotas = quotas
         self._forwarder = forwarder
+        self._recorder = recorder
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
+        started = time.perf_counter()
         request_id = new_request_id()
         request.scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         principal = await self._authenticator.authenticate(
@@ -90,19 +96,21 @@ class Pipeline:
 
         # From here on the reservation must end exactly once: settled when the answer is complete,
         # released when it fails, charged for what was generated when the client leaves.
-        exchange = Exchange(request_id, parsed, pool, charge, added)
+        exchange = Exchange(request_id, principal, parsed, pool, charge, added, started)
         guard = DisconnectGuard(request.receive)
         try:
             return await self._exchange(exchange)
         except asyncio.CancelledError:
             if guard.absorb():
+                exchange.status = _CLIENT_CLOSED_REQUEST
                 self._quotas.later(self._settle_unfinished(exchange, generated=0))
                 # Nobody is listening; the status only shows in the server's own records.
                 return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
             self._quotas.later(charge.release())
             raise
         except GatewayError as exc:
-            self._quotas.later(charge.release())
+            exchange.status = exc.status_code
+            self._quotas.later(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
         except BaseException:
@@ -127,7 +135,7 @@ class Pipeline:
             headers=upstream_headers,
         )
         exchange.backend = reply.backend
-        status = reply.response.status_code
+        status = exchange.status = reply.response.status_code
         if status in (401, 403):
             # The backend refused the gateway's own credentials: a configuration problem, not the caller's.
             await reply.release()
@@ -156,17 +164,44 @@ class Pipeline:
         )
 
     async def _finish(self, exchange: Exchange, usage: Usage | None) -> None:
-        """After the last byte: settle with the backend's usage, or release when it reported none."""
+        """After the last byte: settle with the backend's usage (release when it reported none)."""
+        await self._account(exchange, usage)
+
+    async def _account(self, exchange: Exchange, usage: Usage | None) -> None:
+        """End the reservation and write the usage record: the one place a request is charged."""
         if usage is None:
             await exchange.charge.release()
+            usage = _NO_USAGE
         else:
             await exchange.charge.settle(usage)
+        model = exchange.parsed.model
+        principal = exchange.principal
+        self._recorder.record(
+            UsageRecord(
+                time=time.time(),
+                request_id=exchange.request_id,
+                department=principal.department,
+                service=principal.service,
+                key_id=principal.key_id,
+                model=model,
+                backend=exchange.backend.url if exchange.backend is not None else "",
+                operation=exchange.parsed.operation.value,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                weighted_cost=self._quotas.weighted_cost(model, usage),
+                cost_eur=self._quotas.price_eur(model, usage),
+                latency_ms=(time.perf_counter() - exchange.started) * 1000,
+                status=exchange.status,
+                trace_id=None,
+            )
+        )
 
     async def _finish_stream(self, exchange: Exchange, relay: StreamRelay) -> None:
         await relay.aclose()
         usage = usage_from_dict(relay.usage) if relay.usage is not None else None
         if usage is not None:
-            await exchange.charge.settle(usage)
+            await self._account(exchange, usage)
             return
         # The stream ended before its usage chunk (the client left, or the backend failed): charge
         # what was generated, one token per relayed event after each choice's opening chunk.
@@ -181,28 +216,44 @@ class Pipeline:
         if charge.done:
             return
         if exchange.backend is None:
-            await charge.release()
+            await self._account(exchange, None)
             return
         prompt = await self._forwarder.count_prompt_tokens(
             exchange.backend, exchange.parsed.model, exchange.parsed.payload
         )
-        await charge.settle(Usage(prompt if prompt is not None else charge.input_bound, generated))
+        await self._account(exchange, Usage(prompt if prompt is not None else charge.input_bound, generated))
 
 
 class Exchange:
     """What one request carries from its reservation to its settlement."""
 
-    __slots__ = ("added", "backend", "charge", "parsed", "pool", "request_id", "response_headers")
+    __slots__ = (
+        "added",
+        "backend",
+        "charge",
+        "parsed",
+        "pool",
+        "principal",
+        "request_id",
+        "response_headers",
+        "started",
+        "status",
+    )
 
     def __init__(
         self,
         request_id: str,
+        principal: Principal,
         parsed: ParsedRequest,
         pool: ModelPool,
         charge: Charge,
         added: dict[str, Any] | None,
+        started: float,
     ) -> None:
         self.request_id = request_id
+        self.principal = principal
+        self.started = started
+        self.status = 0
         self.parsed = parsed
         self.pool = pool
         self.charge = charge

@@ -22,6 +22,7 @@ from gateway.identity import (
     open_key_store,
     pepper_for,
 )
+from gateway.metering import UsageRecorder, start_usage_recorder
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
 from gateway.routing import HealthMonitor, ModelPool, build_pools
@@ -50,6 +51,7 @@ class Gateway:
         self.authenticator: Authenticator | None = None
         self.pepper: Pepper | None = None
         self.quotas: QuotaStep | None = None
+        self.recorder: UsageRecorder | None = None
 
     async def startup(self) -> None:
         config = self.config
@@ -64,12 +66,14 @@ class Gateway:
         transport = create_upstream_transport(config.upstream)
         self._client = create_upstream_client(transport)
         self.quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
+        self.recorder = await start_usage_recorder(config.store, config.metering)
         self.pipeline = Pipeline(
             self.pools,
             self.authenticator,
             self.authorizer,
             self.quotas,
             Forwarder(self._client, transport, config.health),
+            self.recorder,
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()
@@ -77,7 +81,9 @@ class Gateway:
     async def shutdown(self) -> None:
         await self.reloader.stop()
         if self.quotas is not None:
-            await self.quotas.drain()
+            await self.quotas.drain()  # settlements first: they write the last usage records
+        if self.recorder is not None:
+            await self.recorder.close()
         if self._health is not None:
             await self._health.stop()
         if self._client is not None:

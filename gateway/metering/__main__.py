@@ -1,0 +1,5 @@
+import sys
+
+from gateway.metering.cli import main
+
+sys.exit(main())

@@ -1,0 +1,153 @@
+"""`gateway usage report`: a month's usage from an operator's shell, as a table, CSV or JSON.
+
+    gateway usage report --config gateway.yaml --period 2026-11 [--by department|service|model|day]
+        [--department D] [--format table|csv|json]
+
+`gateway/cli.py` adds the command with `add_usage_commands`, loads the configuration named by
+`--config` and runs it with `run_usage(args, config.store, config.metering)`. Until then, and for
+hosts without the full configuration, `python -m gateway.metering usage report ...` does the same
+from the file's `store` and `metering` sections alone.
+
+Exit status: 0 the report was printed, 1 the store failed, 2 the command or configuration is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gateway.identity.settings import StoreConfig
+from gateway.metering.errors import InvalidUsageQuery, MeteringError
+from gateway.metering.factory import open_usage_store
+from gateway.metering.reports import DIMENSIONS, FORMATS, render, usage_report
+from gateway.metering.settings import MeteringConfig
+from gateway.metering.store import UsageStore
+
+__all__ = ["add_usage_commands", "main", "run_usage", "run_usage_command"]
+
+_CONFIG_ENV = "GATEWAY_CONFIG"
+
+
+def add_usage_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add `usage` and its actions to the `gateway` command's subparsers."""
+    usage = commands.add_parser("usage", help="usage reports per department, service, model or day")
+    actions = usage.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
+    report = actions.add_parser(
+        "report",
+        help="one month's usage, grouped",
+        description=(
+            "Print one month's usage (requests, tokens, weighted cost, euros) grouped by department, "
+            "service, model or day. Exit status: 0 printed, 1 store failure, 2 wrong command or configuration."
+        ),
+    )
+    report.add_argument("--config", help=f"configuration file (default: ${_CONFIG_ENV})")
+    report.add_argument(
+        "--period", required=True, metavar="YYYY-MM", help="a calendar month in the configured time zone"
+    )
+    report.add_argument(
+        "--by",
+        default="department",
+        metavar="DIMENSION",
+        help=f"group by {', '.join(DIMENSIONS)} (default: department); several with commas, e.g. model,day",
+    )
+    report.add_argument("--department", help="only this department's usage")
+    report.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    return usage
+
+
+async def run_usage_command(
+    args: argparse.Namespace, store: UsageStore, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run one `usage` action against an open store; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.usage_command != "report":
+        raise AssertionError(f"unhandled usage action {args.usage_command}")
+    try:
+        report = await usage_report(store, args.period, by=args.by, department=args.department)
+        text = render(report, args.format)
+    except InvalidUsageQuery as exc:
+        print(f"gateway usage: --{exc.param}: {exc}", file=err)
+        return 2
+    except MeteringError as exc:
+        print(f"gateway usage: {exc}", file=err)
+        return 1
+    out.write(text)
+    if not report.rows:
+        print(f"no usage recorded in {report.period} ({report.timezone})", file=err)
+    return 0
+
+
+def run_usage(
+    args: argparse.Namespace, store_config: StoreConfig, settings: MeteringConfig | None = None
+) -> int:
+    """Open the configured usage store (never creating it), run one `usage` action, close the store."""
+
+    async def run() -> int:
+        try:
+            store = await open_usage_store(store_config, settings, read_only=True)
+        except MeteringError as exc:
+            print(f"gateway usage: {exc}", file=sys.stderr)
+            return 1
+        try:
+            return await run_usage_command(args, store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+class _Sections(BaseModel):
+    """The two sections this command reads; the rest of the file is the gateway's business."""
+
+    store: StoreConfig = StoreConfig()
+    metering: MeteringConfig = MeteringConfig()
+
+
+def _sections(path: Path) -> _Sections:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MeteringError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MeteringError(f"{path}: cannot be read: {exc}") from None
+    data = data if isinstance(data, dict) else {}
+    try:
+        sections = _Sections.model_validate(
+            {name: data[name] for name in ("store", "metering") if data.get(name) is not None}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise MeteringError(f"{path}: {problems}") from None
+    # Relative paths are relative to the working directory, as `gateway serve` reads them.
+    return sections
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m gateway.metering usage report ...`."""
+    parser = argparse.ArgumentParser(prog="python -m gateway.metering")
+    add_usage_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    config = args.config or os.environ.get(_CONFIG_ENV)
+    if not config:
+        print(f"gateway usage: no configuration: pass --config FILE or set {_CONFIG_ENV}", file=sys.stderr)
+        return 2
+    try:
+        sections = _sections(Path(config))
+    except MeteringError as exc:
+        print(f"gateway usage: {exc}", file=sys.stderr)
+        return 2
+    return run_usage(args, sections.store, sections.metering)
