@@ -58,7 +58,11 @@ class Gateway:
         self.key_store = await open_key_store(config.store)
         self.pepper = pepper_for(config.store, config.auth)
         self.authenticator = build_authenticator(
-            self.key_store, config.auth, self.pepper, admin_key_for(config.auth)
+            self.key_store,
+            config.auth,
+            self.pepper,
+            admin_key_for(config.auth),
+            keep_cache_during_outage=config.quotas.on_store_error == "fail_open",
         )
         await self.authenticator.start()
         self.reloader.start()

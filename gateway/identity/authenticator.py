@@ -68,10 +68,15 @@ class Authenticator:
         negative_max_entries: int = 10_000,
         touch_interval: float = 60.0,
         flush_interval: float = 5.0,
+        keep_cache_during_outage: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        # fail_open deployments: keys already checked keep working while the store is unreachable.
+        # No key can be revoked meanwhile (revocations go through the store), and the cache is
+        # flushed as soon as the change subscription is back.
+        self._keep_cache_during_outage = keep_cache_during_outage
         self._pepper = pepper
         self._admin_key = admin_key.reveal().encode("ascii") if admin_key is not None else None
         self._limiter = limiter if limiter is not None else FailureLimiter()
@@ -135,7 +140,11 @@ class Authenticator:
         now = self._monotonic()
         cached = self._cache.get(key_id)
         if cached is None or now - cached.loaded_at > self._cache_max_age:
-            cached = await self._load(key_id, client_address)
+            try:
+                cached = await self._load(key_id, client_address)
+            except AuthenticationUnavailable:
+                if cached is None or not self._keep_cache_during_outage:
+                    raise
         if not hmac.compare_digest(self._pepper.digest(token.encode()), cached.digest):
             raise self._failure(client_address, "wrong secret", key_id)
         if cached.revoked:
@@ -218,6 +227,9 @@ class Authenticator:
         """Forget `key_id` (None: everything). The store's change subscription calls this."""
         self._generation += 1
         if key_id is None:
+            if self._keep_cache_during_outage and not self._store.changes_live:
+                self._negative.clear()  # the outage begins: known keys stay, unknown ones are asked again
+                return
             self._cache.clear()
             self._negative.clear()
         else:

@@ -44,7 +44,12 @@ def pepper_for(store: StoreConfig, auth: AuthConfig, environ: Mapping[str, str] 
 
 
 def build_authenticator(
-    store: KeyStore, auth: AuthConfig, pepper: Pepper, admin_key: AdminKey | None = None
+    store: KeyStore,
+    auth: AuthConfig,
+    pepper: Pepper,
+    admin_key: AdminKey | None = None,
+    *,
+    keep_cache_during_outage: bool = False,
 ) -> Authenticator:
     """An authenticator for one worker; call `await authenticator.start()` on the worker's loop."""
     limiter = FailureLimiter(
@@ -61,6 +66,7 @@ def build_authenticator(
         cache_max_age=auth.cache_max_age_seconds,
         negative_ttl=auth.unknown_key_cache_seconds,
         touch_interval=auth.last_used_interval_seconds,
+        keep_cache_during_outage=keep_cache_during_outage,
     )
 
 

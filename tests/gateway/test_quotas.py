@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
+import redis.asyncio as aioredis
 
-from gateway.quotas import EmbeddedLedger
+from gateway.quotas import EmbeddedLedger, Planner
+from gateway.quotas.redis_ledger import RedisLedger
 from tests.gateway.conftest import (
     DEPARTMENT,
     SERVICE,
@@ -22,6 +25,7 @@ from tests.gateway.conftest import (
     running_simulator,
     sim_stats,
 )
+from tests.redis_server import redis_server
 
 
 def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
@@ -44,6 +48,14 @@ def _outstanding(gw: RunningGateway) -> int:
             await ledger.close()
 
     return asyncio.run(count())
+
+
+async def _save(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        await client.save()
+    finally:
+        await client.aclose()
 
 
 def _quotas(**service_limits: Any) -> dict[str, Any]:
@@ -166,3 +178,46 @@ def test_client_leaving_mid_stream_is_charged_for_what_was_generated() -> None:
         after = _chat(gw, max_tokens=1)
         remaining = int(after.headers["x-ratelimit-remaining-tokens"])
         assert remaining > 10_000 - 100, remaining
+
+
+@pytest.mark.parametrize("mode", ["fail_closed", "fail_open"])
+def test_quota_store_outage(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis stops under the gateway: fail_closed answers a clear 503, fail_open keeps serving; both
+    serve normally again once it is back, and fail_open's usage reaches the store."""
+    monkeypatch.setenv("GATEWAY_KEY_PEPPER", "a-test-pepper-that-is-long-enough-1234567890")
+    with redis_server() as redis, running_simulator(SOLO_MODEL) as sim:
+        quotas = {**_quotas(tokens_per_day=1_000_000), "on_store_error": mode}
+        store = {"kind": "redis", "url": redis.url}
+        with running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}], quotas=quotas, store=store
+        ) as gw:
+            assert _chat(gw, max_tokens=2).status_code == 200  # the key is cached from here on
+            # This test's Redis keeps nothing on disk: save what it holds, as a production Redis
+            # with persistence would, so that keys and budgets are there again after the restart.
+            asyncio.run(_save(redis.url))
+            redis.stop()
+            during = [_chat(gw, max_tokens=2) for _ in range(3)]
+            if mode == "fail_closed":
+                assert {response.status_code for response in during} == {503}
+                error = during[0].json()["error"]
+                assert error["code"] in ("quota_unavailable", "authentication_unavailable")
+                assert "Traceback" not in error["message"]
+            else:
+                assert {response.status_code for response in during} == {200}
+            redis.start()
+            assert _wait_for(lambda: _chat(gw, max_tokens=2).status_code == 200, 10.0), "no recovery"
+
+            async def used_today() -> int:
+                ledger = RedisLedger.from_url(redis.url)
+                try:
+                    plan = Planner(gw.state.config.quotas).plan(
+                        DEPARTMENT, SERVICE, "", SOLO_MODEL, 0, 0, time.time()
+                    )
+                    return max(await ledger.usage(plan))
+                finally:
+                    await ledger.close()
+
+            if mode == "fail_open":
+                # Redis forgot everything (it keeps nothing on disk here): what it holds now is what
+                # the gateway replayed from the outage, plus the request after it.
+                assert _wait_for(lambda: asyncio.run(used_today()) > 0, 10.0)
