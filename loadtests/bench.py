@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,8 @@ class BenchOptions:
     json_out: Path | None = None
     profile_out: Path | None = None
     compare_generators: bool = False
+    quotas: str = "off"
+    """`off`; `embedded` or `redis`: a per-service quota every request reserves and settles, in that store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,14 @@ def request_body(stream: bool, max_tokens: int) -> str:
 
 
 def write_config(
-    directory: Path, simulator_port: int, gateway_port: int, transport: str, *, with_keys: bool
+    directory: Path,
+    simulator_port: int,
+    gateway_port: int,
+    transport: str,
+    *,
+    with_keys: bool,
+    redis_url: str | None = None,
+    quotas: bool = False,
 ) -> Path:
     # JSON is valid YAML, and json.dumps needs no quoting rules of our own.
     config: dict[str, object] = {
@@ -113,7 +123,24 @@ def write_config(
     if with_keys:
         # A throwaway key store in the scratch directory, shared by the gateways of every transport,
         # and the repository's default policies (relative paths would be taken from the scratch directory).
-        config["store"] = {"kind": "embedded", "path": str(directory / "keys.db")}
+        config["store"] = (
+            {"kind": "redis", "url": redis_url}
+            if redis_url is not None
+            else {"kind": "embedded", "path": str(directory / "keys.db")}
+        )
+        if quotas:
+            # Limits the load never reaches: every request pays a reservation and a settlement on every
+            # kind of counter (rolling minute, day, month, requests, concurrency) without being refused.
+            config["quotas"] = {
+                "departments": {"bench": {"tokens_per_month": 10**12, "requests_per_minute": 10**8}},
+                "services": {
+                    "bench/loadtests": {
+                        "tokens_per_day": 10**11,
+                        "tokens_per_minute": 10**10,
+                        "max_concurrent": 10_000,
+                    }
+                },
+            }
         policies = _ROOT / "policies"
         config["policy"] = {
             "model_file": str(policies / "model.conf"),
@@ -133,6 +160,7 @@ class Bench:
         self.work = work
         self.processes = Processes(work)
         self.api_key: str | None = None
+        self.redis_url: str | None = None
 
     # -- load runs ------------------------------------------------------------------------------
 
@@ -252,6 +280,24 @@ class Bench:
             raise RuntimeError(f"the simulator did not start:\n{self.processes.log_tail('simulator')}")
         return Target(port, process.pid)
 
+    def start_redis(self) -> None:
+        """A private redis-server on the load CPU (a shared store is a separate machine in production)."""
+        port = free_port()
+        arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = self.processes.start(
+            "redis", [*arguments, "--dir", str(self.work)], self.layout.load, program="redis-server"
+        )
+        deadline = time.monotonic() + _STARTUP_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"redis-server did not start:\n{self.processes.log_tail('redis')}")
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        # The Redis store needs a pepper; the gateways and `gateway keys` inherit it.
+        os.environ.setdefault("GATEWAY_KEY_PEPPER", "loadtests-bench-pepper-" + "0" * 16)
+
     def create_api_key(self, simulator: Target) -> None:
         """An ordinary user key, made with `gateway keys create` in the scratch key store.
 
@@ -263,7 +309,9 @@ class Bench:
             print("this gateway has no API keys: requests are sent without one", flush=True)
             return
         transport = self.options.transports[0]
-        config = write_config(self.work, simulator.port, free_port(), transport, with_keys=True)
+        config = write_config(
+            self.work, simulator.port, free_port(), transport, with_keys=True, redis_url=self.redis_url
+        )
         command = [sys.executable, "-m", "gateway", "keys", "create", "--config", str(config)]
         command += ["--department", "bench", "--service", "loadtests", "--label", "loadtests.bench"]
         created = subprocess.run(command, cwd=self.work, capture_output=True, timeout=_STARTUP_SECONDS)
@@ -274,7 +322,15 @@ class Bench:
 
     def start_gateway(self, simulator: Target, transport: str) -> tuple[Target, subprocess.Popen[bytes]]:
         port = free_port()
-        config = write_config(self.work, simulator.port, port, transport, with_keys=self.api_key is not None)
+        config = write_config(
+            self.work,
+            simulator.port,
+            port,
+            transport,
+            with_keys=self.api_key is not None,
+            redis_url=self.redis_url,
+            quotas=self.options.quotas != "off",
+        )
         name = f"gateway-{transport}"
         arguments = ["-m", "gateway", "serve", "--config", str(config), "--port", str(port)]
         process = self.processes.start(name, [*arguments, "--log-level", "warning"], self.layout.proxy)
@@ -307,6 +363,8 @@ class Bench:
             if not wait_for_quiet(_QUIET_WAIT_SECONDS):
                 print("warning: the machine is busy with other programs; figures may be disturbed")
             simulator = self.start_simulator()
+            if self.options.quotas == "redis":
+                self.start_redis()
             self.create_api_key(simulator)
             results = self.direct_results(simulator)
             for transport in self.options.transports:
@@ -405,6 +463,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--json", type=Path, help="write every run and the medians to this file")
     add("--profile", type=Path, help="py-spy the gateway at the highest concurrency, to this file")
     add(
+        "--quotas",
+        choices=["off", "embedded", "redis"],
+        default="off",
+        help="a quota on every request, in that store",
+    )
+    add(
         "--compare-generators",
         action="store_true",
         help="only compare the load generators (raw, aiohttp, wrk) on the simulator alone",
@@ -431,6 +495,7 @@ def options_from(argv: Sequence[str] | None) -> BenchOptions:
         json_out=args.json,
         profile_out=args.profile,
         compare_generators=args.compare_generators,
+        quotas=args.quotas,
     )
 
 

@@ -206,12 +206,13 @@ class Processes:
         self._running: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
 
     def start(
-        self, name: str, arguments: Sequence[str], cpus: frozenset[int] | None
+        self, name: str, arguments: Sequence[str], cpus: frozenset[int] | None, *, program: str | None = None
     ) -> subprocess.Popen[bytes]:
+        """Start `program` (default: this Python) with `arguments`, pinned to `cpus`."""
         log = (self._log_dir / f"{name}.log").open("wb")
         # Run in the scratch directory, so that whatever a server writes next to itself goes there.
         process = subprocess.Popen(
-            [sys.executable, *arguments],
+            [program or sys.executable, *arguments],
             cwd=self._log_dir,
             stdin=subprocess.DEVNULL,
             stdout=log,
