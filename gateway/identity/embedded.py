@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +25,7 @@ import msgspec
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
+from gateway.sqlite import SqliteThread, connect_private, run_schema
 
 __all__ = ["EmbeddedKeyStore"]
 
@@ -106,7 +105,7 @@ class EmbeddedKeyStore(KeyStore):
     def __init__(self, path: Path, *, poll_interval: float = 0.5) -> None:
         self.path = path
         self._poll_interval = poll_interval
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-sqlite")
+        self._thread = SqliteThread("gateway-keys", KeyStoreError, f"key store {path}")
         self._connection: sqlite3.Connection | None = None
         self._callbacks: list[ChangeCallback] = []
         self._poller: asyncio.Task[None] | None = None
@@ -120,7 +119,7 @@ class EmbeddedKeyStore(KeyStore):
         try:
             await store._run(store._connect)
         except BaseException:
-            store._executor.shutdown(wait=False)
+            store._thread.shutdown(wait=False)
             raise
         return store
 
@@ -132,36 +131,19 @@ class EmbeddedKeyStore(KeyStore):
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise KeyStoreError("the key store is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, functools.partial(function, *args))
-        except sqlite3.Error as exc:
-            raise KeyStoreError(f"key store {self.path}: {exc}") from exc
+        return await self._thread.run(function, *args)
 
     def _connect(self) -> None:
+        # A revocation that a power cut could undo is not a revocation: synchronous=FULL.
+        connection = connect_private(self.path, KeyStoreError, synchronous="FULL")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise KeyStoreError(f"cannot create the directory of {self.path}: {exc.strerror}") from None
-        existed = self.path.exists()
-        # isolation_level=None: every statement commits on its own unless a BEGIN opens a transaction.
-        connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-        try:
-            if not existed:
-                # The file holds key hashes: not secrets, still nobody else's business.
-                self.path.chmod(0o600)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # A revocation that a power cut could undo is not a revocation.
-            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("BEGIN IMMEDIATE")
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version > _SCHEMA_VERSION:
                 raise KeyStoreError(
                     f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
                 )
-            # executescript() would commit the open transaction first: run the statements one by one.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                connection.execute(statement)
+            run_schema(connection, _SCHEMA)
             connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             connection.execute("COMMIT")
         except BaseException:
@@ -271,7 +253,7 @@ class EmbeddedKeyStore(KeyStore):
         with contextlib.suppress(KeyStoreError):
             await self._run(self._disconnect)
         self._closed = True
-        self._executor.shutdown(wait=True)
+        self._thread.shutdown(wait=True)
 
     # -- change notification ----------------------------------------------------------------------
 

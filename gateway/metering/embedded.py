@@ -15,13 +15,10 @@ they do not depend on the time zone configured when the records were written.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import sqlite3
 import time as clock
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +28,7 @@ from gateway.metering.errors import UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
+from gateway.sqlite import SqliteThread, connect_private, run_schema
 
 __all__ = ["EmbeddedUsageStore"]
 
@@ -117,8 +115,9 @@ class EmbeddedUsageStore(UsageStore):
     def __init__(self, path: Path, calendar: Calendar) -> None:
         self.path = path
         self.calendar = calendar
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-usage-write")
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-usage-read")
+        # Writes and reports on threads of their own: a long report never delays a batch.
+        self._writer = SqliteThread("gateway-usage-write", UsageStoreError, f"usage store {path}")
+        self._reader = SqliteThread("gateway-usage-read", UsageStoreError, f"usage store {path}")
         self._write_db: sqlite3.Connection | None = None
         self._read_db: sqlite3.Connection | None = None
         self._closed = False
@@ -148,39 +147,23 @@ class EmbeddedUsageStore(UsageStore):
 
     # -- the store's threads ----------------------------------------------------------------------
 
-    async def _run(self, executor: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
+    async def _run(self, thread: SqliteThread, function: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise UsageStoreError("the usage store is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(executor, functools.partial(function, *args))
-        except sqlite3.Error as exc:
-            raise UsageStoreError(f"usage store {self.path}: {exc}") from exc
+        return await thread.run(function, *args)
 
     def _connect_writer(self) -> None:
+        # A batch is acknowledged (and dropped from the recorder's memory) once committed: it must
+        # survive a power cut. One fsync per batch, i.e. a few per second at most.
+        connection = connect_private(self.path, UsageStoreError, synchronous="FULL")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise UsageStoreError(f"cannot create the directory of {self.path}: {exc.strerror}") from None
-        existed = self.path.exists()
-        # isolation_level=None: every statement commits on its own unless a BEGIN opens a transaction.
-        connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-        try:
-            if not existed:
-                self.path.chmod(0o600)  # usage is no one else's business on this host
-            connection.execute("PRAGMA journal_mode=WAL")
-            # A batch is acknowledged (and dropped from the recorder's memory) once committed: it must
-            # survive a power cut. One fsync per batch, i.e. a few per second at most.
-            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("BEGIN IMMEDIATE")
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version > _SCHEMA_VERSION:
                 raise UsageStoreError(
                     f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
                 )
-            # executescript() would commit the open transaction first: run the statements one by one.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                connection.execute(statement)
+            run_schema(connection, _SCHEMA)
             connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             connection.execute("COMMIT")
         except BaseException:
@@ -301,9 +284,9 @@ class EmbeddedUsageStore(UsageStore):
     async def close(self) -> None:
         if self._closed:
             return
-        for executor, connection in ((self._writer, "_write_db"), (self._reader, "_read_db")):
+        for thread, connection in ((self._writer, "_write_db"), (self._reader, "_read_db")):
             with contextlib.suppress(UsageStoreError):
-                await self._run(executor, self._disconnect, getattr(self, connection))
+                await self._run(thread, self._disconnect, getattr(self, connection))
             setattr(self, connection, None)
         self._closed = True
         self._writer.shutdown(wait=True)

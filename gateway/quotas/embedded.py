@@ -17,14 +17,11 @@ survive restarts); a power cut may lose the last commits. `FULL` would cost an f
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +40,7 @@ from gateway.quotas.ledger import (
 )
 from gateway.quotas.periods import bucket_of, oldest_bucket, window_reset_ms
 from gateway.quotas.plan import Plan
+from gateway.sqlite import SqliteThread, connect_private, run_schema
 
 __all__ = ["EmbeddedLedger"]
 
@@ -149,7 +147,7 @@ class EmbeddedLedger(Ledger):
         self.reservation_ttl = reservation_ttl
         self._ttl_ms = int(reservation_ttl * 1000)
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-quotas")
+        self._thread = SqliteThread("gateway-quotas", QuotaStoreError, f"quota ledger {path or ':memory:'}")
         self._connection: sqlite3.Connection | None = None
         self._next_housekeeping = 0
         self._closed = False
@@ -173,7 +171,7 @@ class EmbeddedLedger(Ledger):
         try:
             await ledger._run(ledger._connect)
         except BaseException:
-            ledger._executor.shutdown(wait=False)
+            ledger._thread.shutdown(wait=False)
             raise
         return ledger
 
@@ -185,29 +183,14 @@ class EmbeddedLedger(Ledger):
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise QuotaStoreError("the quota ledger is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, functools.partial(function, *args))
-        except sqlite3.Error as exc:
-            raise QuotaStoreError(f"quota ledger {self.path or ':memory:'}: {exc}") from exc
+        return await self._thread.run(function, *args)
 
     def _connect(self) -> None:
         if self.path is None:
             connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise QuotaStoreError(f"cannot create the directory of {self.path}: {exc.strerror}") from None
-            existed = self.path.exists()
-            # isolation_level=None: every transaction below is opened by an explicit BEGIN.
-            connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-            if not existed:
-                os.chmod(self.path, 0o600)
+            connection = connect_private(self.path, QuotaStoreError, synchronous="NORMAL")
         try:
-            if self.path is not None:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("BEGIN IMMEDIATE")
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS quota_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) "
@@ -219,8 +202,7 @@ class EmbeddedLedger(Ledger):
                     f"the quota tables of {self.path} were written by a newer gateway (schema {row[0]}); "
                     "upgrade this one"
                 )
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                connection.execute(statement)
+            run_schema(connection, _SCHEMA)
             connection.execute(
                 "INSERT OR REPLACE INTO quota_meta (name, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,)
             )
@@ -498,7 +480,7 @@ class EmbeddedLedger(Ledger):
         with contextlib.suppress(QuotaStoreError):
             await self._run(disconnect)
         self._closed = True
-        self._executor.shutdown(wait=True)
+        self._thread.shutdown(wait=True)
 
 
 def _window_reset(rows: Sequence[tuple[int, int]], need: int, bucket: int, now_ms: int) -> int:
