@@ -26,15 +26,12 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
+from gateway.redis_client import connect_redis
 
 __all__ = ["RedisKeyStore"]
 
@@ -156,23 +153,8 @@ class RedisKeyStore(KeyStore):
         timeout: float = 2.0,
         heartbeat: float = 1.0,
     ) -> RedisKeyStore:
-        # Blocking pool: a burst of cold lookups waits for a connection instead of failing at once,
-        # as redis-py's default pool does beyond its connection cap.
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=64,
-            timeout=timeout,
-            password=password,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # A pooled connection that died with a Redis restart fails its next command once; one
-            # quick retry on a fresh connection hides that, without stretching a real outage.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            client_name="sovereign-gateway",
-        )
-        return cls(redis.Redis.from_pool(pool), prefix=prefix, heartbeat=heartbeat)
+        client = connect_redis(url, password=password, timeout=timeout, client_name="sovereign-gateway")
+        return cls(client, prefix=prefix, heartbeat=heartbeat)
 
     def __repr__(self) -> str:
         return f"RedisKeyStore(prefix={self._prefix!r})"

@@ -36,16 +36,13 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.metering.errors import InvalidUsageQuery, UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import COUNTERS, UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
+from gateway.redis_client import connect_redis
 
 __all__ = ["RedisUsageStore"]
 
@@ -205,18 +202,7 @@ class RedisUsageStore(UsageStore):
         records_retention_days: int = 120,
         rollups_retention_days: int = 800,
     ) -> RedisUsageStore:
-        client = redis.Redis.from_url(
-            url,
-            password=password,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # A pooled connection that died with a Redis restart fails its next command once: retry
-            # on a fresh one. Safe for writes: a batch written twice counts once (its marker).
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            client_name="sovereign-gateway-usage",
-        )
+        client = connect_redis(url, password=password, timeout=timeout, client_name="sovereign-gateway-usage")
         return cls(
             client,
             prefix=prefix,

@@ -18,16 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.quotas.errors import QuotaStoreError
 from gateway.quotas.ledger import Ledger, Outcome, Reservation, Settlement, empty_reservation, outcome_of
 from gateway.quotas.plan import Plan
 from gateway.quotas.redis_scripts import FINISH, RESERVE, SWEEP_BATCH
+from gateway.redis_client import connect_redis
 
 __all__ = ["RedisLedger"]
 
@@ -79,24 +76,13 @@ class RedisLedger(Ledger):
         reservation_ttl: float = 900.0,
         clock: Callable[[], float] | None = None,
     ) -> RedisLedger:
-        # Blocking: under a burst, a request waits for a pooled connection (as long as a command may
-        # take) instead of failing at once as redis-py's default pool does beyond 100 connections.
-        pool = redis.BlockingConnectionPool.from_url(
+        client = connect_redis(
             url,
-            max_connections=max_connections,
-            timeout=timeout,
             password=password,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # A pooled connection that died with a Redis restart fails its next command once; one quick
-            # retry on a fresh connection hides that. Retrying a script is safe: a reservation sent twice
-            # is recognised by its id, and settling or releasing twice changes nothing.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            timeout=timeout,
             client_name="sovereign-gateway-quotas",
+            max_connections=max_connections,
         )
-        client = redis.Redis.from_pool(pool)
         return cls(client, prefix=prefix, reservation_ttl=reservation_ttl, clock=clock)
 
     def __repr__(self) -> str:
