@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 
@@ -24,9 +24,14 @@ def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
-def _chat(gw: RunningGateway, content: str, *, opening: str = "", max_tokens: int = 1) -> httpx.Response:
+def _chat(
+    gw: RunningGateway, content: str, *, opening: str = "", follow_up: str = "", max_tokens: int = 1
+) -> httpx.Response:
+    """One chat turn; with `follow_up`, a later turn of the conversation that `content` opened."""
     messages = [{"role": "system", "content": opening}] if opening else []
     messages.append({"role": "user", "content": content})
+    if follow_up:
+        messages += [{"role": "assistant", "content": "Bien reçu."}, {"role": "user", "content": follow_up}]
     return httpx.post(
         f"{gw.url}/v1/chat/completions",
         headers=gw.headers,
@@ -56,10 +61,6 @@ def _keep_busy(sim: str, count: int, max_tokens: int) -> Iterator[None]:
     finally:
         for thread in threads:
             thread.join(timeout=30)
-
-
-def _pair(**routing: Any) -> list[dict[str, Any]]:
-    return [{"name": CHAT_MODEL, "backends": [], "routing": routing}]
 
 
 def test_idle_backends_share_the_work() -> None:
@@ -105,8 +106,10 @@ def test_prefix_affinity_holds_until_saturation() -> None:
         opening = "Tu es l'assistant du service courrier de la DGFiP. " * 4
         with running_gateway(models) as gw:
             for turn in range(8):
-                assert _chat(gw, "Bonjour, voici mon dossier", opening=opening + f"{0}").status_code == 200
-                assert turn >= 0
+                reply = _chat(
+                    gw, "Bonjour, voici mon dossier", opening=opening, follow_up=f"Et la pièce {turn} ?"
+                )
+                assert reply.status_code == 200
             counts = {sim_a: _requests(sim_a), sim_b: _requests(sim_b)}
             assert sorted(counts.values()) == [0, 8], f"one conversation was split over backends: {counts}"
             preferred = max(counts, key=lambda url: counts[url])
@@ -115,13 +118,15 @@ def test_prefix_affinity_holds_until_saturation() -> None:
             with _keep_busy(preferred, count=3, max_tokens=60):
                 assert _wait_for(lambda: preferred_backend.waiting > 0, 3.0)
                 before = _requests(other)
-                assert _chat(gw, "Bonjour, voici mon dossier", opening=opening + "0").status_code == 200
+                reply = _chat(gw, "Bonjour, voici mon dossier", opening=opening, follow_up="Et la dernière ?")
+                assert reply.status_code == 200
                 assert _requests(other) == before + 1, "affinity did not yield to a saturated backend"
 
 
 def test_killed_backend_is_ejected_and_a_restarted_one_comes_back() -> None:
     port_a = free_port()
-    with running_simulator() as sim_b:
+    with contextlib.ExitStack() as stack:
+        sim_b = stack.enter_context(running_simulator())
         with running_simulator(port=port_a) as sim_a:
             models = [
                 {
@@ -130,23 +135,19 @@ def test_killed_backend_is_ejected_and_a_restarted_one_comes_back() -> None:
                     "routing": {"prefix_affinity": False},
                 }
             ]
-            gateway = running_gateway(models)
-            gw = gateway.__enter__()
-        try:
-            backend_a: Backend = gw.state.backends[0]
-            # sim_a is gone: every request must still succeed, on sim_b.
-            for index in range(6):
-                assert _chat(gw, f"q{index}").status_code == 200
-            assert not backend_a.healthy
-            ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
-            assert ready.status_code == 200
-            with running_simulator(port=port_a) as sim_a_again:
-                assert _wait_for(lambda: backend_a.healthy, 5.0), "the restarted backend never came back"
-                for index in range(10):
-                    assert _chat(gw, f"r{index}").status_code == 200
-                assert _requests(sim_a_again) > 0
-        finally:
-            gateway.__exit__(None, None, None)
+            gw = stack.enter_context(running_gateway(models))
+        # sim_a is gone now (the gateway outlives it): every request must still succeed, on sim_b.
+        backend_a: Backend = gw.state.backends[0]
+        for index in range(6):
+            assert _chat(gw, f"q{index}").status_code == 200
+        assert not backend_a.healthy
+        ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
+        assert ready.status_code == 200
+        with running_simulator(port=port_a) as sim_a_again:
+            assert _wait_for(lambda: backend_a.healthy, 5.0), "the restarted backend never came back"
+            for index in range(10):
+                assert _chat(gw, f"r{index}").status_code == 200
+            assert _requests(sim_a_again) > 0
 
 
 def test_server_errors_are_retried_elsewhere_and_eject_the_backend() -> None:
