@@ -25,6 +25,7 @@ from gateway.quotas import (
     Reservation,
     rate_limit_headers,
 )
+from gateway.quotas.ledger import empty_reservation
 from gateway.routing.pool import ModelPool
 from gateway.token_bounds import input_token_bound
 from gateway.usage import Usage
@@ -99,6 +100,13 @@ class QuotaStep:
         """The request's charge, and the fields to add upstream (a `max_tokens` when the client gave
         none: the backend must not generate more than was reserved). Raises QuotaExceeded (429) or
         QuotaUnavailable (503)."""
+        if not self._config.enabled:
+            # Nothing is limited: no bound to compute, no store to ask, nothing to forward in addition.
+            now = time.time()
+            plan = self._planner.plan(
+                principal.department, principal.service, principal.key_id, parsed.model, 0, 0, now
+            )
+            return Charge(self._ledger, empty_reservation(plan, now), 0), None
         operation = parsed.operation
         payload = parsed.payload
         context = pool.max_model_len()
@@ -114,7 +122,7 @@ class QuotaStep:
             choices = payload.get("n")
             n = choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
             output = self._planner.output_allowance(asked_tokens, context_left=context, choices=n)
-            if asked_tokens is None and self._config.enabled:
+            if asked_tokens is None:
                 extra = {field: output // n}
         principal_plan = self._planner.plan(
             principal.department,

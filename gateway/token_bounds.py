@@ -4,16 +4,21 @@ A reservation must never be smaller than what the request can really use (or bud
 under concurrency), yet should not be so large that small budgets refuse everything. Byte-level
 BPE tokenizers, which every vLLM model uses, never produce more tokens than the text has UTF-8
 bytes, so the prompt's bytes (plus a per-message allowance for the chat template) bound its tokens
-without a tokenizer call; the model's context length bounds prompt and output together.
+without a tokenizer call; the model's context length bounds prompt and output together. (Output bounds are the quota
+planner's: `Planner.output_allowance`.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from gateway.operations import Operation
 
-__all__ = ["input_token_bound", "output_token_bound"]
+__all__ = ["input_token_bound"]
+
+_encode = msgspec.json.Encoder().encode
 
 # Role markers, separators and the generation prompt of a chat template, per message and per request.
 _TEMPLATE_TOKENS_PER_MESSAGE = 16
@@ -58,33 +63,13 @@ def input_token_bound(operation: Operation, payload: dict[str, Any]) -> int:
                 total += _TEMPLATE_TOKENS_PER_MESSAGE + _content_bytes(message.get("content"))
                 calls = message.get("tool_calls")
                 if calls is not None:
-                    total += _content_bytes([calls]) + len(str(calls))
+                    total += len(_encode(calls))  # names and arguments, as the template will write them
         tools = payload.get("tools")
         if tools is not None:
-            total += len(str(tools).encode("utf-8", "surrogatepass"))
+            total += len(_encode(tools))  # the JSON schemas the template puts in the prompt
         return total
     if operation is Operation.COMPLETIONS:
         return _TEMPLATE_TOKENS_PER_REQUEST + _content_bytes([payload.get("prompt")])
     if operation is Operation.EMBEDDINGS:
         return _TEMPLATE_TOKENS_PER_REQUEST + _content_bytes([payload.get("input")])
     return _TEMPLATE_TOKENS_PER_REQUEST + _content_bytes([payload.get("input"), payload.get("instructions")])
-
-
-def output_token_bound(
-    operation: Operation, payload: dict[str, Any], *, default_max_tokens: int, max_model_len: int | None
-) -> int:
-    """The most output tokens the request may generate (all `n` choices together)."""
-    if operation is Operation.EMBEDDINGS:
-        return 0
-    asked = (
-        payload.get("max_completion_tokens") or payload.get("max_tokens") or payload.get("max_output_tokens")
-    )
-    limit = (
-        asked if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0 else default_max_tokens
-    )
-    if max_model_len is not None:
-        limit = min(limit, max_model_len)
-    choices = payload.get("n")
-    if isinstance(choices, int) and not isinstance(choices, bool) and choices > 1:
-        limit *= choices
-    return int(limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -91,11 +92,18 @@ class HealthMonitor:
             )
 
     async def _health_loop(self, backend: Backend) -> None:
-        while True:
-            await self.check_health(backend)
-            await asyncio.sleep(self._config.interval)
+        await self._repeat(self.check_health, backend, self._config.interval)
 
     async def _metrics_loop(self, backend: Backend) -> None:
+        await self._repeat(self.scrape_load, backend, self._config.metrics_interval)
+
+    async def _repeat(
+        self, check: Callable[[Backend], Awaitable[object]], backend: Backend, every: float
+    ) -> None:
+        # A loop that died on one unexpected answer would never check this backend again: log, go on.
         while True:
-            await self.scrape_load(backend)
-            await asyncio.sleep(self._config.metrics_interval)
+            try:
+                await check(backend)
+            except Exception:
+                logger.exception("checking backend %s failed", backend.url)
+            await asyncio.sleep(every)

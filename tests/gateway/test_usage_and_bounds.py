@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from gateway.operations import Operation
-from gateway.token_bounds import input_token_bound, output_token_bound
+from gateway.token_bounds import input_token_bound
 from gateway.usage import Usage, usage_from_body
 
 
@@ -75,25 +75,13 @@ def test_input_bound_for_other_operations() -> None:
     assert input_token_bound(Operation.RESPONSES, {"input": "salut"}) >= 5
 
 
-def test_output_bound() -> None:
-    assert (
-        output_token_bound(Operation.CHAT, {"max_tokens": 50}, default_max_tokens=4096, max_model_len=None)
-        == 50
+def test_tool_calls_and_tool_schemas_count() -> None:
+    arguments = '{"ville": "Besançon", "date": "2026-11-24"}'
+    calls = [{"id": "c1", "type": "function", "function": {"name": "meteo", "arguments": arguments}}]
+    tools = [{"type": "function", "function": {"name": "meteo", "parameters": {"type": "object"}}}]
+    bare = input_token_bound(Operation.CHAT, {"messages": [{"role": "assistant", "content": None}]})
+    with_calls = input_token_bound(
+        Operation.CHAT,
+        {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}], "tools": tools},
     )
-    assert output_token_bound(Operation.CHAT, {}, default_max_tokens=4096, max_model_len=2048) == 2048
-    assert (
-        output_token_bound(
-            Operation.CHAT, {"max_tokens": 10, "n": 3}, default_max_tokens=1, max_model_len=None
-        )
-        == 30
-    )
-    assert (
-        output_token_bound(Operation.EMBEDDINGS, {"max_tokens": 10}, default_max_tokens=9, max_model_len=None)
-        == 0
-    )
-    assert (
-        output_token_bound(
-            Operation.CHAT, {"max_completion_tokens": 7}, default_max_tokens=9, max_model_len=None
-        )
-        == 7
-    )
+    assert with_calls - bare >= len(arguments.encode()) + len(b"meteo") * 2
