@@ -26,6 +26,7 @@ from backends.simulator.embeddings import serve_embeddings
 from backends.simulator.engine import Engine, LastRequest
 from backends.simulator.metrics import PROMETHEUS_CONTENT_TYPE
 from backends.simulator.protocol import RequestValidationFailure, SimDeadRequest, decode_request
+from backends.simulator.responses import serve_responses
 from backends.simulator.serving import HTTPRequest, new_id
 from backends.simulator.settings import SimulatorSettings
 from backends.simulator.tokenization import serve_detokenize, serve_tokenize
@@ -63,6 +64,7 @@ class SimulatorApp:
         self._routes: dict[str, dict[str, Handler]] = {
             "/v1/chat/completions": {"POST": self._generation_route(serve_chat)},
             "/v1/completions": {"POST": self._generation_route(serve_completion)},
+            "/v1/responses": {"POST": self._generation_route(serve_responses)},
             "/v1/embeddings": {"POST": self._generation_route(serve_embeddings)},
             "/v1/models": {"GET": self._models},
             "/tokenize": {"POST": self._plain_route(serve_tokenize)},
@@ -118,7 +120,7 @@ class SimulatorApp:
         return False
 
     def _generation_route(self, service: Service) -> Handler:
-        """Chat, completions, embeddings: recorded for ``/sim/last-request``, failure headers honoured."""
+        """Chat, completions, responses, embeddings: recorded for ``/sim/last-request``, failure headers honoured."""
         engine = self.engine
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:

@@ -206,15 +206,18 @@ class EventWriter:
     token; with a latency every step is flushed before sleeping, so clients see tokens as they come.
     """
 
-    __slots__ = ("_break_after", "_buffer", "_send", "_sent_events", "started")
+    __slots__ = ("_break_after", "_buffer", "_send", "_sent_events", "_terminator", "started")
 
     BATCH = 64
 
-    def __init__(self, send: Send, break_after: int | None) -> None:
+    def __init__(self, send: Send, break_after: int | None, terminator: bytes = DONE_EVENT) -> None:
+        """``terminator`` ends a complete stream: ``[DONE]`` for chat and completions, nothing for the
+        Responses API, whose last event (``response.completed``) says the stream is over."""
         self._send = send
         self._buffer: list[bytes] = []
         self._break_after = break_after
         self._sent_events = 0
+        self._terminator = terminator
         self.started = False
 
     async def start(self) -> None:
@@ -240,11 +243,14 @@ class EventWriter:
             await self._send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def finish(self) -> None:
-        """Send ``[DONE]`` and complete the response (unless the break-after budget says drop it)."""
-        if self._break_after is not None and self._sent_events >= self._break_after:
+        """Send the terminator and complete the response (unless the break-after budget says drop it).
+
+        Without a terminator every event has been sent already, so there is nothing left to drop.
+        """
+        if self._terminator and self._break_after is not None and self._sent_events >= self._break_after:
             await self.flush()
             raise StreamBroken
-        self._buffer.append(DONE_EVENT)
+        self._buffer.append(self._terminator)
         body = b"".join(self._buffer)
         self._buffer.clear()
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
