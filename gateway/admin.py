@@ -9,12 +9,14 @@ more powerful than its own.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from litestar import Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
+from gateway.audit.lookup import AuditNotSearchable, find_record, is_request_id
 from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, PermissionDenied, PolicyError
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.identity import (
@@ -36,6 +38,12 @@ __all__ = ["ADMIN_ROUTES", "PLATFORM_ROLE"]
 
 PLATFORM_ROLE = "admin"
 _EVERY_DEPARTMENT = "*"
+
+
+class RequestNotFound(GatewayError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "request_not_found"
 
 
 class KeyNotFound(GatewayError):
@@ -136,6 +144,35 @@ async def revoke_api_key(request: AnyRequest, key_id: FromPath[str]) -> dict[str
     return record_summary(revoked, time.time())
 
 
+@get("/admin/requests/{request_id:str}")
+async def request_record(request: AnyRequest, request_id: FromPath[str]) -> dict[str, Any]:
+    """One request's audit record, for administrators of its department (and platform admins).
+
+    A record of another department answers 404, like a missing one: its existence is not shown."""
+    gateway = gateway_of(request)
+    principal = await gateway.principal(request)
+    gateway.authorizer.authorize(
+        principal.department, principal.service, principal.roles, ANY_MODEL, USAGE_READ
+    )
+    missing = RequestNotFound(f"No audit record for request `{request_id}`.", param="request_id")
+    if not is_request_id(request_id):
+        raise missing
+    if gateway.audit is not None:
+        await gateway.audit.flush()  # this worker's latest records are on disk
+    try:
+        record = await asyncio.to_thread(find_record, gateway.config.audit, request_id)
+    except AuditNotSearchable:
+        raise GatewayError(
+            "Request records can be looked up only when `audit` writes to a file.",
+            code="audit_not_searchable",
+        ) from None
+    if record is None or (
+        record.get("department") != principal.department and not _is_platform_admin(principal)
+    ):
+        raise missing
+    return record
+
+
 @get("/admin/usage")
 async def usage(
     request: AnyRequest,
@@ -210,4 +247,12 @@ async def reload_policy(request: AnyRequest) -> Response[dict[str, Any]]:
     return Response(_policy_status(gateway), status_code=200)
 
 
-ADMIN_ROUTES = [list_api_keys, create_api_key, revoke_api_key, usage, policy_status, reload_policy]
+ADMIN_ROUTES = [
+    request_record,
+    list_api_keys,
+    create_api_key,
+    revoke_api_key,
+    usage,
+    policy_status,
+    reload_policy,
+]

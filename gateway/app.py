@@ -10,12 +10,14 @@ from pathlib import Path
 from litestar import Litestar, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.admin import ADMIN_ROUTES
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
 from gateway.routes import ROUTES
 from gateway.state import AnyRequest, Gateway
+from gateway.telemetry import metrics_routes
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -29,6 +31,9 @@ def _request_id_headers(request: AnyRequest, extra: dict[str, str] | None = None
     request_id = request.scope.get("request_id")
     if isinstance(request_id, str):
         headers["x-request-id"] = request_id
+    trace_id = request.scope.get("trace_id")
+    if isinstance(trace_id, str):
+        headers["x-trace-id"] = trace_id
     return headers
 
 
@@ -79,11 +84,15 @@ def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
     return Response(body, status_code=500, media_type=_JSON, headers=_request_id_headers(request))
 
 
-def create_app(config: GatewayConfig, base_dir: Path | None = None) -> Litestar:
-    """The application for one worker; `base_dir` is the configuration file's folder."""
-    gateway = Gateway(config, base_dir)
+def create_app(
+    config: GatewayConfig, base_dir: Path | None = None, *, span_exporter: SpanExporter | None = None
+) -> Litestar:
+    """The application for one worker; `base_dir` is the configuration file's folder.
+
+    `span_exporter` replaces the OTLP exporter of traces (tests read spans from an in-memory one)."""
+    gateway = Gateway(config, base_dir, span_exporter=span_exporter)
     return Litestar(
-        route_handlers=[*ROUTES, *ADMIN_ROUTES],
+        route_handlers=[*ROUTES, *ADMIN_ROUTES, *metrics_routes(gateway.metrics, config.metrics)],
         on_startup=[gateway.startup],
         on_shutdown=[gateway.shutdown],
         exception_handlers={

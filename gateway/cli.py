@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.audit.cli import add_audit_commands, run_audit_command
 from gateway.authz.cli import add_policy_commands, run_policy_command
 from gateway.identity.cli import add_key_commands
 from gateway.metering.cli import add_usage_commands
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_policy_commands(commands)
     add_usage_commands(commands)
+    add_audit_commands(commands)
     commands.add_parser("sim", help="run the vLLM simulator (see backends/README.md)", add_help=False)
     return parser
 
@@ -56,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.authz import Authorizer, PolicyError
     from gateway.config import ConfigError, load_config
     from gateway.identity import IdentityError, admin_key_for, pepper_for
+    from gateway.telemetry import multiprocess_metrics
 
     path = _config_path(args.config)
     try:
@@ -73,6 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = config.audit.workers_problem(workers)
+    if problem is not None:
+        print(f"gateway: {problem}", file=sys.stderr)
+        return 2
     try:
         # Fail here, with a readable message, rather than in every worker's start-up.
         Authorizer.from_config(config.policy, Path(path).parent)
@@ -89,18 +96,21 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     # Each worker process builds its own app from the file named here.
     os.environ[_CONFIG_ENV] = path
-    uvicorn.run(
-        "gateway.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level=args.log_level,
-        server_header=False,
-    )
+    # Several workers share their metrics through a directory made (and emptied) before they start.
+    with multiprocess_metrics(config.metrics, workers):
+        uvicorn.run(
+            "gateway.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level=args.log_level,
+            server_header=False,
+            timeout_graceful_shutdown=config.server.shutdown_timeout_seconds,
+        )
     return 0
 
 
@@ -156,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keys(args)
     if args.command == "policy":
         return run_policy_command(args)
+    if args.command == "audit":
+        return run_audit_command(args)  # reads no configuration
     if args.command == "usage":
         return _usage(args)
     raise AssertionError(f"unhandled command {args.command}")

@@ -23,10 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
 from gateway.metering.settings import MeteringConfig
+from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
+from gateway.telemetry.settings import MetricsConfig
+from gateway.telemetry.tracing import TracingConfig
 
 __all__ = [
     "BackendConfig",
@@ -59,6 +63,10 @@ class ServerConfig(_Strict):
     """Worker processes (one event loop each). Recommended: one per CPU core given to the gateway."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     """Largest request body accepted; larger ones get 413. Images sent inline count here."""
+    shutdown_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    """On SIGTERM the gateway stops accepting connections and lets requests in flight, streams
+    included, finish for up to this long; then it cancels what is left, settles every request's
+    usage and exits. Kubernetes' terminationGracePeriodSeconds must be longer."""
 
 
 class TimeoutConfig(_Strict):
@@ -181,6 +189,10 @@ class GatewayConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     quotas: QuotaConfig = QuotaConfig()
     metering: MeteringConfig = MeteringConfig()
+    pii: PiiConfig = PiiConfig()
+    tracing: TracingConfig = TracingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:
@@ -196,6 +208,12 @@ class GatewayConfig(_Strict):
         unknown = sorted(set(self.quotas.model_names()) - set(names))
         if unknown:
             raise ValueError(f"quotas name model(s) that no `models` entry defines: {', '.join(unknown)}")
+        unknown = sorted({rule.model for rule in self.pii.rules if rule.model is not None} - set(names))
+        if unknown:
+            raise ValueError(f"pii rules name model(s) that no `models` entry defines: {', '.join(unknown)}")
+        problem = self.audit.workers_problem(self.server.workers)
+        if problem is not None:
+            raise ValueError(problem)
         if self.server.workers > 1 and self.store.kind == "embedded":
             raise ValueError(
                 "server.workers > 1 needs store.kind: redis; the embedded store belongs to one process "

@@ -3,13 +3,15 @@
     1. authenticate  API key -> Principal (department, service, key id, roles)
     2. parse         body -> ParsedRequest (unknown fields kept for pass-through)
     3. authorize     Casbin (department, service or roles, model, operation) -> allowed, or 403
-    4. reserve       the worst case on every budget and limit at once, or 429
-    5. route         model -> pool of backends (load, prefix affinity, health)
-    6. forward       upstream call, retried on another backend while nothing was sent
-    7. relay         the answer, or the SSE stream event by event
-    8. settle        after the last byte: actual usage replaces the reservation
+    4. redact        personal data -> placeholders or masks (or 400 when it must not be sent)
+    5. reserve       the worst case on every budget and limit at once, or 429
+    6. route         model -> pool of backends (load, prefix affinity, health)
+    7. forward       upstream call, retried on another backend while nothing was sent
+    8. relay         the answer, or the SSE stream event by event, placeholders restored
+    9. settle        after the last byte: actual usage replaces the reservation
+   10. observe       the request's facts to its trace, the metrics and the audit log, once
 
-Redaction and tracing plug in here as steps of their own.
+Every step runs inside its own span when tracing is on (`RequestTrace`; a no-op when off).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
-from gateway.authz import Authorizer
+from gateway.authz import Authorizer, PermissionDenied
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.errors import GatewayError, ModelNotFound, UpstreamFailure
@@ -31,9 +33,16 @@ from gateway.identity import Authenticator, Principal
 from gateway.metering import UsageRecord, UsageRecorder
 from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
+from gateway.pii import PiiBlocked, Redactor, StreamRestorer
+from gateway.pii.restore import PlaceholderRestorer
+from gateway.quotas import QuotaExceeded
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
-from gateway.upstream.forward import Forwarder
+from gateway.telemetry import genai
+from gateway.telemetry.facts import RequestFacts
+from gateway.telemetry.observer import Observer
+from gateway.telemetry.request_trace import AnySpan, error_type
+from gateway.upstream.forward import Forwarder, UpstreamReply
 from gateway.upstream.relay import StreamRelay
 from gateway.usage import Usage, usage_from_body, usage_from_dict
 
@@ -43,6 +52,7 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # nginx's convention for "the client closed the connection before the answer was ready".
 _CLIENT_CLOSED_REQUEST = 499
 _NO_USAGE = Usage(0, 0)
+_UNTRACED: tuple[str, dict[str, Any]] = ("", {})
 
 
 def new_request_id() -> str:
@@ -67,8 +77,12 @@ class Pipeline:
         quotas: QuotaStep,
         forwarder: Forwarder,
         recorder: UsageRecorder,
+        redactor: Redactor | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._pools = pools
+        self._redactor = redactor
+        self._observer = observer or Observer()
         self._authenticator = authenticator
         self._authorizer = authorizer
         self._quotas = quotas
@@ -76,75 +90,164 @@ class Pipeline:
         self._recorder = recorder
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
-        started = time.perf_counter()
         request_id = new_request_id()
         request.scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
-        principal = await self._authenticator.authenticate(
-            request.headers.get("authorization"), client_address(request)
+        facts = self._observer.start(
+            operation,
+            request.method,
+            operation.upstream_path,
+            request.headers,
+            request_id,
+            time.perf_counter(),
         )
-        request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
-        parsed = parse_request(operation, await request.body())
-
-        pool = self._pools.get(parsed.model)
-        if pool is None:
-            # Before authorization, so that made-up model names cannot fill the decision cache.
-            raise ModelNotFound(parsed.model)
-        self._authorizer.authorize(
-            principal.department, principal.service, principal.roles, parsed.model, operation.value
-        )
-        charge, added = await self._quotas.reserve(principal, parsed, pool)
+        if facts.trace.trace_id is not None:
+            request.scope["trace_id"] = facts.trace.trace_id  # type: ignore[typeddict-unknown-key]
+        try:
+            exchange = await self._admit(operation, request, facts)
+        except BaseException as exc:
+            # Refused before anything was reserved: nothing to settle, only to observe.
+            facts.status = exc.status_code if isinstance(exc, GatewayError) else 500
+            facts.error = error_type(exc)
+            if isinstance(exc, QuotaExceeded):
+                counter = exc.refusal.counter
+                self._observer.quota_refused(facts, counter.level, counter.kind)
+            self._observer.conclude(facts)
+            raise
+        self._observer.admitted(facts)
 
         # From here on the reservation must end exactly once: settled when the answer is complete,
         # released when it fails, charged for what was generated when the client leaves.
-        exchange = Exchange(request_id, principal, parsed, pool, charge, added, started)
         guard = DisconnectGuard(request.receive)
         try:
             return await self._exchange(exchange)
         except asyncio.CancelledError:
             if guard.absorb():
-                exchange.status = _CLIENT_CLOSED_REQUEST
+                facts.status = _CLIENT_CLOSED_REQUEST
                 self._quotas.later(self._settle_unfinished(exchange, generated=0))
                 # Nobody is listening; the status only shows in the server's own records.
                 return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
-            self._quotas.later(charge.release())
+            self._quotas.later(self._abandon(exchange, "cancelled"))
             raise
         except GatewayError as exc:
-            exchange.status = exc.status_code
+            facts.status = exc.status_code
+            facts.error = error_type(exc)
             self._quotas.later(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
-        except BaseException:
-            self._quotas.later(charge.release())
+        except BaseException as exc:
+            self._quotas.later(self._abandon(exchange, error_type(exc)))
             raise
         finally:
             guard.close()
+
+    async def _admit(
+        self, operation: Operation, request: Request[Any, Any, Any], facts: RequestFacts
+    ) -> Exchange:
+        """Steps 1 to 5: who is asking, for what, whether they may, what may be sent, and the budget."""
+        trace = facts.trace
+        with trace.step("authenticate"):
+            principal = await self._authenticator.authenticate(
+                request.headers.get("authorization"), client_address(request)
+            )
+        request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
+        facts.department, facts.service, facts.key_id = (
+            principal.department,
+            principal.service,
+            principal.key_id,
+        )
+        parsed = parse_request(operation, await request.body())
+        facts.model = parsed.model
+
+        pool = self._pools.get(parsed.model)
+        if pool is None:
+            # Before authorization, so that made-up model names cannot fill the decision cache.
+            raise ModelNotFound(parsed.model)
+        with trace.step("authorize") as span:
+            try:
+                decision = self._authorizer.authorize(
+                    principal.department, principal.service, principal.roles, parsed.model, operation.value
+                )
+            except PermissionDenied as exc:
+                facts.decision = "deny"
+                facts.rule = ", ".join(exc.decision.rule) if exc.decision and exc.decision.rule else None
+                span.set_attribute("gateway.policy.rule", facts.rule or "(denied by default)")
+                raise
+            facts.decision = "allow"
+            facts.rule = ", ".join(decision.rule) if decision.rule else None
+            if facts.rule is not None:
+                span.set_attribute("gateway.policy.rule", facts.rule)
+
+        restorer: PlaceholderRestorer | None = None
+        if self._redactor is not None:
+            with trace.step("redact") as span:
+                try:
+                    redaction = self._redactor.redact(parsed, principal.department, principal.service)
+                except PiiBlocked as exc:
+                    facts.pii = exc.counts
+                    span.set_attributes(
+                        {f"gateway.pii.{entity}": count for entity, count in exc.counts.items()}
+                    )
+                    raise
+                if redaction is not None:
+                    parsed, restorer, facts.pii = redaction.parsed, redaction.restorer, redaction.counts
+                    span.set_attributes(
+                        {f"gateway.pii.{entity}": count for entity, count in redaction.counts.items()}
+                    )
+        with trace.step("reserve"):
+            charge, added = await self._quotas.reserve(principal, parsed, pool)
+        exchange = Exchange(facts, principal, parsed, pool, charge, added)
+        exchange.restorer = restorer
+        return exchange
 
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
         parsed, pool = exchange.parsed, exchange.pool
         upstream_headers = {
             "content-type": "application/json",
             "accept-encoding": "identity",
-            "x-request-id": exchange.request_id,
+            "x-request-id": exchange.facts.request_id,
         }
         affinity = affinity_hash(parsed.operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
+        trace = exchange.facts.trace
+        span = (
+            (
+                genai.span_name(parsed),
+                genai.request_attributes(parsed, record_content=self._observer.record_content),
+            )
+            if trace.traced
+            else _UNTRACED
+        )
+        exchange.upstream_started = time.perf_counter()
         reply = await self._forwarder.open(
             pool,
             parsed.operation.upstream_path,
             parsed.upstream_body(exchange.added),
             affinity=affinity,
             headers=upstream_headers,
+            trace=trace,
+            span=span,
         )
+        exchange.reply = reply
         exchange.backend = reply.backend
-        status = exchange.status = reply.response.status_code
+        status = exchange.facts.status = reply.response.status_code
         if status in (401, 403):
             # The backend refused the gateway's own credentials: a configuration problem, not the caller's.
             await reply.release()
+            reply.span.end()
             raise UpstreamFailure("The backend refused the gateway's credentials; contact the operators.")
 
         if parsed.stream and status == 200:
             timeouts = pool.config.timeouts
+            transform = None
+            if exchange.restorer is not None:
+                transform = StreamRestorer(exchange.restorer)
+                exchange.restore_span = trace.span("restore")  # ends with the stream
             relay = StreamRelay(
-                reply, strip_usage=not parsed.client_wants_usage, idle=timeouts.idle, total=timeouts.total
+                reply,
+                strip_usage=not parsed.client_wants_usage,
+                idle=timeouts.idle,
+                total=timeouts.total,
+                transform=transform,
+                collect_finish_reasons=trace.traced,
             )
             return Stream(
                 relay,
@@ -152,8 +255,20 @@ class Pipeline:
                 headers={**_SSE_HEADERS, **exchange.response_headers},
                 background=BackgroundTask(self._finish_stream, exchange, relay),
             )
-        content = await reply.read_all(pool.config.timeouts)
+        try:
+            content = await reply.read_all(pool.config.timeouts)
+        except GatewayError as exc:
+            reply.span.set_attribute("error.type", error_type(exc))
+            reply.span.end()
+            raise
         usage = usage_from_body(content) if status < 400 else None
+        if trace.traced:
+            self._end_upstream_span(exchange, genai.decoded(content), None, usage, reply.opened_at)
+        else:
+            reply.span.end()
+        if exchange.restorer is not None:
+            with trace.step("restore"):
+                content = exchange.restorer.restore_body(content)
         media_type = reply.response.headers.get("content-type", "application/json")
         return Response(
             content,
@@ -168,38 +283,85 @@ class Pipeline:
         await self._account(exchange, usage)
 
     async def _account(self, exchange: Exchange, usage: Usage | None) -> None:
-        """End the reservation and write the usage record: the one place a request is charged."""
-        if usage is None:
-            await exchange.charge.release()
-            usage = _NO_USAGE
-        else:
-            await exchange.charge.settle(usage)
+        """End the reservation, write the usage record and observe the request: the one place a
+        forwarded request is charged and concluded."""
+        facts = exchange.facts
+        with facts.trace.step("settle"):
+            if usage is None:
+                await exchange.charge.release()
+                usage = _NO_USAGE
+            else:
+                await exchange.charge.settle(usage)
         model = exchange.parsed.model
-        principal = exchange.principal
+        facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        facts.weighted_cost = self._quotas.weighted_cost(model, usage)
+        facts.cost_eur = self._quotas.price_eur(model, usage)
+        facts.backend = exchange.backend.url if exchange.backend is not None else ""
+        latency_ms = (time.perf_counter() - facts.started) * 1000
         self._recorder.record(
             UsageRecord(
                 time=time.time(),
-                request_id=exchange.request_id,
-                department=principal.department,
-                service=principal.service,
-                key_id=principal.key_id,
+                request_id=facts.request_id,
+                department=facts.department,
+                service=facts.service,
+                key_id=facts.key_id,
                 model=model,
-                backend=exchange.backend.url if exchange.backend is not None else "",
-                operation=exchange.parsed.operation.value,
+                backend=facts.backend,
+                operation=facts.operation.value,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 cached_tokens=usage.cached_tokens,
-                weighted_cost=self._quotas.weighted_cost(model, usage),
-                cost_eur=self._quotas.price_eur(model, usage),
-                latency_ms=(time.perf_counter() - exchange.started) * 1000,
-                status=exchange.status,
-                trace_id=None,
+                weighted_cost=facts.weighted_cost,
+                cost_eur=facts.cost_eur,
+                latency_ms=latency_ms,
+                status=facts.status,
+                trace_id=facts.trace.trace_id,
             )
         )
+        self._observer.conclude(facts)
+
+    async def _abandon(self, exchange: Exchange, error: str) -> None:
+        """A failure the gateway did not foresee: give the reservation back and still observe it."""
+        await exchange.charge.release()
+        facts = exchange.facts
+        facts.status, facts.error = facts.status or 500, error
+        if exchange.reply is not None:
+            exchange.reply.span.end()
+        self._observer.conclude(facts)
+
+    def _end_upstream_span(
+        self,
+        exchange: Exchange,
+        document: Any,
+        finish_reasons: list[str] | None,
+        usage: Usage | None,
+        first: float | None,
+    ) -> None:
+        reply = exchange.reply
+        if reply is None:
+            return
+        attributes = genai.response_attributes(
+            document, finish_reasons, usage, record_content=self._observer.record_content
+        )
+        if first is not None:
+            attributes["gen_ai.response.time_to_first_chunk"] = first - exchange.upstream_started
+        reply.span.set_attributes(attributes)
+        reply.span.end()
 
     async def _finish_stream(self, exchange: Exchange, relay: StreamRelay) -> None:
         await relay.aclose()
         usage = usage_from_dict(relay.usage) if relay.usage is not None else None
+        if relay.first_event_at is not None:
+            exchange.facts.first_event_at = relay.first_event_at
+            exchange.facts.time_to_first_chunk = relay.first_event_at - exchange.upstream_started
+        if exchange.restore_span is not None:
+            exchange.restore_span.end()
+        if exchange.facts.trace.traced:
+            self._end_upstream_span(
+                exchange, relay.last_chunk, relay.finish_reasons, usage, relay.first_event_at
+            )
+        elif exchange.reply is not None:
+            exchange.reply.span.end()
         if usage is not None:
             await self._account(exchange, usage)
             return
@@ -231,32 +393,38 @@ class Exchange:
         "added",
         "backend",
         "charge",
+        "facts",
         "parsed",
         "pool",
         "principal",
-        "request_id",
+        "reply",
         "response_headers",
-        "started",
-        "status",
+        "restore_span",
+        "restorer",
+        "upstream_started",
     )
 
     def __init__(
         self,
-        request_id: str,
+        facts: RequestFacts,
         principal: Principal,
         parsed: ParsedRequest,
         pool: ModelPool,
         charge: Charge,
         added: dict[str, Any] | None,
-        started: float,
     ) -> None:
-        self.request_id = request_id
+        self.facts = facts
         self.principal = principal
-        self.started = started
-        self.status = 0
         self.parsed = parsed
         self.pool = pool
         self.charge = charge
         self.added = added
         self.backend: Backend | None = None
-        self.response_headers = {"x-request-id": request_id, **charge.headers}
+        self.reply: UpstreamReply | None = None
+        self.upstream_started = 0.0
+        # What restores this request's placeholders in the answer, when values were pseudonymized.
+        self.restorer: PlaceholderRestorer | None = None
+        self.restore_span: AnySpan | None = None
+        self.response_headers = {"x-request-id": facts.request_id, **charge.headers}
+        if facts.trace.trace_id is not None:
+            self.response_headers["x-trace-id"] = facts.trace.trace_id

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from litestar import Request
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 
+from gateway.audit import AuditLog, start_audit_log
 from gateway.authz import Authorizer, PolicyReloader
 from gateway.charging import QuotaStep
 from gateway.config import GatewayConfig
@@ -23,9 +27,14 @@ from gateway.identity import (
     pepper_for,
 )
 from gateway.metering import UsageRecorder, start_usage_recorder
+from gateway.pii import build_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
 from gateway.routing import HealthMonitor, ModelPool, build_pools
+from gateway.telemetry import GatewayMetrics
+from gateway.telemetry.observer import Observer
+from gateway.telemetry.request_trace import Tracing
+from gateway.telemetry.tracing import build_tracer_provider, tracer_of
 from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
 
 __all__ = ["AnyRequest", "Gateway", "gateway_of"]
@@ -36,13 +45,22 @@ AnyRequest = Request[Any, Any, Any]
 class Gateway:
     """What one worker holds: the backend pools, the pooled client and the health monitor."""
 
-    def __init__(self, config: GatewayConfig, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        base_dir: Path | None = None,
+        *,
+        span_exporter: SpanExporter | None = None,
+    ) -> None:
         self.config = config
+        self._span_exporter = span_exporter
+        self.tracer_provider: TracerProvider | None = None
         # Policy files are found relative to the configuration file they ship with.
         self.authorizer = Authorizer.from_config(config.policy, base_dir or Path.cwd())
         self.reloader = PolicyReloader(self.authorizer, config.policy.reload_interval)
         self.pools: dict[str, ModelPool]
         self.pools, self.backends = build_pools(config)
+        self.metrics = GatewayMetrics(self.pools, config.metrics)
         self.started_at = int(time.time())
         self._client: httpx.AsyncClient | None = None
         self._health: HealthMonitor | None = None
@@ -52,6 +70,7 @@ class Gateway:
         self.pepper: Pepper | None = None
         self.quotas: QuotaStep | None = None
         self.recorder: UsageRecorder | None = None
+        self.audit: AuditLog | None = None
 
     async def startup(self) -> None:
         config = self.config
@@ -71,6 +90,7 @@ class Gateway:
         self._client = create_upstream_client(transport)
         self.quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
         self.recorder = await start_usage_recorder(config.store, config.metering)
+        self.audit = await start_audit_log(config.audit)
         self.pipeline = Pipeline(
             self.pools,
             self.authenticator,
@@ -78,9 +98,24 @@ class Gateway:
             self.quotas,
             Forwarder(self._client, transport, config.health),
             self.recorder,
+            build_redactor(config.pii),
+            self._observer(),
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()
+        await self.metrics.start()
+
+    def _observer(self) -> Observer:
+        tracing_config = self.config.tracing
+        self.tracer_provider = build_tracer_provider(tracing_config, self._span_exporter)
+        tracing = None
+        if self.tracer_provider is not None:
+            tracing = Tracing(
+                tracer_of(self.tracer_provider),
+                trust_incoming=tracing_config.trust_incoming_traceparent,
+                record_content=tracing_config.record_content,
+            )
+        return Observer(tracing, self.audit, self.metrics)
 
     async def shutdown(self) -> None:
         await self.reloader.stop()
@@ -88,6 +123,11 @@ class Gateway:
             await self.quotas.drain()  # settlements first: they write the last usage records
         if self.recorder is not None:
             await self.recorder.close()
+        if self.audit is not None:
+            await self.audit.close()
+        if self.tracer_provider is not None:
+            # The batch processor exports what it holds; its own timeout bounds the wait.
+            await asyncio.to_thread(self.tracer_provider.shutdown)
         if self._health is not None:
             await self._health.stop()
         if self._client is not None:
@@ -96,6 +136,7 @@ class Gateway:
             await self.authenticator.close()
         if self.key_store is not None:
             await self.key_store.close()
+        await self.metrics.stop()
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""

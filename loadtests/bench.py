@@ -73,6 +73,11 @@ class BenchOptions:
     compare_generators: bool = False
     quotas: str = "off"
     """`off`; `embedded` or `redis`: a per-service quota every request reserves and settles, in that store."""
+    observe: bool = False
+    """Tracing at 100% (batch export to a local OTLP receiver), metrics and a hash-chained audit log;
+    off, metrics are switched off too, so the difference is what observing costs."""
+    pii: str = "off"
+    """`off` or `pseudonymize`: the redact step scans every request (which holds no personal data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,8 @@ def write_config(
     with_keys: bool,
     redis_url: str | None = None,
     quotas: bool = False,
+    observe: bool = False,
+    pii: str = "off",
 ) -> Path:
     # JSON is valid YAML, and json.dumps needs no quoting rules of our own.
     config: dict[str, object] = {
@@ -146,6 +153,12 @@ def write_config(
             "model_file": str(policies / "model.conf"),
             "policy_file": str(policies / "policy.csv"),
         }
+    config["metrics"] = {"enabled": observe}
+    if observe:
+        config["tracing"] = {"enabled": True}
+        config["audit"] = {"enabled": True, "path": str(directory / "audit.jsonl"), "hash_chain": True}
+    if pii != "off":
+        config["pii"] = {"mode": pii, "names": "off"}
     path = directory / f"gateway-{transport}.yaml"
     path.write_text(json.dumps(config, indent=2))
     return path
@@ -280,6 +293,15 @@ class Bench:
             raise RuntimeError(f"the simulator did not start:\n{self.processes.log_tail('simulator')}")
         return Target(port, process.pid)
 
+    def start_otlp_sink(self) -> None:
+        """The collector the gateway's batch exporter sends to; the gateway inherits its address."""
+        port = free_port()
+        self.processes.start(
+            "otlp-sink", ["-m", "loadtests.otlp_sink", "--port", str(port)], self.layout.load
+        )
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+        os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+
     def start_redis(self) -> None:
         """A private redis-server on the load CPU (a shared store is a separate machine in production)."""
         port = free_port()
@@ -330,6 +352,8 @@ class Bench:
             with_keys=self.api_key is not None,
             redis_url=self.redis_url,
             quotas=self.options.quotas != "off",
+            observe=self.options.observe,
+            pii=self.options.pii,
         )
         name = f"gateway-{transport}"
         arguments = ["-m", "gateway", "serve", "--config", str(config), "--port", str(port)]
@@ -365,6 +389,8 @@ class Bench:
             simulator = self.start_simulator()
             if self.options.quotas == "redis":
                 self.start_redis()
+            if self.options.observe:
+                self.start_otlp_sink()
             self.create_api_key(simulator)
             results = self.direct_results(simulator)
             for transport in self.options.transports:
@@ -468,6 +494,8 @@ def _parser() -> argparse.ArgumentParser:
         default="off",
         help="a quota on every request, in that store",
     )
+    add("--observe", action="store_true", help="tracing at 100%%, metrics and the audit log on")
+    add("--pii", choices=["off", "pseudonymize"], default="off", help="the redact step on every request")
     add(
         "--compare-generators",
         action="store_true",
@@ -496,6 +524,8 @@ def options_from(argv: Sequence[str] | None) -> BenchOptions:
         profile_out=args.profile,
         compare_generators=args.compare_generators,
         quotas=args.quotas,
+        observe=args.observe,
+        pii=args.pii,
     )
 
 

@@ -8,12 +8,14 @@ another process could take the port; ``free_port`` is there for code that needs 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 ASGIApp = Callable[..., Awaitable[None]]
@@ -79,3 +81,16 @@ def serve_in_thread(
             server.force_exit = True
             thread.join(shutdown_timeout)
         sock.close()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Poll `url` until it answers 200, the process exits, or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False

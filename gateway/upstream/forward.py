@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.config import HealthConfig, TimeoutConfig
 from gateway.errors import BackendUnavailable, UpstreamFailure, UpstreamTimeout
 from gateway.routing.backend import Backend, monotonic
 from gateway.routing.pool import ModelPool
+from gateway.telemetry.request_trace import NO_TRACE, AnySpan, AnyTrace, error_type, server_attributes
 
 __all__ = ["Forwarder", "UpstreamReply"]
 
@@ -34,6 +36,10 @@ class UpstreamReply:
     backend: Backend
     response: httpx.Response
     attempts: int
+    span: AnySpan
+    """The upstream call's CLIENT span; whoever reads the answer to its end ends it."""
+    opened_at: float
+    """`time.perf_counter()` when the backend's response headers arrived."""
     error_body: bytes | None = None
     """The body of a 5xx answer, read while deciding whether to retry."""
     _released: bool = False
@@ -61,6 +67,19 @@ class UpstreamReply:
             await self.release()
 
 
+def _traced(reply: UpstreamReply) -> UpstreamReply:
+    """The CLIENT span learns where the request went and how many tries it took."""
+    if not reply.span.is_recording():
+        return reply
+    attributes: dict[str, Any] = server_attributes(reply.backend.url)
+    attributes["gateway.backend"] = reply.backend.url
+    attributes["gateway.upstream.attempts"] = reply.attempts
+    if reply.response.status_code >= 400:
+        attributes["error.type"] = str(reply.response.status_code)
+    reply.span.set_attributes(attributes)
+    return reply
+
+
 class Forwarder:
     """Chooses backends, sends, and keeps their passive health up to date."""
 
@@ -74,9 +93,20 @@ class Forwarder:
         self._health = health
 
     async def open(
-        self, pool: ModelPool, path: str, body: bytes, *, affinity: int | None, headers: dict[str, str]
+        self,
+        pool: ModelPool,
+        path: str,
+        body: bytes,
+        *,
+        affinity: int | None,
+        headers: dict[str, str],
+        trace: AnyTrace = NO_TRACE,
+        span: tuple[str, dict[str, Any]] = ("", {}),
     ) -> UpstreamReply:
         """Send to the best backend; on connection errors, 5xx or queue-full, try the next one.
+
+        `trace` gets a `route` span for the first choice of backend and the CLIENT span (`span`: its
+        name and request attributes) covering every attempt; its `traceparent` goes upstream.
 
         Returns the first answer below 500 (or the last 5xx when every attempt failed). Raises
         BackendUnavailable when no backend could be reached, UpstreamTimeout when one accepted the
@@ -85,31 +115,45 @@ class Forwarder:
         deadlines = pool.upstream_deadlines
         tried: list[Backend] = []
         last_failure: UpstreamReply | None = None
+        with trace.step("route") as route:
+            backend = pool.choose(affinity, tried)
+            route.set_attribute("gateway.backend", backend.url if backend is not None else "")
+        client_span = trace.upstream(span[0], span[1], headers)
         try:
-            for _ in range(pool.config.routing.max_attempts):
-                backend = pool.choose(affinity, tried)
+            for attempt in range(pool.config.routing.max_attempts):
+                if attempt:
+                    backend = pool.choose(affinity, tried)
                 if backend is None:
                     break
                 tried.append(backend)
-                reply = await self._attempt(backend, path, body, headers, deadlines, pool.name, len(tried))
+                reply = await self._attempt(
+                    backend, path, body, headers, deadlines, pool.name, len(tried), client_span
+                )
                 if reply is None:
                     continue
                 if reply.response.status_code < 500:
                     backend.record_success()
                     if last_failure is not None:
                         await last_failure.release()
-                    return reply
+                    return _traced(reply)
                 failed, last_failure = last_failure, reply
                 if failed is not None:
                     await failed.release()
                 await self._note_server_error(reply)
-        except BaseException:
+        except BaseException as exc:
             # Cancelled (the client went away) or failed: nothing may keep a connection or a count.
             if last_failure is not None:
                 await last_failure.release()
+            client_span.set_attribute("error.type", error_type(exc))
+            client_span.set_attribute("gateway.upstream.attempts", len(tried))
+            client_span.end()
             raise
         if last_failure is not None:
-            return last_failure
+            return _traced(last_failure)
+        client_span.set_attributes(
+            {"error.type": "backend_unavailable", "gateway.upstream.attempts": len(tried)}
+        )
+        client_span.end()
         raise BackendUnavailable(
             f"No backend serving `{pool.name}` is available right now. Please retry later.",
             headers={"retry-after": _RETRY_AFTER_SECONDS},
@@ -124,6 +168,7 @@ class Forwarder:
         deadlines: dict[str, float],
         model: str,
         attempt: int,
+        span: AnySpan,
     ) -> UpstreamReply | None:
         """One try on one backend: its reply, or None when the next backend should be tried."""
         if backend.auth_header is not None:
@@ -152,7 +197,7 @@ class Forwarder:
         except BaseException:
             backend.in_flight -= 1
             raise
-        return UpstreamReply(backend, response, attempt)
+        return UpstreamReply(backend, response, attempt, span, time.perf_counter())
 
     async def count_prompt_tokens(self, backend: Backend, model: str, payload: dict[str, Any]) -> int | None:
         """The exact prompt size, from the backend's own tokenizer (`POST /tokenize`), or None.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -25,9 +27,18 @@ logger = logging.getLogger("gateway.upstream")
 _EVENT_END = b"\n\n"
 _DONE = b"data: [DONE]"
 _DONE_EVENT = b"data: [DONE]\n\n"
+# The Responses API ends its streams with one of these events instead of [DONE]; the event carries
+# the whole response, usage included.
+_RESPONSE_TERMINALS = (
+    b"event: response.completed\n",
+    b"event: response.incomplete\n",
+    b"event: response.failed\n",
+)
+_RESPONSE_END = re.compile(rb"event: response\.(?:completed|incomplete|failed)\n")
 # vLLM serializes compactly, so the usage-only chunk always contains this exact byte string.
 _EMPTY_CHOICES = b'"choices":[]'
 _decode = msgspec.json.Decoder().decode
+_FINISH_REASON = re.compile(rb'"finish_reason":"([a-z_]+)"')
 
 
 def _error_event(message: str, code: str) -> bytes:
@@ -39,6 +50,7 @@ class StreamRelay:
 
     __slots__ = (
         "_closed",
+        "_collect_finish",
         "_deadline",
         "_idle",
         "_pending",
@@ -46,12 +58,27 @@ class StreamRelay:
         "_reply",
         "_saw_done",
         "_strip_usage",
+        "_transform",
         "events",
+        "finish_reasons",
+        "first_event_at",
+        "last_chunk",
         "usage",
     )
 
-    def __init__(self, reply: UpstreamReply, *, strip_usage: bool, idle: float, total: float) -> None:
+    def __init__(
+        self,
+        reply: UpstreamReply,
+        *,
+        strip_usage: bool,
+        idle: float,
+        total: float,
+        transform: Callable[[bytes], bytes] | None = None,
+        collect_finish_reasons: bool = False,
+    ) -> None:
         self._reply = reply
+        # Rewrites complete events before they leave (placeholders restored to the caller's values).
+        self._transform = transform
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
         self._strip_usage = strip_usage
         self._idle = idle
@@ -62,6 +89,12 @@ class StreamRelay:
         self.usage: dict[str, Any] | None = None
         # Data events relayed: what was generated when a stream ends before its usage chunk.
         self.events = 0
+        # For the trace: when the first event left, and the choices' finish reasons (when asked).
+        self.first_event_at: float | None = None
+        self._collect_finish = collect_finish_reasons
+        self.finish_reasons: list[str] = []
+        self.last_chunk: dict[str, Any] | None = None
+        """The usage chunk (it carries the response's id and model)."""
 
     def __aiter__(self) -> StreamRelay:
         return self
@@ -91,10 +124,16 @@ class StreamRelay:
                 continue
             cut += 2
             complete, self._pending = data[:cut], data[cut:]
-            if _EMPTY_CHOICES in complete or _DONE in complete:
+            if _EMPTY_CHOICES in complete or _DONE in complete or _RESPONSE_END.search(complete):
                 complete = self._inspect(complete)
+            if self._collect_finish:
+                self.finish_reasons.extend(reason.decode() for reason in _FINISH_REASON.findall(complete))
+            if self._transform is not None and complete:
+                complete = self._transform(complete)
             if complete:
                 self.events += complete.count(b"data: ")
+                if self.first_event_at is None:
+                    self.first_event_at = time.perf_counter()
                 return complete
 
     def _inspect(self, complete: bytes) -> bytes:
@@ -103,6 +142,9 @@ class StreamRelay:
         for event in complete.split(_EVENT_END)[:-1]:
             if event.startswith(_DONE):
                 self._saw_done = True
+            elif event.startswith(_RESPONSE_TERMINALS):
+                self._saw_done = True
+                self._record_response(event)
             elif _EMPTY_CHOICES in event and event.startswith(b"data: "):
                 try:
                     chunk = _decode(event[6:])
@@ -110,10 +152,22 @@ class StreamRelay:
                     chunk = None
                 if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
                     self.usage = chunk["usage"]
+                    self.last_chunk = chunk
                     if self._strip_usage:
                         continue
             kept.append(event + _EVENT_END)
         return b"".join(kept)
+
+    def _record_response(self, event: bytes) -> None:
+        start = event.find(b"\ndata: ")
+        try:
+            document = _decode(event[start + 7 :]) if start >= 0 else None
+        except msgspec.DecodeError:
+            return
+        response = document.get("response") if isinstance(document, dict) else None
+        if isinstance(response, dict) and isinstance(response.get("usage"), dict):
+            self.usage = response["usage"]
+            self.last_chunk = response
 
     async def _finish_upstream_ended(self) -> bytes:
         tail = self._pending

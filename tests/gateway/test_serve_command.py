@@ -11,21 +11,29 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gateway.conftest import POLICIES, SOLO_MODEL, running_simulator
 from tests.redis_server import running_redis
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_ready
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+def _requests_by_department_and_status(text: str) -> dict[tuple[str, str], float]:
+    totals: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_requests_total":
+                key = (sample.labels["department"], sample.labels["status"])
+                totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+def _metric_settles(url: str, expected: dict[tuple[str, str], float]) -> bool:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if _requests_by_department_and_status(httpx.get(url, timeout=5).text) == expected:
+            return True
+        time.sleep(0.2)
     return False
 
 
@@ -77,7 +85,7 @@ def test_serve_with_two_workers_on_redis(tmp_path: Path) -> None:
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             base = f"http://127.0.0.1:{port}"
-            assert _wait_ready(f"{base}/health/ready", process, 30), "the gateway did not become ready"
+            assert wait_until_ready(f"{base}/health/ready", process, 30), "the gateway did not become ready"
             for _ in range(4):
                 response = httpx.post(
                     f"{base}/v1/chat/completions",
@@ -93,6 +101,8 @@ def test_serve_with_two_workers_on_redis(tmp_path: Path) -> None:
                 assert response.json()["usage"]["completion_tokens"] == 2
             refused = httpx.post(f"{base}/v1/chat/completions", json={"model": SOLO_MODEL}, timeout=10)
             assert refused.status_code == 401
+            # /metrics sums both workers' figures (each publishes them every second).
+            assert _metric_settles(f"{base}/metrics", {("dgfip", "200"): 4.0, ("unknown", "401"): 1.0})
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -1,0 +1,5 @@
+import sys
+
+from gateway.audit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""The redact step: find personal data in a request and mask, pseudonymize, count or refuse it.
+
+Everything is scanned before anything is changed, so that a refusal leaves no half-redacted request
+behind and placeholders are numbered in the order the model reads the values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from gateway.errors import PayloadTooLarge
+from gateway.parsing import ParsedRequest
+from gateway.pii.detection import Detector, Finding
+from gateway.pii.errors import PiiBlocked, PiiDetectionFailed
+from gateway.pii.fields import Slot, json_slots, text_slots
+from gateway.pii.policy import PiiPolicy, Treatment
+from gateway.pii.pseudonyms import Pseudonyms
+from gateway.pii.restore import PlaceholderRestorer
+
+__all__ = ["Redaction", "Redactor"]
+
+logger = logging.getLogger("gateway.pii")
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.encode
+
+
+class Redaction:
+    """What the redact step did to one request: the request to forward, the entity types counted
+    and, when values were pseudonymized, what restores them in the answer."""
+
+    __slots__ = ("counts", "parsed", "restorer")
+
+    def __init__(
+        self, parsed: ParsedRequest, counts: dict[str, int], restorer: PlaceholderRestorer | None
+    ) -> None:
+        self.parsed = parsed
+        self.counts = counts
+        self.restorer = restorer
+
+
+class _Scan:
+    """The findings of one request, slot by slot, before anything is replaced."""
+
+    __slots__ = ("documents", "findings", "scanned_chars")
+
+    def __init__(self) -> None:
+        self.findings: list[tuple[Slot, list[Finding]]] = []
+        # Tool arguments decoded as JSON: re-encoded into their string when one of their values changes.
+        self.documents: list[tuple[Slot, Any]] = []
+        self.scanned_chars = 0
+
+
+class Redactor:
+    """Applies the `pii` configuration to requests. One per worker; holds no per-request state."""
+
+    def __init__(
+        self, policy: PiiPolicy, detector: Detector, *, fail_open: bool, max_scanned_chars: int
+    ) -> None:
+        self._policy = policy
+        self._detector = detector
+        self._fail_open = fail_open
+        self._max_scanned_chars = max_scanned_chars
+
+    def redact(self, parsed: ParsedRequest, department: str, service: str) -> Redaction | None:
+        """The request to forward, or None when nothing is looked for; raises PiiBlocked (400),
+        PayloadTooLarge (413) or PiiDetectionFailed (500)."""
+        treatment = self._policy.treatment(department, service, parsed.model)
+        if not treatment.active:
+            return None
+        pseudonyms = Pseudonyms() if treatment.pseudonymizes else None
+        try:
+            scan = self._scan(parsed, treatment, pseudonyms)
+        except PayloadTooLarge:
+            raise
+        except Exception as exc:
+            # Only the exception's type: its message could quote the text being scanned.
+            if self._fail_open:
+                logger.warning(
+                    "PII detection failed (%s); forwarding unredacted (fail_open)", type(exc).__name__
+                )
+                return Redaction(parsed, {}, None)
+            logger.error("PII detection failed (%s); request refused", type(exc).__name__)
+            raise PiiDetectionFailed() from None
+        return self._apply(parsed, treatment, scan, pseudonyms)
+
+    def _scan(self, parsed: ParsedRequest, treatment: Treatment, pseudonyms: Pseudonyms | None) -> _Scan:
+        scan = _Scan()
+        scanned = treatment.scanned
+        for slot in self._slots(parsed, scan):
+            text = slot.text
+            scan.scanned_chars += len(text)
+            if scan.scanned_chars > self._max_scanned_chars:
+                raise PayloadTooLarge(
+                    f"The request holds more than {self._max_scanned_chars} characters of text to check "
+                    "for personal data; send less text per request."
+                )
+            if pseudonyms is not None:
+                pseudonyms.reserve_literals(text)
+            findings = [finding for finding in self._detector.find(text) if finding.entity in scanned]
+            if findings:
+                scan.findings.append((slot, findings))
+        return scan
+
+    @staticmethod
+    def _slots(parsed: ParsedRequest, scan: _Scan) -> Iterator[Slot]:
+        for slot in text_slots(parsed.operation, parsed.payload):
+            if slot.key == "arguments":
+                try:
+                    document = _decode(slot.text)
+                except msgspec.DecodeError:
+                    document = None
+                if isinstance(document, dict | list):
+                    scan.documents.append((slot, document))
+                    yield from json_slots(document, slot.path)
+                    continue
+            yield slot
+
+    @staticmethod
+    def _apply(
+        parsed: ParsedRequest, treatment: Treatment, scan: _Scan, pseudonyms: Pseudonyms | None
+    ) -> Redaction:
+        counts: dict[str, int] = {}
+        blocked: dict[str, str] = {}  # entity -> where it was first found
+        changes = False
+        for slot, findings in scan.findings:
+            for finding in findings:
+                counts[finding.entity] = counts.get(finding.entity, 0) + 1
+                mode = treatment.mode_of(finding.entity)
+                if mode == "block":
+                    blocked.setdefault(finding.entity, slot.path)
+                elif mode in ("mask", "pseudonymize"):
+                    changes = True
+        if blocked:
+            raise PiiBlocked(sorted(blocked), param=next(iter(blocked.values())), counts=counts)
+        if not changes:
+            return Redaction(parsed, counts, None)
+
+        for slot, findings in scan.findings:
+            slot.replace(_replaced(slot.text, findings, treatment, pseudonyms))
+        for slot, document in scan.documents:
+            slot.replace(_encode(document).decode())
+        payload = parsed.payload
+        restorer = PlaceholderRestorer(pseudonyms.originals) if pseudonyms else None
+        return Redaction(ParsedRequest(parsed.operation, _encode(payload), payload), counts, restorer)
+
+
+def _replaced(text: str, findings: list[Finding], treatment: Treatment, pseudonyms: Pseudonyms | None) -> str:
+    pieces: list[str] = []
+    position = 0
+    for finding in findings:
+        mode = treatment.mode_of(finding.entity)
+        if mode == "mask":
+            replacement = f"[{finding.entity}]"
+        elif mode == "pseudonymize" and pseudonyms is not None:
+            replacement = pseudonyms.placeholder(finding.entity, text[finding.start : finding.end])
+        else:  # detect: counted, left as written
+            continue
+        pieces.append(text[position : finding.start])
+        pieces.append(replacement)
+        position = finding.end
+    pieces.append(text[position:])
+    return "".join(pieces)

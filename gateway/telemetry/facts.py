@@ -1,0 +1,78 @@
+"""What happened to one request, filled in step by step and observed once, at its end.
+
+The same facts feed the trace's SERVER span, the metrics and the audit record, so the three always
+agree. They hold identifiers, entity types and counts only: never prompt text, personal data or keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from gateway.operations import Operation
+from gateway.telemetry.request_trace import NO_TRACE, AnyTrace
+
+__all__ = ["RequestFacts"]
+
+
+class RequestFacts:
+    """One request's identifiers, decisions, outcome and usage."""
+
+    __slots__ = (
+        "admitted",
+        "backend",
+        "completion_tokens",
+        "cost_eur",
+        "decision",
+        "department",
+        "error",
+        "first_event_at",
+        "key_id",
+        "model",
+        "operation",
+        "pii",
+        "prompt_tokens",
+        "request_id",
+        "rule",
+        "service",
+        "started",
+        "status",
+        "time_to_first_chunk",
+        "trace",
+        "weighted_cost",
+    )
+
+    def __init__(
+        self, request_id: str, operation: Operation, started: float, trace: AnyTrace = NO_TRACE
+    ) -> None:
+        self.request_id = request_id
+        self.operation = operation
+        self.started = started
+        self.trace = trace
+        self.department = ""
+        self.service = ""
+        self.key_id = ""
+        self.model = ""
+        self.decision: Literal["allow", "deny"] | None = None
+        """`allow` or `deny` once authorization ran."""
+        self.rule: str | None = None
+        """The policy line that decided, as written in the policy file."""
+        self.pii: dict[str, int] | None = None
+        self.backend = ""
+        self.status = 0
+        self.error: str | None = None
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cost_eur = 0.0
+        self.weighted_cost = 0
+        self.time_to_first_chunk: float | None = None
+        self.first_event_at: float | None = None
+        """`time.perf_counter()` when a stream's first event left for the client."""
+        self.admitted = False
+        """Whether the request got past its reservation (it then counts as in flight)."""
+
+    def identity_attributes(self) -> dict[str, Any]:
+        return {
+            "gateway.department": self.department,
+            "gateway.service": self.service,
+            "gateway.key_id": self.key_id,
+        }

@@ -1,0 +1,111 @@
+"""The observe step: starts each request's trace and, once the request is over, reports its facts
+to the trace, the metrics and the audit log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.audit import AuditLog, AuditRecord, audit_time
+from gateway.operations import Operation
+from gateway.telemetry.facts import RequestFacts
+from gateway.telemetry.metrics import GatewayMetrics
+from gateway.telemetry.request_trace import NO_TRACE, Tracing
+
+__all__ = ["Observer"]
+
+
+class Observer:
+    """One per worker. Every part is optional; with all of them off, observing costs nothing."""
+
+    def __init__(
+        self,
+        tracing: Tracing | None = None,
+        audit: AuditLog | None = None,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
+        self._tracing = tracing
+        self._audit = audit
+        self._metrics = metrics
+        self.record_content = tracing is not None and tracing.record_content
+
+    def start(
+        self,
+        operation: Operation,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        request_id: str,
+        now: float,
+    ) -> RequestFacts:
+        trace = (
+            self._tracing.start(method, path, headers, request_id) if self._tracing is not None else NO_TRACE
+        )
+        return RequestFacts(request_id, operation, now, trace)
+
+    def admitted(self, facts: RequestFacts) -> None:
+        """The request holds its reservation and goes upstream: it is in flight until concluded."""
+        facts.admitted = True
+        if self._metrics is not None:
+            self._metrics.request_started(facts.model)
+
+    def quota_refused(self, facts: RequestFacts, level: str, limit: str) -> None:
+        if self._metrics is not None:
+            self._metrics.quota_refused(facts.department, facts.service, level, limit)
+
+    def conclude(self, facts: RequestFacts) -> None:
+        """The request is over (answered, refused or abandoned): called exactly once per request."""
+        metrics = self._metrics
+        if metrics is not None:
+            if facts.admitted:
+                first = facts.first_event_at
+                metrics.request_finished(
+                    facts.department,
+                    facts.service,
+                    facts.model,
+                    facts.operation.value,
+                    facts.status,
+                    time.perf_counter() - facts.started,
+                    first - facts.started if first is not None else None,
+                    facts.prompt_tokens,
+                    facts.completion_tokens,
+                )
+            else:
+                metrics.request_rejected(
+                    facts.department, facts.service, facts.model, facts.operation.value, facts.status
+                )
+            if facts.pii:
+                metrics.pii_detected(facts.department, facts.pii)
+        trace = facts.trace
+        if trace is not NO_TRACE:
+            attributes: dict[str, Any] = facts.identity_attributes()
+            if facts.model:
+                attributes["gen_ai.request.model"] = facts.model
+            trace.annotate(attributes)
+            trace.finish(facts.status, facts.error)
+        if self._audit is not None:
+            self._audit.write(self._audit_record(facts))
+
+    @staticmethod
+    def _audit_record(facts: RequestFacts) -> AuditRecord:
+        return AuditRecord(
+            time=audit_time(),
+            request_id=facts.request_id,
+            trace_id=facts.trace.trace_id,
+            department=facts.department,
+            service=facts.service,
+            key_id=facts.key_id,
+            model=facts.model,
+            operation=facts.operation.value,
+            backend=facts.backend,
+            decision=facts.decision,
+            rule=facts.rule,
+            pii=facts.pii or {},
+            prompt_tokens=facts.prompt_tokens,
+            completion_tokens=facts.completion_tokens,
+            cost_eur=facts.cost_eur,
+            weighted_cost=facts.weighted_cost,
+            status=facts.status,
+            latency_ms=round((time.perf_counter() - facts.started) * 1000, 3),
+        )

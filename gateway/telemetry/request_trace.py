@@ -1,0 +1,197 @@
+"""The spans of one request: a SERVER span, one child per pipeline step, and the upstream CLIENT span.
+
+    POST /v1/chat/completions          SERVER   http.*, gateway.department/service/key_id
+    ├── authenticate
+    ├── authorize                               gateway.policy.rule
+    ├── redact                                  gateway.pii.<TYPE> counts
+    ├── reserve
+    ├── route                                   gateway.backend
+    ├── chat mistral-small             CLIENT   gen_ai.*, server.*, gateway.upstream.attempts
+    ├── restore                                 (pseudonymized requests: until the answer is out)
+    └── settle
+
+Spans are started with an explicit parent rather than made current, so nothing is attached to the
+event loop's context and nothing leaks between requests. `NO_TRACE` has the same methods and does
+nothing: with tracing off the pipeline runs the same code at the cost of a few no-op calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway.errors import GatewayError
+
+__all__ = ["NO_TRACE", "AnySpan", "AnyTrace", "RequestTrace", "Tracing", "error_type", "server_attributes"]
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_EMPTY_CONTEXT = Context()
+
+
+def error_type(exc: BaseException) -> str:
+    """A low-cardinality name for a failure: the gateway's error code, else the exception's class."""
+    if isinstance(exc, GatewayError):
+        return exc.code or type(exc).__name__
+    return type(exc).__name__
+
+
+class _Step:
+    """A child span around one pipeline step; records the error type if the step raises."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def __enter__(self) -> Span:
+        return self.span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self.span.set_attribute("error.type", error_type(exc))
+            self.span.set_status(Status(StatusCode.ERROR))
+        self.span.end()
+
+
+class _NoSpan:
+    """Stands for a span when tracing is off."""
+
+    __slots__ = ()
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        pass
+
+    def set_status(self, status: Status) -> None:
+        pass
+
+    def is_recording(self) -> bool:
+        return False
+
+    def end(self) -> None:
+        pass
+
+    def __enter__(self) -> _NoSpan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
+
+
+class RequestTrace:
+    """The spans of one traced request."""
+
+    __slots__ = ("_context", "_ended", "_server", "_tracer", "trace_id")
+
+    traced = True
+
+    def __init__(self, tracer: Tracer, name: str, parent: Context, attributes: dict[str, Any]) -> None:
+        self._tracer = tracer
+        self._server = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        self._context = trace.set_span_in_context(self._server, _EMPTY_CONTEXT)
+        span_context = self._server.get_span_context()
+        self.trace_id: str | None = format(span_context.trace_id, "032x") if span_context.is_valid else None
+        self._ended = False
+
+    def step(self, name: str) -> _Step:
+        return _Step(self._tracer.start_span(name, context=self._context))
+
+    def span(self, name: str) -> Span:
+        """A step that outlives a `with` block (restoring a stream); the caller ends it."""
+        return self._tracer.start_span(name, context=self._context)
+
+    def upstream(self, name: str, attributes: dict[str, Any], headers: dict[str, str]) -> Span:
+        """The CLIENT span of the upstream call; its `traceparent` goes into `headers`, so that the
+        backend's own span (vLLM with --otlp-traces-endpoint) becomes its child."""
+        span = self._tracer.start_span(
+            name, context=self._context, kind=SpanKind.CLIENT, attributes=attributes
+        )
+        _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span, _EMPTY_CONTEXT))
+        return span
+
+    def annotate(self, attributes: Mapping[str, Any]) -> None:
+        self._server.set_attributes(attributes)
+
+    def finish(self, status: int, error: str | None = None) -> None:
+        """End the SERVER span once, with the status the client got."""
+        if self._ended:
+            return
+        self._ended = True
+        self._server.set_attribute("http.response.status_code", status)
+        if error is not None or status >= 500:
+            self._server.set_attribute("error.type", error or str(status))
+        if status >= 500:
+            self._server.set_status(Status(StatusCode.ERROR))
+        self._server.end()
+
+
+class _NoTrace:
+    """`RequestTrace` when tracing is off."""
+
+    __slots__ = ()
+
+    trace_id: str | None = None
+    traced = False
+
+    def step(self, name: str) -> _NoSpan:
+        return _NO_SPAN
+
+    def span(self, name: str) -> _NoSpan:
+        return _NO_SPAN
+
+    def upstream(self, name: str, attributes: dict[str, Any], headers: dict[str, str]) -> _NoSpan:
+        return _NO_SPAN
+
+    def annotate(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def finish(self, status: int, error: str | None = None) -> None:
+        pass
+
+
+NO_TRACE = _NoTrace()
+AnyTrace = RequestTrace | _NoTrace
+AnySpan = Span | _NoSpan
+
+
+class Tracing:
+    """Starts the trace of each request (one per worker)."""
+
+    def __init__(self, tracer: Tracer, *, trust_incoming: bool, record_content: bool) -> None:
+        self._tracer = tracer
+        self._trust_incoming = trust_incoming
+        self.record_content = record_content
+
+    def start(self, method: str, path: str, headers: Mapping[str, str], request_id: str) -> RequestTrace:
+        parent = _PROPAGATOR.extract(headers) if self._trust_incoming else _EMPTY_CONTEXT
+        attributes = {
+            "http.request.method": method,
+            "url.path": path,
+            "http.route": path,
+            "gateway.request_id": request_id,
+        }
+        return RequestTrace(self._tracer, f"{method} {path}", parent, attributes)
+
+
+def server_attributes(url: str) -> dict[str, Any]:
+    """`server.address` and `server.port` of a backend URL."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {"server.address": parts.hostname or "", "server.port": port}
