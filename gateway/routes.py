@@ -74,14 +74,15 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready")
 async def ready(request: AnyRequest) -> Response[dict[str, Any]]:
-    """Ready when every model has at least one healthy backend."""
+    """Ready when at least one model has a healthy backend; `models` says which ones can be served.
+
+    Not "every model": a model whose backends are all down is down for every replica alike, and taking
+    every replica out of the Service would refuse the clients of the models that still work."""
     pools = gateway_of(request).pools
     models = {name: pool.has_available() for name, pool in pools.items()}
-    ok = all(models.values())
-    return Response(
-        {"status": "ready" if ok else "unavailable", "models": models},
-        status_code=200 if ok else 503,
-    )
+    ok = any(models.values())
+    status = "ready" if all(models.values()) else "degraded" if ok else "unavailable"
+    return Response({"status": status, "models": models}, status_code=200 if ok else 503)
 
 
 ROUTES = [chat_completions, completions, embeddings, responses, list_models, retrieve_model, live, ready]

@@ -11,7 +11,14 @@ from contextlib import contextmanager
 import httpx
 
 from gateway.routing.backend import Backend
-from tests.gateway.conftest import CHAT_MODEL, RunningGateway, running_gateway, running_simulator, sim_stats
+from tests.gateway.conftest import (
+    CHAT_MODEL,
+    SOLO_MODEL,
+    RunningGateway,
+    running_gateway,
+    running_simulator,
+    sim_stats,
+)
 from tests.servers import free_port
 
 
@@ -199,4 +206,21 @@ def test_no_backend_left_is_503_with_retry_after() -> None:
         assert set(error) == {"message", "type", "param", "code"}
         ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
         assert ready.status_code == 503
-        assert ready.json()["models"] == {CHAT_MODEL: False}
+        assert ready.json() == {"status": "unavailable", "models": {CHAT_MODEL: False}}
+
+
+def test_ready_while_one_model_of_several_can_be_served() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with (
+        running_simulator(SOLO_MODEL) as sim,
+        running_gateway(
+            [
+                {"name": CHAT_MODEL, "backends": [{"url": dead}]},
+                {"name": SOLO_MODEL, "backends": [{"url": sim}]},
+            ]
+        ) as gw,
+    ):
+        assert _wait_for(lambda: not gw.state.pools[CHAT_MODEL].has_available(), 5.0)
+        ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "degraded", "models": {CHAT_MODEL: False, SOLO_MODEL: True}}

@@ -1,0 +1,98 @@
+{{/*
+The gateway's configuration file (docs/configuration.md), built as a dict and written with toYaml:
+toYaml keeps large integers whole (50000000, not 5e+07), which printing numbers one by one would not.
+Paths of mounted files and names of secret variables are fixed here, where the Deployment mounts and
+sets them.
+*/}}
+
+{{- define "sovereign-gateway.configDirectory" -}}/etc/gateway/config{{- end -}}
+{{- define "sovereign-gateway.policyDirectory" -}}/etc/gateway/policies{{- end -}}
+{{- define "sovereign-gateway.metricsDirectory" -}}/var/run/gateway/metrics{{- end -}}
+{{- define "sovereign-gateway.pepperEnv" -}}GATEWAY_KEY_PEPPER{{- end -}}
+{{- define "sovereign-gateway.adminKeyEnv" -}}GATEWAY_ADMIN_KEY{{- end -}}
+{{- define "sovereign-gateway.redisPasswordEnv" -}}GATEWAY_REDIS_PASSWORD{{- end -}}
+{{- define "sovereign-gateway.metricsTokenEnv" -}}GATEWAY_METRICS_TOKEN{{- end -}}
+
+{{- define "sovereign-gateway.backendsByName" -}}
+{{- $byName := dict -}}
+{{- range .Values.backends -}}
+{{- if hasKey $byName .name -}}
+{{- fail (printf "backends: %s is listed twice" .name) -}}
+{{- end -}}
+{{- if regexMatch "/v1/?$" .url -}}
+{{- fail (printf "backends[%s].url: give the server's base URL without /v1 (the gateway adds the API path)" .name) -}}
+{{- end -}}
+{{- $entry := dict "url" .url -}}
+{{- if .weight -}}{{- $_ := set $entry "weight" .weight -}}{{- end -}}
+{{- if .maxConcurrent -}}{{- $_ := set $entry "max_concurrent" .maxConcurrent -}}{{- end -}}
+{{- if .apiKeySecret -}}{{- $_ := set $entry "api_key_env" (include "sovereign-gateway.backendKeyEnv" .name) -}}{{- end -}}
+{{- $_ := set $byName .name $entry -}}
+{{- end -}}
+{{- toJson $byName -}}
+{{- end -}}
+
+{{- define "sovereign-gateway.models" -}}
+{{- $backends := include "sovereign-gateway.backendsByName" . | fromJson -}}
+{{- $models := list -}}
+{{- range .Values.models -}}
+{{- $model := dict "name" .name "backends" list -}}
+{{- range .backends -}}
+{{- if not (hasKey $backends .) -}}
+{{- fail (printf "models: backend %s is not in `backends`" .) -}}
+{{- end -}}
+{{- $_ := set $model "backends" (append $model.backends (get $backends .)) -}}
+{{- end -}}
+{{- if .timeouts -}}{{- $_ := set $model "timeouts" .timeouts -}}{{- end -}}
+{{- if .routing -}}{{- $_ := set $model "routing" .routing -}}{{- end -}}
+{{- $models = append $models $model -}}
+{{- end -}}
+{{- toJson $models -}}
+{{- end -}}
+
+{{- define "sovereign-gateway.config" -}}
+{{- $values := .Values -}}
+{{- $config := deepCopy ($values.config | default dict) -}}
+{{- $auth := $config.auth | default dict -}}
+{{- range list "pepper_env" "admin_key_env" -}}
+{{- if hasKey $auth . -}}
+{{- fail (printf "config.auth.%s is set by the chart: give the secret in `secrets` instead" .) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $auth "pepper_env" (include "sovereign-gateway.pepperEnv" .) -}}
+{{- $_ = set $auth "admin_key_env" (include "sovereign-gateway.adminKeyEnv" .) -}}
+{{- $_ = set $config "auth" $auth -}}
+{{- $_ = set $config "server" (dict
+  "host" "0.0.0.0"
+  "port" $values.server.port
+  "workers" (include "sovereign-gateway.workers" . | int)
+  "max_body_bytes" $values.server.maxBodyBytes
+  "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds) -}}
+{{- $_ = set $config "models" (include "sovereign-gateway.models" . | fromJsonArray) -}}
+{{- if regexMatch "^rediss?://[^/@]*:[^/@]*@" $values.redis.url -}}
+{{- fail "redis.url must not contain a password: give it in redis.passwordSecret" -}}
+{{- end -}}
+{{- $store := dict "kind" "redis" "url" $values.redis.url "prefix" $values.redis.prefix "timeout" $values.redis.timeout -}}
+{{- if $values.redis.passwordSecret -}}
+{{- $_ = set $store "password_env" (include "sovereign-gateway.redisPasswordEnv" .) -}}
+{{- end -}}
+{{- $_ = set $config "store" $store -}}
+{{- $policyDirectory := include "sovereign-gateway.policyDirectory" . -}}
+{{- $_ = set $config "policy" (dict
+  "model_file" (printf "%s/model.conf" $policyDirectory)
+  "policy_file" (printf "%s/policy.csv" $policyDirectory)
+  "reload_interval" $values.policy.reloadIntervalSeconds
+  "decision_cache_size" $values.policy.decisionCacheSize) -}}
+{{- $_ = set $config "tracing" (dict
+  "enabled" $values.tracing.enabled
+  "trust_incoming_traceparent" $values.tracing.trustIncomingTraceparent
+  "record_content" $values.tracing.recordContent) -}}
+{{- if regexMatch "^/v1(/|$)" $values.metrics.path -}}
+{{- fail "metrics.path must be outside /v1, e.g. /metrics" -}}
+{{- end -}}
+{{- $metrics := dict "enabled" $values.metrics.enabled "path" $values.metrics.path "multiprocess_directory" (include "sovereign-gateway.metricsDirectory" .) -}}
+{{- if $values.metrics.tokenSecret -}}
+{{- $_ = set $metrics "token_env" (include "sovereign-gateway.metricsTokenEnv" .) -}}
+{{- end -}}
+{{- $_ = set $config "metrics" $metrics -}}
+{{- toYaml $config -}}
+{{- end -}}
