@@ -98,9 +98,7 @@ _NO_SPAN = _NoSpan()
 class RequestTrace:
     """The spans of one traced request."""
 
-    __slots__ = ("_context", "_ended", "_server", "_tracer", "trace_id")
-
-    traced = True
+    __slots__ = ("_context", "_ended", "_server", "_tracer", "trace_id", "traced")
 
     def __init__(self, tracer: Tracer, name: str, parent: Context, attributes: dict[str, Any]) -> None:
         self._tracer = tracer
@@ -108,18 +106,28 @@ class RequestTrace:
         self._context = trace.set_span_in_context(self._server, _EMPTY_CONTEXT)
         span_context = self._server.get_span_context()
         self.trace_id: str | None = format(span_context.trace_id, "032x") if span_context.is_valid else None
+        # A request the sampler left out keeps its trace id (and passes it on, unsampled) but records
+        # nothing: its steps cost a no-op each, as with tracing off.
+        self.traced = self._server.is_recording()
         self._ended = False
 
-    def step(self, name: str) -> _Step:
+    def step(self, name: str) -> _Step | _NoSpan:
+        if not self.traced:
+            return _NO_SPAN
         return _Step(self._tracer.start_span(name, context=self._context))
 
-    def span(self, name: str) -> Span:
+    def span(self, name: str) -> Span | _NoSpan:
         """A step that outlives a `with` block (restoring a stream); the caller ends it."""
+        if not self.traced:
+            return _NO_SPAN
         return self._tracer.start_span(name, context=self._context)
 
-    def upstream(self, name: str, attributes: dict[str, Any], headers: dict[str, str]) -> Span:
+    def upstream(self, name: str, attributes: dict[str, Any], headers: dict[str, str]) -> Span | _NoSpan:
         """The CLIENT span of the upstream call; its `traceparent` goes into `headers`, so that the
         backend's own span (vLLM with --otlp-traces-endpoint) becomes its child."""
+        if not self.traced:
+            _PROPAGATOR.inject(headers, context=self._context)  # the trace goes on, unsampled
+            return _NO_SPAN
         span = self._tracer.start_span(
             name, context=self._context, kind=SpanKind.CLIENT, attributes=attributes
         )
