@@ -321,3 +321,20 @@ def test_opted_in_content_is_the_redacted_text_only() -> None:
     assert "<EMAIL_1>" in attributes["gen_ai.output.messages"]  # what the backend answered, before restoring
     dumped = json.dumps([json.loads(span.to_json()) for span in children])
     assert EMAIL not in dumped
+
+
+def test_a_sampled_out_request_records_nothing_but_keeps_its_trace_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    with traced_gateway() as running:
+        reply = running.client().chat.completions.with_raw_response.create(
+            model=SOLO_MODEL, messages=[{"role": "user", "content": "Bonjour"}]
+        )
+        trace_id = reply.headers["x-trace-id"]
+        traceparent = last_request(running.sim)["headers"]["traceparent"]
+        running.flush()
+        assert running.exporter.get_finished_spans() == ()
+    _, sent_trace_id, _, flags = traceparent.split("-")
+    assert sent_trace_id == trace_id
+    assert int(flags, 16) & 1 == 0  # not sampled: vLLM records nothing either
