@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean helm-tools
+.PHONY: demo test lint typecheck unit bench loadtest clean helm-tools
 
 # With the `ner` extra (spaCy and its 16 MB French model, about 20 s more to install), so that the
 # tests cover person and place names too.
@@ -41,6 +41,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench
+
+# A bounded headless locust run (30 s, 20 users) against simulators; results under results/locust/.
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run_locust $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
