@@ -49,17 +49,30 @@ def _named_endpoint() -> str | None:
     )
 
 
-def _otlp_exporter() -> SpanExporter:
+def _protocol() -> str:
+    return (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+
+
+def _check_exporter_settings() -> None:
+    """At start, with a message that says what to set."""
     if _named_endpoint() is None:
         raise TracingSetupError(
             "tracing.enabled is true but no collector is named: set OTEL_EXPORTER_OTLP_ENDPOINT "
             "(or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), e.g. http://otel-collector:4318"
         )
-    protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    )
+    if _protocol() not in ("grpc", "http/protobuf"):
+        raise TracingSetupError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={_protocol()!r} is not supported; use http/protobuf or grpc"
+        )
+
+
+def _otlp_exporter() -> SpanExporter:
+    """The SDK's OTLP exporter, as the OTEL_* variables configure it."""
+    protocol = _protocol()
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
@@ -86,7 +99,10 @@ def build_tracer_provider(
         # Neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES named the service.
         resource = resource.merge(Resource({"service.name": _DEFAULT_SERVICE_NAME}))
     provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter or _otlp_exporter()))
+    if exporter is None:
+        _check_exporter_settings()
+        exporter = _otlp_exporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 

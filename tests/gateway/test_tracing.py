@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from gateway.app import create_app
+from gateway.telemetry.tracing import TracingConfig, TracingSetupError, build_tracer_provider
 from tests.gateway.conftest import (
     DEPARTMENT,
     SERVICE,
@@ -338,3 +339,15 @@ def test_a_sampled_out_request_records_nothing_but_keeps_its_trace_id(
     _, sent_trace_id, _, flags = traceparent.split("-")
     assert sent_trace_id == trace_id
     assert int(flags, 16) & 1 == 0  # not sampled: vLLM records nothing either
+
+
+def test_tracing_never_falls_back_to_an_unnamed_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(TracingSetupError, match="no collector is named"):
+        build_tracer_provider(TracingConfig(enabled=True))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    with pytest.raises(TracingSetupError, match="not supported"):
+        build_tracer_provider(TracingConfig(enabled=True))
+    assert build_tracer_provider(TracingConfig(enabled=False)) is None
