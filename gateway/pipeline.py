@@ -350,6 +350,9 @@ class Pipeline:
 
     async def _finish_stream(self, exchange: Exchange, relay: StreamRelay) -> None:
         await relay.aclose()
+        if not relay.ended_upstream:
+            # The client hung up mid-stream: what the records and the trace say it got.
+            exchange.facts.status, exchange.facts.error = _CLIENT_CLOSED_REQUEST, "client_disconnected"
         usage = usage_from_dict(relay.usage) if relay.usage is not None else None
         if relay.first_event_at is not None:
             exchange.facts.first_event_at = relay.first_event_at

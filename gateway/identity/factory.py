@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.identity.authenticator import Authenticator
-from gateway.identity.credentials import AdminKey, load_admin_key, load_pepper, read_secret
-from gateway.identity.errors import CredentialError
+from gateway.identity.credentials import AdminKey, load_admin_key, load_pepper
 from gateway.identity.keys import Pepper
 from gateway.identity.limiter import FailureLimiter
 from gateway.identity.settings import AuthConfig, StoreConfig
@@ -24,17 +23,16 @@ async def open_key_store(config: StoreConfig, environ: Mapping[str, str] | None 
 
     # Imported here: `gateway config check` and the embedded store have no use for redis-py.
     from gateway.identity.redis_store import RedisKeyStore
+    from gateway.redis_target import redis_target
 
-    assert config.url is not None  # StoreConfig's validator guarantees it
-    password = None
-    if config.password_env is not None:
-        password = read_secret(config.password_env, environ)
-        if password is None:
-            raise CredentialError(
-                f"store.password_env names {config.password_env}, but neither it nor "
-                f"{config.password_env}_FILE is set"
-            )
-    return RedisKeyStore.from_url(config.url, password=password, prefix=config.prefix, timeout=config.timeout)
+    target = redis_target(config, environ)
+    return RedisKeyStore.from_url(
+        target.url,
+        password=target.password,
+        topology=target.topology,
+        prefix=config.prefix,
+        timeout=config.timeout,
+    )
 
 
 def pepper_for(store: StoreConfig, auth: AuthConfig, environ: Mapping[str, str] | None = None) -> Pepper:

@@ -8,7 +8,10 @@ Layout, with the default prefix `sgw`:
     sgw:keys:changed                  pub/sub channel: the id of every created or revoked key
 
 Every command touches one key (the Lua scripts too), so the layout works on Redis Cluster as is; the
-`{<id>}` hash tag lets later per-key data (budgets) share that key's slot.
+`{<id>}` hash tag lets later per-key data (budgets) share that key's slot. The two sets are written
+and read in pipelines without a transaction, which a Cluster client splits by node. On a Cluster,
+PUBLISH reaches the subscribers of every node, so each process subscribes on whichever node it is
+given.
 
 Each process subscribes to the channel: a revocation reaches every cache within a second. A
 subscription that is lost, or silent for three heartbeats, is reported as "changes may have been
@@ -25,13 +28,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
-from gateway.redis_client import connect_redis
+from gateway.redis_client import RedisClient, connect_redis, open_pubsub
+from gateway.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisKeyStore"]
 
@@ -127,7 +130,7 @@ def _mapped_errors(action: str) -> Iterator[None]:
 class RedisKeyStore(KeyStore):
     """Keys in Redis. `from_url` builds its own client; the constructor takes one (and closes it)."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "sgw", heartbeat: float = 1.0) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "sgw", heartbeat: float = 1.0) -> None:
         self._client = client
         self._prefix = prefix
         self._heartbeat = heartbeat
@@ -152,8 +155,11 @@ class RedisKeyStore(KeyStore):
         prefix: str = "sgw",
         timeout: float = 2.0,
         heartbeat: float = 1.0,
+        topology: RedisTopology = STANDALONE,
     ) -> RedisKeyStore:
-        client = connect_redis(url, password=password, timeout=timeout, client_name="sovereign-gateway")
+        client = connect_redis(
+            url, password=password, timeout=timeout, client_name="sovereign-gateway", topology=topology
+        )
         return cls(client, prefix=prefix, heartbeat=heartbeat)
 
     def __repr__(self) -> str:
@@ -252,8 +258,9 @@ class RedisKeyStore(KeyStore):
         loop = asyncio.get_running_loop()
         delay = 0.1
         while True:
-            pubsub = self._client.pubsub()
+            pubsub = None
             try:
+                pubsub = await open_pubsub(self._client)
                 await pubsub.subscribe(self.channel)
                 heard = loop.time()
                 while True:
@@ -284,8 +291,9 @@ class RedisKeyStore(KeyStore):
             except (RedisError, OSError) as exc:
                 self._lost(f"{type(exc).__name__}: {exc}")
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 

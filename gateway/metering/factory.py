@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from gateway.identity.credentials import read_secret
 from gateway.identity.errors import CredentialError
 from gateway.identity.settings import StoreConfig
 from gateway.metering.errors import UsageStoreError
@@ -42,22 +41,16 @@ async def open_usage_store(
 
     # Imported here: processes on the embedded store have no use for redis-py.
     from gateway.metering.redis_store import RedisUsageStore
+    from gateway.redis_target import redis_target
 
-    assert store.url is not None  # StoreConfig's validator guarantees it
-    password = None
-    if store.password_env is not None:
-        try:
-            password = read_secret(store.password_env, environ)
-        except CredentialError as exc:
-            raise UsageStoreError(str(exc)) from None
-        if password is None:
-            raise UsageStoreError(
-                f"store.password_env names {store.password_env}, but neither it nor "
-                f"{store.password_env}_FILE is set"
-            )
+    try:
+        target = redis_target(store, environ)
+    except CredentialError as exc:
+        raise UsageStoreError(str(exc)) from None
     return RedisUsageStore.from_url(
-        store.url,
-        password=password,
+        target.url,
+        password=target.password,
+        topology=target.topology,
         prefix=store.prefix,
         timeout=store.timeout,
         timezone=settings.timezone,

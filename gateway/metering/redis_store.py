@@ -13,7 +13,8 @@ Hash tags are per department, the same choice as the budgets' keys: everything a
 of a batch touches lives in one slot, so it is written by one Lua script, atomically (the records,
 the rollups and the batch marker together), on Redis Cluster too; and the load spreads over the
 shards by department instead of piling a whole month onto one. A batch spanning several departments
-is one script call per department and month, sent in one pipeline.
+is one script call per department and month, sent in one pipeline; on a Cluster, whose client refuses
+scripts in pipelines, one call per share, all at once (see `_write_on_cluster`).
 
 Counters are integers (euros in micro-euros), so the sums are exact. The script carries the
 `#!lua` flags line: Redis (7.0 or later) then refuses it before it starts when out of memory, so a
@@ -29,20 +30,23 @@ Durability: what Redis acknowledged is as durable as Redis is configured to be; 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from gateway.metering.errors import InvalidUsageQuery, UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import COUNTERS, UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
-from gateway.redis_client import connect_redis
+from gateway.redis_client import RedisClient, connect_redis
+from gateway.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisUsageStore"]
 
@@ -175,7 +179,7 @@ class RedisUsageStore(UsageStore):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         *,
         prefix: str = "sgw",
         timezone: str = DEFAULT_TIMEZONE,
@@ -201,8 +205,11 @@ class RedisUsageStore(UsageStore):
         timezone: str = DEFAULT_TIMEZONE,
         records_retention_days: int = 120,
         rollups_retention_days: int = 800,
+        topology: RedisTopology = STANDALONE,
     ) -> RedisUsageStore:
-        client = connect_redis(url, password=password, timeout=timeout, client_name="sovereign-gateway-usage")
+        client = connect_redis(
+            url, password=password, timeout=timeout, client_name="sovereign-gateway-usage", topology=topology
+        )
         return cls(
             client,
             prefix=prefix,
@@ -246,29 +253,67 @@ class RedisUsageStore(UsageStore):
                 share = shares[(record.department, period.name)] = _Share(record.department, period)
             share.add(record, day)
         with _mapped_errors("write usage"):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for share in shares.values():
-                    # First: an entry here without data is harmless, data without it would be unlisted.
-                    rollups_expire = _expiry_ms(share.period, self._rollups_retention)
-                    pipe.sadd(self._departments(share.period), share.department)
-                    pipe.pexpireat(self._departments(share.period), rollups_expire)
-                    base = self._base(share.department, share.period)
-                    keys = [self._marker(share.department, f"{batch_id}:{share.period.name}"), f"{base}:records",
-                            f"{base}:cells", *(f"{base}:cell:{member}" for member in share.cells)]  # fmt: skip
-                    args: list[str | int] = [
-                        _BATCH_MEMORY,
-                        _expiry_ms(share.period, self._records_retention),
-                        rollups_expire,
-                        len(share.cells),
-                        len(_FIELDS),
-                        *_FIELDS,
-                    ]
-                    for member, counters in share.cells.items():
-                        args.append(member)
-                        args.extend(counters)
-                    args.extend(share.values)
-                    await self._write_script(keys=keys, args=args, client=pipe)
-                await pipe.execute()
+            client = self._client
+            if isinstance(client, RedisCluster):
+                await self._write_on_cluster(client, batch_id, shares.values())
+            else:
+                await self._write_in_pipeline(client, batch_id, shares.values())
+
+    def _index(self, share: _Share) -> tuple[str, int]:
+        """The month's list of departments, and when it expires (with the rollups)."""
+        return self._departments(share.period), _expiry_ms(share.period, self._rollups_retention)
+
+    def _script_call(self, batch_id: str, share: _Share) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of the script that writes one share."""
+        base = self._base(share.department, share.period)
+        keys = [self._marker(share.department, f"{batch_id}:{share.period.name}"), f"{base}:records",
+                f"{base}:cells", *(f"{base}:cell:{member}" for member in share.cells)]  # fmt: skip
+        args: list[str | int] = [
+            _BATCH_MEMORY,
+            _expiry_ms(share.period, self._records_retention),
+            _expiry_ms(share.period, self._rollups_retention),
+            len(share.cells),
+            len(_FIELDS),
+            *_FIELDS,
+        ]
+        for member, counters in share.cells.items():
+            args.append(member)
+            args.extend(counters)
+        args.extend(share.values)
+        return keys, args
+
+    async def _write_in_pipeline(self, client: redis.Redis, batch_id: str, shares: Iterable[_Share]) -> None:
+        """One round trip; redis-py loads the script before the pipeline if the server lacks it."""
+        async with client.pipeline(transaction=False) as pipe:
+            for share in shares:
+                # First: an entry here without data is harmless, data without it would be unlisted.
+                index, expires = self._index(share)
+                pipe.sadd(index, share.department)
+                pipe.pexpireat(index, expires)
+                keys, args = self._script_call(batch_id, share)
+                await self._write_script(keys=keys, args=args, client=pipe)
+            await pipe.execute()
+
+    async def _write_on_cluster(self, client: RedisCluster, batch_id: str, shares: Iterable[_Share]) -> None:
+        """redis-py refuses EVALSHA in a Cluster pipeline (it could not load a script a node lacks), so
+        the departments' index goes first, in one pipeline the client splits by node, then each share
+        is its own script call, all at once, each sent to its department's node (which gets the
+        script loaded if it answers NOSCRIPT). Every call runs to its end before the first error, if
+        any, is raised: the batch is retried whole, and the markers skip the shares already written."""
+        shares = list(shares)
+        async with client.pipeline(transaction=False) as pipe:
+            for share in shares:
+                index, expires = self._index(share)
+                pipe.sadd(index, share.department)
+                pipe.pexpireat(index, expires)
+            await pipe.execute()
+        calls = [self._script_call(batch_id, share) for share in shares]
+        outcomes = await asyncio.gather(
+            *(self._write_script(keys=keys, args=args) for keys, args in calls), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def cells(self, period: Period, department: str | None = None) -> list[UsageCell]:
         self._check(period)

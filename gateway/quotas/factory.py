@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.identity.credentials import read_secret
-from gateway.identity.errors import CredentialError
 from gateway.identity.settings import StoreConfig
 from gateway.quotas.ledger import Ledger
 from gateway.quotas.resilient import ResilientLedger
@@ -27,19 +25,13 @@ async def open_ledger(
     else:
         # Imported here: processes on the embedded store have no use for redis-py.
         from gateway.quotas.redis_ledger import RedisLedger
+        from gateway.redis_target import redis_target
 
-        assert store.url is not None  # StoreConfig's validator guarantees it
-        password = None
-        if store.password_env is not None:
-            password = read_secret(store.password_env, environ)
-            if password is None:
-                raise CredentialError(
-                    f"store.password_env names {store.password_env}, but neither it nor "
-                    f"{store.password_env}_FILE is set"
-                )
+        target = redis_target(store, environ)
         inner = RedisLedger.from_url(
-            store.url,
-            password=password,
+            target.url,
+            password=target.password,
+            topology=target.topology,
             prefix=store.prefix,
             timeout=store.timeout,
             reservation_ttl=quotas.reservation_ttl_seconds,

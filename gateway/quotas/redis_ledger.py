@@ -8,6 +8,11 @@ rolling-minute buckets, expiries and calendar periods. The calendar periods (day
 time zone) are computed by the gateway, from its own clock; when Redis's time is outside them (a
 request at midnight on a gateway a second late), the script refuses to decide and answers its time,
 and the gateway plans again for that time, in a second round trip that only happens at period ends.
+
+On Redis Cluster: each script's keys are one department's, under its hash tag, so in one slot, and
+redis-py loads a script on the node that answers NOSCRIPT (a new node, a promoted replica).
+`outstanding()` and `sweep()` over every department SCAN each primary in turn (redis-py's cluster
+`scan_iter` does), since one node only lists its own keys.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from gateway.quotas.errors import QuotaStoreError
 from gateway.quotas.ledger import Ledger, Outcome, Reservation, Settlement, empty_reservation, outcome_of
 from gateway.quotas.plan import Plan
 from gateway.quotas.redis_scripts import FINISH, RESERVE, SWEEP_BATCH
-from gateway.redis_client import connect_redis
+from gateway.redis_client import RedisClient, connect_redis
+from gateway.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisLedger"]
 
@@ -49,7 +55,7 @@ class RedisLedger(Ledger):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         *,
         prefix: str = "sgw",
         reservation_ttl: float = 900.0,
@@ -75,6 +81,7 @@ class RedisLedger(Ledger):
         max_connections: int = 64,
         reservation_ttl: float = 900.0,
         clock: Callable[[], float] | None = None,
+        topology: RedisTopology = STANDALONE,
     ) -> RedisLedger:
         client = connect_redis(
             url,
@@ -82,6 +89,7 @@ class RedisLedger(Ledger):
             timeout=timeout,
             client_name="sovereign-gateway-quotas",
             max_connections=max_connections,
+            topology=topology,
         )
         return cls(client, prefix=prefix, reservation_ttl=reservation_ttl, clock=clock)
 
@@ -209,7 +217,12 @@ class RedisLedger(Ledger):
 
     async def ping(self) -> None:
         with _mapped_errors("ping"):
-            await self._client.ping()
+            if isinstance(self._client, RedisCluster):
+                # Every primary: departments are spread over them, and "the store is back" (which
+                # ends fail_open's local enforcement) must hold for all of them, not one.
+                await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await self._client.ping()
 
     async def close(self) -> None:
         if self._closed:

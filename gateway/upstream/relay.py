@@ -59,6 +59,7 @@ class StreamRelay:
         "_saw_done",
         "_strip_usage",
         "_transform",
+        "ended_upstream",
         "events",
         "finish_reasons",
         "first_event_at",
@@ -89,6 +90,9 @@ class StreamRelay:
         self.usage: dict[str, Any] | None = None
         # Data events relayed: what was generated when a stream ends before its usage chunk.
         self.events = 0
+        # The backend's side ended the stream (completed, failed or timed out); when it is still
+        # False once the relay is closed, the client left first.
+        self.ended_upstream = False
         # For the trace: when the first event left, and the choices' finish reasons (when asked).
         self.first_event_at: float | None = None
         self._collect_finish = collect_finish_reasons
@@ -141,9 +145,9 @@ class StreamRelay:
         kept: list[bytes] = []
         for event in complete.split(_EVENT_END)[:-1]:
             if event.startswith(_DONE):
-                self._saw_done = True
+                self._saw_done = self.ended_upstream = True
             elif event.startswith(_RESPONSE_TERMINALS):
-                self._saw_done = True
+                self._saw_done = self.ended_upstream = True
                 self._record_response(event)
             elif _EMPTY_CHOICES in event and event.startswith(b"data: "):
                 try:
@@ -170,6 +174,7 @@ class StreamRelay:
             self.last_chunk = response
 
     async def _finish_upstream_ended(self) -> bytes:
+        self.ended_upstream = True
         tail = self._pending
         await self.aclose()
         if self._saw_done:
@@ -178,6 +183,7 @@ class StreamRelay:
         return _error_event("The backend ended the stream before completing it.", "upstream_error")
 
     async def _finish_with_error(self, message: str, code: str) -> bytes:
+        self.ended_upstream = True
         await self.aclose()
         return _error_event(message, code)
 

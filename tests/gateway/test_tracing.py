@@ -63,10 +63,12 @@ class Traced:
 
 
 @contextmanager
-def traced_gateway(quotas: dict[str, Any] | None = None, **tracing: Any) -> Iterator[Traced]:
+def traced_gateway(
+    quotas: dict[str, Any] | None = None, itl_ms: float = 0.0, **tracing: Any
+) -> Iterator[Traced]:
     exporter = InMemorySpanExporter()
     with (
-        running_simulator(SOLO_MODEL, mode="echo") as sim,
+        running_simulator(SOLO_MODEL, mode="echo", itl_ms=itl_ms) as sim,
         tempfile.TemporaryDirectory(prefix="gateway-test-") as folder,
     ):
         config = gateway_config(
@@ -351,3 +353,22 @@ def test_tracing_never_falls_back_to_an_unnamed_collector(monkeypatch: pytest.Mo
     with pytest.raises(TracingSetupError, match="not supported"):
         build_tracer_provider(TracingConfig(enabled=True))
     assert build_tracer_provider(TracingConfig(enabled=False)) is None
+
+
+def test_client_leaving_mid_stream_ends_every_span_once() -> None:
+    # 50 ms per token and 100 words to echo: the stream would last 5 s if nobody stopped it.
+    long_prompt = " ".join(["mot"] * 100)
+    with traced_gateway(itl_ms=50.0) as running:
+        body = {"model": SOLO_MODEL, "messages": [{"role": "user", "content": long_prompt}], "stream": True}
+        headers = {"authorization": f"Bearer {running.key}"}
+        with httpx.stream(
+            "POST", f"{running.url}/v1/chat/completions", json=body, headers=headers, timeout=10
+        ) as r:
+            for _ in r.iter_raw():
+                break  # one piece, then hang up
+        server, children = _tree(running.spans(1))
+    assert _names(children) == [name for name in STEPS if name != "restore"]  # no value to restore
+    assert _attributes(server)["http.response.status_code"] == 499
+    assert _attributes(server)["error.type"] == "client_disconnected"
+    upstream = next(span for span in children if span.kind is SpanKind.CLIENT)
+    assert upstream.end_time is not None and server.end_time is not None

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FIXED_REPLICAS", "SCENARIOS", "SERVICE_MONITOR", "SEVERAL_BACKENDS"]
+__all__ = [
+    "FIXED_REPLICAS",
+    "REDIS_CLUSTER",
+    "REDIS_SENTINEL",
+    "SCENARIOS",
+    "SERVICE_MONITOR",
+    "SEVERAL_BACKENDS",
+]
 
 Values = dict[str, Any]
 
@@ -88,9 +95,49 @@ FIXED_REPLICAS: Values = {
     "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}},
 }
 
+# A Redis Cluster of three pods in the namespace `redis` (the default of redis.network, merged with the
+# labels given here), found through a headless Service's pod names, over TLS with an ACL user.
+REDIS_CLUSTER: Values = {
+    "redis": {
+        "mode": "cluster",
+        "url": "rediss://gateway@/0",
+        "passwordSecret": {"name": "redis-gateway", "key": "password"},
+        "network": {"podLabels": {"app.kubernetes.io/name": "redis-cluster"}},
+        "cluster": {
+            "nodes": [
+                "redis-cluster-0.redis-cluster-headless.redis.svc.cluster.local:6379",
+                "redis-cluster-1.redis-cluster-headless.redis.svc.cluster.local:6379",
+                "redis-cluster-2.redis-cluster-headless.redis.svc.cluster.local:6379",
+            ]
+        },
+    },
+}
+
+# A master and replicas watched by three Sentinels (the Bitnami chart's layout: the Sentinels run next
+# to Redis in the same pods, on 26379), with a password for Redis and another for the Sentinels.
+REDIS_SENTINEL: Values = {
+    "redis": {
+        "mode": "sentinel",
+        "url": None,
+        "passwordSecret": {"name": "redis-gateway", "key": "password"},
+        "network": {"podLabels": {"app.kubernetes.io/name": "redis"}},
+        "sentinel": {
+            "masterName": "mymaster",
+            "addresses": [
+                "redis-node-0.redis-headless.redis.svc.cluster.local:26379",
+                "redis-node-1.redis-headless.redis.svc.cluster.local:26379",
+                "redis-node-2.redis-headless.redis.svc.cluster.local:26379",
+            ],
+            "passwordSecret": {"name": "redis-gateway", "key": "sentinel-password"},
+        },
+    },
+}
+
 SCENARIOS: dict[str, Values] = {
     "defaults": {},
     "several-backends": SEVERAL_BACKENDS,
     "service-monitor": SERVICE_MONITOR,
     "fixed-replicas": FIXED_REPLICAS,
+    "redis-cluster": REDIS_CLUSTER,
+    "redis-sentinel": REDIS_SENTINEL,
 }

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import GatewayConfig
 from tests.helm.rendering import ROOT, Rendered, render
-from tests.helm.scenarios import SCENARIOS, SEVERAL_BACKENDS
+from tests.helm.scenarios import REDIS_CLUSTER, REDIS_SENTINEL, SCENARIOS, SEVERAL_BACKENDS
 
 Scenario = Callable[[str], Rendered]
 
@@ -115,3 +115,38 @@ def test_backend_served_under_two_names_is_configured_the_same_in_both(scenario:
     assert len(gpu_node) == 2
     assert gpu_node[0] == gpu_node[1]
     assert len(SEVERAL_BACKENDS["backends"]) == 3
+
+
+def test_redis_cluster_configuration(scenario: Scenario) -> None:
+    rendered = scenario("redis-cluster")
+    store = GatewayConfig.model_validate(rendered.gateway_config).store
+    assert store.redis_mode == "cluster"
+    assert store.url == "rediss://gateway@/0"
+    assert store.cluster_nodes == tuple(REDIS_CLUSTER["redis"]["cluster"]["nodes"])
+    assert store.password_env == "GATEWAY_REDIS_PASSWORD"
+    assert "secretKeyRef" in rendered.env()["GATEWAY_REDIS_PASSWORD"]["valueFrom"]
+
+
+def test_redis_sentinel_configuration(scenario: Scenario) -> None:
+    rendered = scenario("redis-sentinel")
+    store = GatewayConfig.model_validate(rendered.gateway_config).store
+    sentinel = REDIS_SENTINEL["redis"]["sentinel"]
+    assert store.redis_mode == "sentinel"
+    assert store.url is None
+    assert store.sentinels == tuple(sentinel["addresses"])
+    assert store.sentinel_master == "mymaster"
+    env = rendered.env()
+    for variable, secret in (
+        (store.password_env, REDIS_SENTINEL["redis"]["passwordSecret"]),
+        (store.sentinel_password_env, sentinel["passwordSecret"]),
+    ):
+        assert variable is not None
+        assert env[variable]["valueFrom"]["secretKeyRef"] == secret
+
+
+def test_standalone_configuration_names_its_mode_and_no_other_topology(scenario: Scenario) -> None:
+    store = GatewayConfig.model_validate(scenario("defaults").gateway_config).store
+    assert store.redis_mode == "standalone"
+    assert store.url == "redis://redis.redis.svc.cluster.local:6379/0"
+    assert store.sentinels == store.cluster_nodes == ()
+    assert "GATEWAY_REDIS_SENTINEL_PASSWORD" not in scenario("defaults").env()

@@ -1,4 +1,5 @@
-"""The NetworkPolicy lets the gateway reach its backends, Redis, the collector and DNS, and nothing else."""
+"""The NetworkPolicy lets the gateway reach its backends, Redis (and its Sentinels), the collector and DNS, and
+nothing else."""
 
 from __future__ import annotations
 
@@ -67,6 +68,63 @@ def test_default_egress_has_no_collector_while_tracing_is_off(scenario: Scenario
         {"to": [_pods("inference", **{"app.kubernetes.io/name": "vllm-mistral-small"})], "ports": _tcp(8000)},
         {"to": [_pods("redis")], "ports": _tcp(6379)},
         DNS,
+    ]
+
+
+def test_egress_to_a_redis_cluster_opens_its_nodes(scenario: Scenario) -> None:
+    # Three nodes matched by one selector, on one port: one rule.
+    redis_pods = _pods("redis", **{"app.kubernetes.io/name": "redis-cluster"})
+    assert _egress(scenario("redis-cluster"))[1:-1] == [{"to": [redis_pods], "ports": _tcp(6379)}]
+
+
+def test_egress_to_cluster_nodes_given_by_address_opens_each_of_them(helm: Path) -> None:
+    rendered = render(
+        {
+            "redis": {
+                "mode": "cluster",
+                "url": "redis://10.0.6.1:7000",
+                "network": None,
+                "cluster": {"nodes": ["10.0.6.1:7000", "10.0.6.2:7001", "10.0.6.3:7002"]},
+            }
+        },
+        helm,
+    )
+    assert _egress(rendered)[1:-1] == [
+        {"to": [_cidr("10.0.6.1/32")], "ports": _tcp(7000)},
+        {"to": [_cidr("10.0.6.2/32")], "ports": _tcp(7001)},
+        {"to": [_cidr("10.0.6.3/32")], "ports": _tcp(7002)},
+    ]
+
+
+def test_egress_with_sentinel_opens_every_redis_server_and_every_sentinel(scenario: Scenario) -> None:
+    redis_pods = _pods("redis", **{"app.kubernetes.io/name": "redis"})
+    assert _egress(scenario("redis-sentinel"))[1:-1] == [
+        # Any server may become the master: all of them, on Redis's port.
+        {"to": [redis_pods], "ports": _tcp(6379)},
+        # The Sentinels, in the same pods here, on theirs.
+        {"to": [redis_pods], "ports": _tcp(26379)},
+    ]
+
+
+def test_sentinels_elsewhere_have_a_network_of_their_own(helm: Path) -> None:
+    rendered = render(
+        {
+            "redis": {
+                "mode": "sentinel",
+                "url": None,
+                "network": {"namespace": None, "cidr": "10.0.7.0/24", "port": 6380},
+                "sentinel": {
+                    "addresses": ["sentinel-a.dc1.internal:5000", "sentinel-b.dc1.internal:5001"],
+                    "network": {"cidr": "10.0.8.0/28"},
+                },
+            }
+        },
+        helm,
+    )
+    assert _egress(rendered)[1:-1] == [
+        {"to": [_cidr("10.0.7.0/24")], "ports": _tcp(6380)},
+        {"to": [_cidr("10.0.8.0/28")], "ports": _tcp(5000)},
+        {"to": [_cidr("10.0.8.0/28")], "ports": _tcp(5001)},
     ]
 
 

@@ -50,8 +50,9 @@ def test_representative_values_pass_the_schema(name: str) -> None:
 
 # (values, where the schema reports the problem, what helm's message contains)
 BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
-    ({"redis": {"mode": "cluster"}}, "redis.mode", "standalone"),
-    ({"redis": {"mode": "sentinel"}}, "redis.mode", "standalone"),
+    ({"redis": {"mode": "replication"}}, "redis.mode", "standalone"),
+    ({"redis": {"sentinel": {"addresses": ["redis-sentinel"]}}}, "redis.sentinel.addresses.0", "addresses"),
+    ({"redis": {"cluster": {"nodes": "10.0.0.1:6379"}}}, "redis.cluster.nodes", "nodes"),
     ({"redis": {"url": "http://10.0.0.1:6379"}}, "redis.url", "redis"),
     ({"backends": [{"name": "Vllm_A", "url": "http://10.0.0.1:8000"}]}, "backends.0.name", "name"),
     ({"backends": [{"name": "a", "url": "10.0.0.1:8000"}]}, "backends.0.url", "url"),
@@ -118,6 +119,25 @@ TEMPLATE_REFUSALS: list[tuple[dict[str, Any], str]] = [
         {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
         "metrics.serviceMonitor.enabled needs metrics.enabled",
     ),
+    ({"redis": {"url": None}}, "redis.url: mode standalone needs the server's URL"),
+    ({"redis": {"mode": "sentinel", "url": None}}, "redis.sentinel.addresses: mode sentinel needs host:port"),
+    (
+        {"redis": {"mode": "sentinel", "sentinel": {"addresses": ["s:26379"]}}},
+        "redis.url: with mode sentinel the Sentinels name the master: set redis.url to null",
+    ),
+    (
+        {
+            "redis": {
+                "mode": "sentinel",
+                "url": None,
+                "network": None,
+                "sentinel": {"addresses": ["10.0.0.1:26379"]},
+            }
+        },
+        "redis.network: with mode sentinel the Sentinels name the master, which may be any of the Redis servers",
+    ),
+    ({"redis": {"mode": "cluster", "url": None}}, "redis.cluster.nodes: mode cluster needs nodes"),
+    ({"redis": {"mode": "cluster", "url": "redis://10.0.0.1:7000/3"}}, "a Redis Cluster has only database 0"),
 ]
 
 

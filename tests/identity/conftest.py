@@ -24,6 +24,7 @@ from gateway.identity import (
 from gateway.identity.redis_store import RedisKeyStore
 from gateway.identity.store import KeyRecords
 from tests.redis_server import running_redis
+from tests.redis_topologies import RedisConnection, redis_connection
 
 CHANGE_DEADLINE = 1.0  # a revocation must reach every cache within this many seconds
 
@@ -63,22 +64,25 @@ def open_embedded(path: Path) -> Callable[[], Awaitable[KeyStore]]:
     return opener
 
 
-def open_redis(url: str, prefix: str) -> Callable[[], Awaitable[KeyStore]]:
+def open_redis(connection: RedisConnection, prefix: str) -> Callable[[], Awaitable[KeyStore]]:
     async def opener() -> KeyStore:
-        return RedisKeyStore.from_url(url, prefix=prefix, heartbeat=0.2)
+        return RedisKeyStore.from_url(
+            connection.url, prefix=prefix, heartbeat=0.2, topology=connection.topology
+        )
 
     return opener
 
 
 @pytest_asyncio.fixture(params=["embedded", "redis"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Each store kind; the contract tests add the Cluster and Sentinel ones (STORE_KINDS)."""
     if request.param == "embedded":
         path = tmp_path / "data" / "gateway.db"
         backend = Backend("embedded", str(path), open_embedded(path))
     else:
-        url: str = request.getfixturevalue("redis_url")
+        connection = redis_connection(request, request.param)
         prefix = f"t{uuid.uuid4().hex[:12]}"
-        backend = Backend("redis", prefix, open_redis(url, prefix))
+        backend = Backend(request.param, prefix, open_redis(connection, prefix))
     yield backend
     for store in backend.opened:
         await store.close()

@@ -1,4 +1,5 @@
-"""The KeyStore contract, run against both stores: embedded (SQLite) and Redis."""
+"""The KeyStore contract, run against both stores: embedded (SQLite) and Redis (one server, a Cluster,
+a Sentinel-watched master)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pytest
 from gateway.identity import Authenticator, DuplicateKeyId, KeyRecord, KeyStore, Pepper, create_key
 from gateway.identity.keys import display_prefix, generate_key, hash_key
 from tests.identity.conftest import CHANGE_DEADLINE, Backend
+from tests.redis_topologies import STORE_KINDS
+
+pytestmark = pytest.mark.parametrize("backend", STORE_KINDS, indirect=True)
 
 
 def make_record(

@@ -23,6 +23,7 @@ import pytest_asyncio
 from gateway.metering import EmbeddedUsageStore, UsageRecord, UsageStore, micro_euros
 from gateway.metering.redis_store import RedisUsageStore
 from tests.redis_server import running_redis
+from tests.redis_topologies import redis_connection
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -85,11 +86,11 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             return await EmbeddedUsageStore.open(path)
 
     else:
-        url: str = request.getfixturevalue("redis_url")
+        connection = redis_connection(request, request.param)
         prefix = f"t{uuid.uuid4().hex[:12]}"
 
         async def opener() -> UsageStore:
-            return RedisUsageStore.from_url(url, prefix=prefix)
+            return RedisUsageStore.from_url(connection.url, prefix=prefix, topology=connection.topology)
 
     backend = Backend(request.param, opener)
     yield backend

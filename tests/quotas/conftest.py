@@ -16,6 +16,7 @@ import pytest_asyncio
 from gateway.quotas import EmbeddedLedger, Ledger, Plan, Planner, QuotaConfig, Refusal, Reservation
 from gateway.quotas.redis_ledger import RedisLedger
 from tests.redis_server import running_redis
+from tests.redis_topologies import redis_connection
 
 PARIS = ZoneInfo("Europe/Paris")
 KEY = "abcdefgh2345"
@@ -83,11 +84,13 @@ async def ledgers(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClo
 
         opener = open_embedded
     else:
-        url: str = request.getfixturevalue("redis_url")
+        connection = redis_connection(request, request.param)
         prefix = f"t{uuid.uuid4().hex[:12]}"
 
         async def open_redis(ttl: float, clock: FakeClock | None) -> Ledger:
-            return RedisLedger.from_url(url, prefix=prefix, reservation_ttl=ttl, clock=clock)
+            return RedisLedger.from_url(
+                connection.url, prefix=prefix, reservation_ttl=ttl, clock=clock, topology=connection.topology
+            )
 
         opener = open_redis
     ledgers = Ledgers(request.param, clock, opener)

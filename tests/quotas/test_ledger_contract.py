@@ -1,4 +1,5 @@
-"""The Ledger contract, run against both ledgers: embedded (SQLite) and Redis, on a clock tests move."""
+"""The Ledger contract, run against both ledgers: embedded (SQLite) and Redis (one server, a Cluster, a
+Sentinel-watched master), on a clock tests move."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.quotas.conftest import (
     refused,
     reserved,
 )
+from tests.redis_topologies import STORE_KINDS
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("ledgers", STORE_KINDS, indirect=True)]
 
 SERVICE_DAY = {"services": {"dgfip/svc": {"tokens_per_day": 1000}}}
 

@@ -11,6 +11,7 @@ sets them.
 {{- define "sovereign-gateway.pepperEnv" -}}GATEWAY_KEY_PEPPER{{- end -}}
 {{- define "sovereign-gateway.adminKeyEnv" -}}GATEWAY_ADMIN_KEY{{- end -}}
 {{- define "sovereign-gateway.redisPasswordEnv" -}}GATEWAY_REDIS_PASSWORD{{- end -}}
+{{- define "sovereign-gateway.sentinelPasswordEnv" -}}GATEWAY_REDIS_SENTINEL_PASSWORD{{- end -}}
 {{- define "sovereign-gateway.metricsTokenEnv" -}}GATEWAY_METRICS_TOKEN{{- end -}}
 
 {{- define "sovereign-gateway.backendsByName" -}}
@@ -49,6 +50,50 @@ sets them.
 {{- toJson $models -}}
 {{- end -}}
 
+{{/*
+The `store` section (docs/configuration.md, store): the Redis of redis.mode. What the values schema
+cannot say (which keys each mode needs) is refused here, with a sentence.
+*/}}
+{{- define "sovereign-gateway.store" -}}
+{{- $redis := .Values.redis -}}
+{{- $url := $redis.url | default "" -}}
+{{- if regexMatch "^rediss?://[^/@]*:[^/@]*@" $url -}}
+{{- fail "redis.url must not contain a password: give it in redis.passwordSecret" -}}
+{{- end -}}
+{{- $hasHost := and $url (ne (urlParse $url).host "") -}}
+{{- $store := dict "kind" "redis" "redis_mode" $redis.mode "prefix" $redis.prefix "timeout" $redis.timeout -}}
+{{- if $url -}}{{- $_ := set $store "url" $url -}}{{- end -}}
+{{- if $redis.passwordSecret -}}
+{{- $_ := set $store "password_env" (include "sovereign-gateway.redisPasswordEnv" .) -}}
+{{- end -}}
+{{- if eq $redis.mode "standalone" -}}
+{{- if not $hasHost -}}
+{{- fail "redis.url: mode standalone needs the server's URL, e.g. redis://redis.redis.svc.cluster.local:6379/0" -}}
+{{- end -}}
+{{- else if eq $redis.mode "sentinel" -}}
+{{- if not $redis.sentinel.addresses -}}
+{{- fail "redis.sentinel.addresses: mode sentinel needs host:port of every Sentinel" -}}
+{{- end -}}
+{{- if $hasHost -}}
+{{- fail "redis.url: with mode sentinel the Sentinels name the master: set redis.url to null, or give only the scheme, user and database (rediss://gateway@/0)" -}}
+{{- end -}}
+{{- $_ := set $store "sentinels" $redis.sentinel.addresses -}}
+{{- $_ := set $store "sentinel_master" $redis.sentinel.masterName -}}
+{{- if $redis.sentinel.passwordSecret -}}
+{{- $_ := set $store "sentinel_password_env" (include "sovereign-gateway.sentinelPasswordEnv" .) -}}
+{{- end -}}
+{{- else -}}
+{{- if not (or $hasHost $redis.cluster.nodes) -}}
+{{- fail "redis.cluster.nodes: mode cluster needs nodes to discover the cluster from (host:port), or a redis.url with a host" -}}
+{{- end -}}
+{{- if regexMatch "/0*[1-9][0-9]*$" $url -}}
+{{- fail "redis.url: a Redis Cluster has only database 0: end the URL with /0 or nothing" -}}
+{{- end -}}
+{{- if $redis.cluster.nodes -}}{{- $_ := set $store "cluster_nodes" $redis.cluster.nodes -}}{{- end -}}
+{{- end -}}
+{{- toJson $store -}}
+{{- end -}}
+
 {{- define "sovereign-gateway.config" -}}
 {{- $values := .Values -}}
 {{- $config := deepCopy ($values.config | default dict) -}}
@@ -68,14 +113,7 @@ sets them.
   "max_body_bytes" $values.server.maxBodyBytes
   "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds) -}}
 {{- $_ = set $config "models" (include "sovereign-gateway.models" . | fromJsonArray) -}}
-{{- if regexMatch "^rediss?://[^/@]*:[^/@]*@" $values.redis.url -}}
-{{- fail "redis.url must not contain a password: give it in redis.passwordSecret" -}}
-{{- end -}}
-{{- $store := dict "kind" "redis" "url" $values.redis.url "prefix" $values.redis.prefix "timeout" $values.redis.timeout -}}
-{{- if $values.redis.passwordSecret -}}
-{{- $_ = set $store "password_env" (include "sovereign-gateway.redisPasswordEnv" .) -}}
-{{- end -}}
-{{- $_ = set $config "store" $store -}}
+{{- $_ = set $config "store" (include "sovereign-gateway.store" . | fromJson) -}}
 {{- $policyDirectory := include "sovereign-gateway.policyDirectory" . -}}
 {{- $_ = set $config "policy" (dict
   "model_file" (printf "%s/model.conf" $policyDirectory)

@@ -114,3 +114,42 @@ A server given by an IPv4 address needs no `network`: its /32 is used.
 {{- end -}}
 {{- toYaml (list (dict "to" (list $peer) "ports" (list (dict "protocol" "TCP" "port" (int $port))))) -}}
 {{- end -}}
+
+{{/*
+The egress rules towards Redis, for redis.mode:
+  standalone: the server of redis.url;
+  sentinel:   every Redis server that may become the master (redis.network, required: the address
+              comes from the Sentinels at run time) and every Sentinel address, on its own port;
+  cluster:    every node address listed (redis.url's and redis.cluster.nodes), on its own port.
+Rules that come out the same (several nodes matched by one selector on one port) are written once.
+*/}}
+{{- define "sovereign-gateway.redisEgress" -}}
+{{- $redis := .Values.redis -}}
+{{- $network := $redis.network | default dict -}}
+{{- $ports := dict "redis" 6379 "rediss" 6379 -}}
+{{- $rules := list -}}
+{{- if eq $redis.mode "sentinel" -}}
+{{- if not (or $network.cidr $network.namespace $network.podLabels) -}}
+{{- fail "redis.network: with mode sentinel the Sentinels name the master, which may be any of the Redis servers: give redis.network (cidr, or namespace and/or podLabels) so that the NetworkPolicy lets the gateway reach them all" -}}
+{{- end -}}
+{{- $rules = concat $rules (include "sovereign-gateway.egressRule" (dict "what" "redis" "url" (printf "redis://%s" $redis.sentinel.masterName) "network" $network "ports" $ports) | fromYamlArray) -}}
+{{- $sentinelNetwork := $redis.sentinel.network | default (omit $network "port") -}}
+{{- range $redis.sentinel.addresses -}}
+{{- $rules = concat $rules (include "sovereign-gateway.egressRule" (dict "what" "redis.sentinel" "url" (printf "redis://%s" .) "network" $sentinelNetwork "ports" $ports) | fromYamlArray) -}}
+{{- end -}}
+{{- else -}}
+{{- $urls := list -}}
+{{- if and $redis.url (ne (urlParse $redis.url).host "") -}}
+{{- $urls = append $urls $redis.url -}}
+{{- end -}}
+{{- if eq $redis.mode "cluster" -}}
+{{- range $redis.cluster.nodes -}}
+{{- $urls = append $urls (printf "redis://%s" .) -}}
+{{- end -}}
+{{- end -}}
+{{- range $urls -}}
+{{- $rules = concat $rules (include "sovereign-gateway.egressRule" (dict "what" "redis" "url" . "network" $network "ports" $ports) | fromYamlArray) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml ($rules | uniq) -}}
+{{- end -}}
