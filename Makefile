@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench loadtest clean helm-tools
+.PHONY: demo test lint typecheck unit bench loadtest clean helm-tools system-deps
 
 # With the `ner` extra (spaCy and its 16 MB French model, about 20 s more to install), so that the
 # tests cover person and place names too.
@@ -34,7 +34,13 @@ $(HELM_TOOLS): $(STAMP) tests/helm/install_helm.py
 
 helm-tools: $(HELM_TOOLS)
 
-unit: $(STAMP) $(HELM_TOOLS)
+# What the tests run from Debian's packages: their private redis-servers, and the browser that drives
+# the console's pages (through Playwright, which never downloads one). Installed when missing.
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; }
+
+unit: $(STAMP) $(HELM_TOOLS) system-deps
 	$(BIN)/pytest
 
 test: lint typecheck unit

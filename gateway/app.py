@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.admin import ADMIN_ROUTES
 from gateway.config import GatewayConfig, load_config
+from gateway.console.plugin import ConsolePlugin
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
 from gateway.routes import ROUTES
 from gateway.state import AnyRequest, Gateway
@@ -104,6 +105,7 @@ def create_app(
         openapi_config=None,
         logging_config=None,
         state=State({"gateway": gateway}),
+        plugins=[ConsolePlugin(config.console)] if config.console.enabled else [],
     )
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
+from gateway.console.settings import ConsoleConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
 from gateway.metering.settings import MeteringConfig
 from gateway.pii.settings import PiiConfig
@@ -193,6 +194,7 @@ class GatewayConfig(_Strict):
     tracing: TracingConfig = TracingConfig()
     metrics: MetricsConfig = MetricsConfig()
     audit: AuditConfig = AuditConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from loadtests.bench_authz import generate_policy
 from loadtests.generators import GeneratorResult, comparison_table, from_load_result, run_wrk
 from loadtests.loadgen import LoadResult
 from loadtests.processes import (
@@ -78,6 +79,12 @@ class BenchOptions:
     off, metrics are switched off too, so the difference is what observing costs."""
     pii: str = "off"
     """`off` or `pseudonymize`: the redact step scans every request (which holds no personal data)."""
+    policy_lines: int = 0
+    """A generated policy of this many lines (loadtests.bench_authz's generator) instead of the
+    repository's few; 0 keeps the repository's."""
+    memory_requests: int = 0
+    """After the cases, send this many more requests at c=64 and report the gateway's resident
+    memory after a fifth of them and after all (0: no memory check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,14 @@ class Target:
     port: int
     simulator_pid: int
     gateway_pid: int | None = None
+
+
+def resident_kib(pid: int) -> int:
+    """A process's resident set size (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def request_body(stream: bool, max_tokens: int) -> str:
@@ -119,6 +134,7 @@ def write_config(
     quotas: bool = False,
     observe: bool = False,
     pii: str = "off",
+    policy_lines: int = 0,
 ) -> Path:
     # JSON is valid YAML, and json.dumps needs no quoting rules of our own.
     config: dict[str, object] = {
@@ -149,10 +165,14 @@ def write_config(
                 },
             }
         policies = _ROOT / "policies"
-        config["policy"] = {
-            "model_file": str(policies / "model.conf"),
-            "policy_file": str(policies / "policy.csv"),
-        }
+        policy_file = policies / "policy.csv"
+        if policy_lines:
+            # The generated departments, plus the repository's lines that let the bench's key in.
+            policy_file = directory / "policy.csv"
+            lines = generate_policy(policy_lines, departments=50)
+            lines += (policies / "policy.csv").read_text(encoding="utf-8").splitlines()
+            policy_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        config["policy"] = {"model_file": str(policies / "model.conf"), "policy_file": str(policy_file)}
     config["metrics"] = {"enabled": observe}
     if observe:
         config["tracing"] = {"enabled": True}
@@ -354,6 +374,7 @@ class Bench:
             quotas=self.options.quotas != "off",
             observe=self.options.observe,
             pii=self.options.pii,
+            policy_lines=self.options.policy_lines,
         )
         name = f"gateway-{transport}"
         arguments = ["-m", "gateway", "serve", "--config", str(config), "--port", str(port)]
@@ -377,9 +398,31 @@ class Bench:
             results = self.run_cases(self.cases("gateway", transport), target)
             if self.options.profile_out is not None and transport == self.options.transports[0]:
                 self.profile_gateway(target, self.options.profile_out)
+            if self.options.memory_requests and transport == self.options.transports[0]:
+                self.memory_growth(target)
             return results
         finally:
             self.processes.stop(process)
+
+    def memory_growth(self, target: Target) -> None:
+        """Resident memory of the gateway after a fifth of `memory_requests` and after all of them."""
+        assert target.gateway_pid is not None
+        total = self.options.memory_requests
+        readings: list[tuple[int, int]] = []
+        sent = 0
+        for batch in (total // 5, total - total // 5):
+            command = self.loadgen_command(target.port, False, 64, 3600.0)
+            command[command.index("--requests") + 1] = str(batch)
+            result = self.run_loadgen(command, 3600.0)
+            sent += result.requests
+            readings.append((sent, resident_kib(target.gateway_pid)))
+        (first_sent, first), (last_sent, last) = readings
+        growth = (last - first) / first * 100
+        print(
+            f"memory: {first / 1024:.1f} MiB after {first_sent:,} requests, {last / 1024:.1f} MiB after "
+            f"{last_sent:,} ({growth:+.1f} %)",
+            flush=True,
+        )
 
     def run(self) -> list[CaseResult]:
         """Start everything, measure every case, and stop everything, whatever happens."""
@@ -495,6 +538,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a quota on every request, in that store",
     )
     add("--observe", action="store_true", help="tracing at 100%%, metrics and the audit log on")
+    add("--policy-lines", type=int, default=0, help="a generated policy of this many lines")
+    add("--memory", type=int, default=0, help="then this many requests at c=64: resident memory growth")
+    add(
+        "--full",
+        action="store_true",
+        help="every feature: --observe --pii pseudonymize --quotas redis --policy-lines 2000",
+    )
     add("--pii", choices=["off", "pseudonymize"], default="off", help="the redact step on every request")
     add(
         "--compare-generators",
@@ -523,9 +573,11 @@ def options_from(argv: Sequence[str] | None) -> BenchOptions:
         json_out=args.json,
         profile_out=args.profile,
         compare_generators=args.compare_generators,
-        quotas=args.quotas,
-        observe=args.observe,
-        pii=args.pii,
+        quotas="redis" if args.full else args.quotas,
+        observe=args.observe or args.full,
+        pii="pseudonymize" if args.full else args.pii,
+        policy_lines=2000 if args.full and not args.policy_lines else args.policy_lines,
+        memory_requests=max(0, args.memory),
     )
 
 

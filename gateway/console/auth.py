@@ -1,0 +1,146 @@
+"""Signing in with an admin API key, signing out, and the check every page runs first.
+
+Signing in authenticates the key with the gateway's own `Authenticator` (the same checks as the API,
+and the same limit on failed attempts per address), then asks the policy whether the key may read
+usage or manage keys in its department. The session cookie that follows holds the key's id, never
+the key.
+
+On every page, `signed_in` reads the session cookie and then the key's record from the store: a key
+revoked, expired or deleted since the sign-in ends its session there and then, on every worker (the
+store is shared), without any session store. The bootstrap admin key, which has no record, is
+checked by its fingerprint against the key configured now.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from litestar import get, post
+from litestar.response import Redirect, Template
+
+from gateway.console.access import Administrator
+from gateway.console.csrf import LOGIN_COOKIE, LOGIN_FORM, SESSION_COOKIE, login_binding
+from gateway.console.i18n import LABELS
+from gateway.console.render import BASE, NotSignedIn, console_cookie, language_of, page, redirect
+from gateway.console.state import console_of
+from gateway.identity import (
+    BOOTSTRAP_ADMIN,
+    AuthenticationFailed,
+    AuthenticationUnavailable,
+    KeyStoreError,
+    TooManyFailedAttempts,
+)
+from gateway.pipeline import client_address
+from gateway.state import AnyRequest, gateway_of
+
+__all__ = ["AUTH_ROUTES", "signed_in"]
+
+_LOGIN_COOKIE_SECONDS = 3600
+
+
+async def signed_in(request: AnyRequest) -> Administrator:
+    """The signed-in administrator, checked against the store now; `NotSignedIn` otherwise."""
+    console = console_of(request)
+    gateway = gateway_of(request)
+    now = time.time()
+    session = console.codec.read(request.cookies.get(SESSION_COOKIE), now)
+    if session is None:
+        raise NotSignedIn()
+    if session.kid == BOOTSTRAP_ADMIN.key_id:
+        if console.admin_fingerprint is None or session.fp != console.admin_fingerprint:
+            raise NotSignedIn()
+        principal = BOOTSTRAP_ADMIN
+    else:
+        assert gateway.key_store is not None, "the gateway has not started"
+        try:
+            record = await gateway.key_store.get(session.kid)
+        except KeyStoreError:
+            raise NotSignedIn() from None
+        if record is None or record.status(now) != "active":
+            raise NotSignedIn()
+        principal = record.principal()
+        if principal != session.principal():
+            raise NotSignedIn()
+    admin = Administrator(principal, gateway.authorizer, session.nonce)
+    if not admin.may_use_console():
+        raise NotSignedIn()  # the policy changed since the sign-in
+    return admin
+
+
+def _login_page(request: AnyRequest, message: str | None, status: int, notice: str | None = None) -> Template:
+    console = console_of(request)
+    value = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    cookie = console_cookie(request, LOGIN_COOKIE, value, _LOGIN_COOKIE_SECONDS)
+    context = {
+        "error": message,
+        "notice": notice,
+        "minutes": console.settings.session_minutes,
+    }
+    return page(
+        request,
+        None,
+        "login.html.j2",
+        "sign_in_title",
+        context,
+        status_code=status,
+        cookies=[cookie],
+        csrf=console.codec.csrf_token(login_binding(value)),
+    )
+
+
+@get("/login", name="console-login")
+async def login_form(request: AnyRequest) -> Template | Redirect:
+    try:
+        await signed_in(request)
+    except NotSignedIn:
+        labels = LABELS[language_of(request)]
+        notice = labels["signed_out"] if "signed_out" in request.query_params else None
+        return _login_page(request, None, 200, notice)
+    return redirect(f"{BASE}/")
+
+
+@post("/login", name="console-login-submit", opt={"csrf": LOGIN_FORM}, status_code=303)
+async def login(request: AnyRequest) -> Template | Redirect:
+    labels = LABELS[language_of(request)]
+    form = await request.form()
+    key = form.get("api_key")
+    gateway = gateway_of(request)
+    assert gateway.authenticator is not None, "the gateway has not started"
+    if not isinstance(key, str) or not key.strip():
+        return _login_page(request, labels["sign_in_failed"], 401)
+    try:
+        principal = await gateway.authenticator.authenticate(f"Bearer {key.strip()}", client_address(request))
+    except TooManyFailedAttempts as exc:
+        return _login_page(request, labels["sign_in_blocked"].format(seconds=exc.retry_after), 429)
+    except AuthenticationUnavailable:
+        return _login_page(request, labels["sign_in_unavailable"], 503)
+    except AuthenticationFailed:
+        return _login_page(request, labels["sign_in_failed"], 401)
+    console = console_of(request)
+    admin = Administrator(principal, gateway.authorizer, "")
+    if not admin.may_use_console():
+        return _login_page(request, labels["sign_in_not_admin"], 403)
+    minutes = console.settings.session_minutes
+    fingerprint = console.admin_fingerprint if principal.key_id == BOOTSTRAP_ADMIN.key_id else None
+    token = console.codec.issue(principal, int(time.time()), minutes, fingerprint=fingerprint)
+    return redirect(
+        f"{BASE}/",
+        cookies=[
+            console_cookie(request, SESSION_COOKIE, token, minutes * 60),
+            console_cookie(request, LOGIN_COOKIE, "", 0),
+        ],
+    )
+
+
+@post("/logout", name="console-logout", status_code=303)
+async def logout(request: AnyRequest) -> Redirect:
+    """Forget the session in this browser. (A signed cookie copied elsewhere before would last until it
+    expires: revoke the key to end every session of it at once.)"""
+    return redirect(
+        f"{BASE}/login?signed_out=1",
+        cookies=[console_cookie(request, SESSION_COOKIE, "", 0)],
+    )
+
+
+AUTH_ROUTES = [login_form, login, logout]

@@ -1,0 +1,126 @@
+"""Console sessions as signed, self-contained cookies: nothing is kept on the server.
+
+A session cookie is `<payload>.<signature>`, both base64url without padding: the payload is a small
+JSON object (key id, department, service, roles, issue and expiry times, a random nonce, and for the
+bootstrap admin key a fingerprint of that key), the signature HMAC-SHA256 of the payload under the
+console's secret. Any worker or replica holding the same secret accepts it, so several workers need
+no shared session store. The API key itself is never in it.
+
+A valid signature only says "this key signed in, and the session has not expired": `auth.py` checks
+the key again on every request (revoked, expired or deleted keys end their sessions at once), and
+`access.py` asks the policy in force what the key may do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+
+import msgspec
+
+from gateway.identity import Principal
+
+__all__ = ["SESSION_VERSION", "Session", "SessionCodec", "derive_secret"]
+
+SESSION_VERSION = 1
+_MAX_COOKIE = 4096
+_DERIVATION_LABEL = b"sovereign-gateway/console/session/v1"
+
+
+class Session(msgspec.Struct, frozen=True, kw_only=True):
+    """What a session cookie says."""
+
+    v: int
+    kid: str
+    """The key id (`bootstrap-admin` for the bootstrap key)."""
+    dep: str
+    svc: str
+    roles: tuple[str, ...]
+    iat: int
+    """Issued at (epoch seconds)."""
+    exp: int
+    """Expires at (epoch seconds)."""
+    nonce: str
+    """Random, per sign-in: CSRF tokens are derived from it."""
+    fp: str | None = None
+    """Bootstrap admin key only: a fingerprint of that key, so that changing it ends its sessions."""
+
+    def principal(self) -> Principal:
+        return Principal(key_id=self.kid, department=self.dep, service=self.svc, roles=self.roles)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def derive_secret(pepper: bytes) -> bytes:
+    """The signing secret when none is configured: HMAC(pepper, a fixed label). The pepper is the same
+    on every replica (it must be, for keys to verify), so the derived secret is too."""
+    return hmac.digest(pepper, _DERIVATION_LABEL, hashlib.sha256)
+
+
+class SessionCodec:
+    """Issues and checks session cookies, and derives what is bound to them."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the console's session secret must be at least 32 bytes")
+        self._secret = secret
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(Session).decode
+
+    def __repr__(self) -> str:
+        return "SessionCodec(<secret hidden>)"
+
+    def _sign(self, purpose: bytes, data: bytes) -> bytes:
+        return hmac.digest(self._secret, purpose + b"\0" + data, hashlib.sha256)
+
+    def issue(self, principal: Principal, now: int, minutes: int, *, fingerprint: str | None = None) -> str:
+        session = Session(
+            v=SESSION_VERSION,
+            kid=principal.key_id,
+            dep=principal.department,
+            svc=principal.service,
+            roles=principal.roles,
+            iat=now,
+            exp=now + minutes * 60,
+            nonce=secrets.token_urlsafe(16),
+            fp=fingerprint,
+        )
+        payload = self._encode(session)
+        return f"{_b64(payload)}.{_b64(self._sign(b'session', payload))}"
+
+    def read(self, cookie: str | None, now: float) -> Session | None:
+        """The session in `cookie`, or None if it is missing, forged, malformed or expired."""
+        if not cookie or len(cookie) > _MAX_COOKIE or cookie.count(".") != 1:
+            return None
+        encoded, signature = cookie.split(".")
+        try:
+            payload = _unb64(encoded)
+            given = _unb64(signature)
+        except (binascii.Error, ValueError):
+            return None
+        if not hmac.compare_digest(given, self._sign(b"session", payload)):
+            return None
+        try:
+            session = self._decode(payload)
+        except msgspec.DecodeError:  # ValidationError included
+            return None
+        if session.v != SESSION_VERSION or not session.iat <= now < session.exp:
+            return None
+        return session
+
+    def fingerprint(self, admin_key: str) -> str:
+        """What a session of the bootstrap admin key carries instead of the key."""
+        return _b64(self._sign(b"bootstrap-admin", admin_key.encode("utf-8"))[:16])
+
+    def csrf_token(self, binding: str) -> str:
+        """The form token bound to a session nonce (or to a sign-in cookie's value)."""
+        return _b64(self._sign(b"csrf", binding.encode("ascii", "replace")))
