@@ -78,7 +78,9 @@ class RedisLedger(Ledger):
         password: str | None = None,
         prefix: str = "sgw",
         timeout: float = 2.0,
-        max_connections: int = 64,
+        # Every request in flight reserves, then settles: under a burst of several hundred requests
+        # per worker, a pool of 64 made requests wait for a connection past `timeout` and get 503.
+        max_connections: int = 512,
         reservation_ttl: float = 900.0,
         clock: Callable[[], float] | None = None,
         topology: RedisTopology = STANDALONE,

@@ -19,6 +19,8 @@ __all__ = ["HealthMonitor"]
 
 logger = logging.getLogger("gateway.health")
 
+_CONFIRM_PATIENCE = 3.0
+
 
 class HealthMonitor:
     """Runs two loops per backend on the worker's event loop; `stop()` cancels them."""
@@ -46,12 +48,23 @@ class HealthMonitor:
     def _headers(self, backend: Backend) -> dict[str, str]:
         return {"authorization": backend.auth_header} if backend.auth_header else {}
 
-    async def check_health(self, backend: Backend) -> bool:
+    async def _probe(self, backend: Backend, patience: float) -> bool | None:
+        """True or False as `/health` answers; None when no answer came in time."""
         try:
-            response = await self._client.get(f"{backend.url}/health", timeout=self._config.timeout)
-            ok = response.status_code == 200
+            response = await self._client.get(f"{backend.url}/health", timeout=patience)
+        except httpx.TimeoutException:
+            return None
         except httpx.HTTPError:
-            ok = False
+            return False
+        return response.status_code == 200
+
+    async def check_health(self, backend: Backend) -> bool:
+        ok = await self._probe(backend, self._config.timeout)
+        if ok is None:
+            # A late answer may be the gateway's own doing: a worker saturated with requests reads
+            # it late. Marking the backend unhealthy then would refuse every request for a backend
+            # that is fine, so a timeout is confirmed once, with more patience, before it counts.
+            ok = bool(await self._probe(backend, self._config.timeout * _CONFIRM_PATIENCE))
         if ok != backend.healthy:
             logger.warning("backend %s is now %s", backend.url, "healthy" if ok else "unhealthy")
         if ok and (not backend.healthy or not backend.model_cards):
