@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["SqliteThread", "connect_private", "run_schema"]
+__all__ = ["SqliteThread", "connect_private", "open_versioned", "run_schema"]
 
 T = TypeVar("T")
 
@@ -68,3 +68,23 @@ def run_schema(connection: sqlite3.Connection, schema: str) -> None:
     """Run `schema`'s statements inside the caller's open transaction (executescript would commit it)."""
     for statement in filter(str.strip, schema.split(";")):
         connection.execute(statement)
+
+
+def open_versioned(
+    path: Path, schema: str, version: int, error: type[Exception], *, synchronous: str
+) -> sqlite3.Connection:
+    """`connect_private`, then create or update the tables of a store that owns its file, its schema
+    version kept in `PRAGMA user_version`. A file written by a newer gateway is refused, not guessed at."""
+    connection = connect_private(path, error, synchronous=synchronous)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        (found,) = connection.execute("PRAGMA user_version").fetchone()
+        if found > version:
+            raise error(f"{path} was written by a newer gateway (schema {found}); upgrade this one")
+        run_schema(connection, schema)
+        connection.execute(f"PRAGMA user_version = {version}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -25,7 +25,7 @@ import msgspec
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
-from gateway.sqlite import SqliteThread, connect_private, run_schema
+from gateway.sqlite import SqliteThread, open_versioned
 
 __all__ = ["EmbeddedKeyStore"]
 
@@ -135,21 +135,9 @@ class EmbeddedKeyStore(KeyStore):
 
     def _connect(self) -> None:
         # A revocation that a power cut could undo is not a revocation: synchronous=FULL.
-        connection = connect_private(self.path, KeyStoreError, synchronous="FULL")
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            (version,) = connection.execute("PRAGMA user_version").fetchone()
-            if version > _SCHEMA_VERSION:
-                raise KeyStoreError(
-                    f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
-                )
-            run_schema(connection, _SCHEMA)
-            connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.close()
-            raise
-        self._connection = connection
+        self._connection = open_versioned(
+            self.path, _SCHEMA, _SCHEMA_VERSION, KeyStoreError, synchronous="FULL"
+        )
 
     @property
     def _db(self) -> sqlite3.Connection:

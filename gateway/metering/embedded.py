@@ -28,7 +28,7 @@ from gateway.metering.errors import UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
-from gateway.sqlite import SqliteThread, connect_private, run_schema
+from gateway.sqlite import SqliteThread, open_versioned
 
 __all__ = ["EmbeddedUsageStore"]
 
@@ -155,21 +155,9 @@ class EmbeddedUsageStore(UsageStore):
     def _connect_writer(self) -> None:
         # A batch is acknowledged (and dropped from the recorder's memory) once committed: it must
         # survive a power cut. One fsync per batch, i.e. a few per second at most.
-        connection = connect_private(self.path, UsageStoreError, synchronous="FULL")
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            (version,) = connection.execute("PRAGMA user_version").fetchone()
-            if version > _SCHEMA_VERSION:
-                raise UsageStoreError(
-                    f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
-                )
-            run_schema(connection, _SCHEMA)
-            connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.close()
-            raise
-        self._write_db = connection
+        self._write_db = open_versioned(
+            self.path, _SCHEMA, _SCHEMA_VERSION, UsageStoreError, synchronous="FULL"
+        )
 
     def _connect_reader(self, alone: bool) -> None:
         if alone and not self.path.exists():
