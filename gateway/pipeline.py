@@ -182,17 +182,14 @@ class Pipeline:
             with trace.step("redact") as span:
                 try:
                     redaction = self._redactor.redact(parsed, principal.department, principal.service)
+                    if redaction is not None:
+                        parsed, restorer, facts.pii = redaction.parsed, redaction.restorer, redaction.counts
                 except PiiBlocked as exc:
-                    facts.pii = exc.counts
-                    span.set_attributes(
-                        {f"gateway.pii.{entity}": count for entity, count in exc.counts.items()}
-                    )
+                    facts.pii = exc.counts  # what was found, refused or not
                     raise
-                if redaction is not None:
-                    parsed, restorer, facts.pii = redaction.parsed, redaction.restorer, redaction.counts
-                    span.set_attributes(
-                        {f"gateway.pii.{entity}": count for entity, count in redaction.counts.items()}
-                    )
+                finally:
+                    if facts.pii:
+                        span.set_attributes({f"gateway.pii.{entity}": n for entity, n in facts.pii.items()})
         with trace.step("reserve"):
             charge, added = await self._quotas.reserve(principal, parsed, pool)
         exchange = Exchange(facts, principal, parsed, pool, charge, added)
@@ -356,7 +353,6 @@ class Pipeline:
         usage = usage_from_dict(relay.usage) if relay.usage is not None else None
         if relay.first_event_at is not None:
             exchange.facts.first_event_at = relay.first_event_at
-            exchange.facts.time_to_first_chunk = relay.first_event_at - exchange.upstream_started
         if exchange.restore_span is not None:
             exchange.restore_span.end()
         if exchange.facts.trace.traced:

@@ -36,7 +36,6 @@ class RequestFacts:
         "service",
         "started",
         "status",
-        "time_to_first_chunk",
         "trace",
         "weighted_cost",
     )
@@ -64,7 +63,6 @@ class RequestFacts:
         self.completion_tokens = 0
         self.cost_eur = 0.0
         self.weighted_cost = 0
-        self.time_to_first_chunk: float | None = None
         self.first_event_at: float | None = None
         """`time.perf_counter()` when a stream's first event left for the client."""
         self.admitted = False
