@@ -27,6 +27,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.redis_packing import hiredis_packing
 from gateway.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisClient", "connect_redis", "open_pubsub"]
@@ -79,6 +80,7 @@ def connect_redis(
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         **common,
     )
+    pool.connection_class = hiredis_packing(pool.connection_class)
     return redis.Redis.from_pool(pool)
 
 
@@ -148,6 +150,8 @@ def _sentinel_master(
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         **_merged(common, options),
     )
+    pool = client.connection_pool
+    pool.connection_class = hiredis_packing(pool.connection_class)
     return client
 
 

@@ -105,7 +105,7 @@ async def test_tls_user_and_database_reach_the_sentinel_and_cluster_clients() ->
     try:
         assert isinstance(client, redis.Redis)
         pool = client.connection_pool
-        assert pool.connection_class is SentinelManagedSSLConnection
+        assert issubclass(pool.connection_class, SentinelManagedSSLConnection)
         assert pool.connection_kwargs["username"] == "gateway" and pool.connection_kwargs["db"] == 2
         assert pool.connection_kwargs["ssl_cert_reqs"] == "none"
     finally:
