@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from litestar import Litestar, Response
@@ -13,6 +14,7 @@ from litestar.exceptions import HTTPException
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.admin import ADMIN_ROUTES
+from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
@@ -86,15 +88,24 @@ def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
 
 
 def create_app(
-    config: GatewayConfig, base_dir: Path | None = None, *, span_exporter: SpanExporter | None = None
+    config: GatewayConfig,
+    base_dir: Path | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+    server_process: bool = False,
 ) -> Litestar:
     """The application for one worker; `base_dir` is the configuration file's folder.
 
-    `span_exporter` replaces the OTLP exporter of traces (tests read spans from an in-memory one)."""
+    `span_exporter` replaces the OTLP exporter of traces (tests read spans from an in-memory one).
+    `server_process`: the app owns its process (`gateway serve`), whose garbage collector is set for
+    serving once the app has started (gateway/collector.py); not for an app among others, as in tests."""
     gateway = Gateway(config, base_dir, span_exporter=span_exporter)
+    on_startup: list[Callable[[], object]] = [gateway.startup]
+    if server_process:
+        on_startup.append(freeze_startup_heap)
     return Litestar(
         route_handlers=[*ROUTES, *ADMIN_ROUTES, *metrics_routes(gateway.metrics, config.metrics)],
-        on_startup=[gateway.startup],
+        on_startup=on_startup,
         on_shutdown=[gateway.shutdown],
         exception_handlers={
             GatewayError: handle_gateway_error,
@@ -114,4 +125,4 @@ def app_from_environment() -> Litestar:
     path = os.environ.get("GATEWAY_CONFIG")
     if not path:
         raise RuntimeError("GATEWAY_CONFIG is not set: give the configuration file's path")
-    return create_app(load_config(path), Path(path).parent)
+    return create_app(load_config(path), Path(path).parent, server_process=True)

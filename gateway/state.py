@@ -34,7 +34,7 @@ from gateway.routing import HealthMonitor, ModelPool, build_pools
 from gateway.telemetry import GatewayMetrics
 from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import Tracing
-from gateway.telemetry.tracing import build_tracer_provider, tracer_of
+from gateway.telemetry.tracing import build_tracing
 from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
 
 __all__ = ["AnyRequest", "Gateway", "gateway_of"]
@@ -107,11 +107,13 @@ class Gateway:
 
     def _observer(self) -> Observer:
         tracing_config = self.config.tracing
-        self.tracer_provider = build_tracer_provider(tracing_config, self._span_exporter)
+        pipeline = build_tracing(tracing_config, self._span_exporter)
         tracing = None
-        if self.tracer_provider is not None:
+        if pipeline is not None:
+            self.tracer_provider = pipeline.provider
             tracing = Tracing(
-                tracer_of(self.tracer_provider),
+                pipeline.tracer,
+                pipeline.sink,
                 trust_incoming=tracing_config.trust_incoming_traceparent,
                 record_content=tracing_config.record_content,
             )
