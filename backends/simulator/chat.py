@@ -41,6 +41,7 @@ from backends.simulator.sse import (
     chat_logprob_entry,
     chat_logprobs_json,
     content_delta,
+    stamp_text,
     tool_call_delta,
     usage_json,
 )
@@ -315,7 +316,8 @@ async def _stream(
 ) -> None:
     """Send the answer token by token as ``chat.completion.chunk`` events."""
     choices = plan.choices
-    writer = EventWriter(http.send, http.break_after)
+    stamp = engine.settings.stamp_events
+    writer = EventWriter(http.send, http.break_after, batched=not stamp)
     chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model)
     prompt_tokens = plan.prompt_tokens
     continuous = plan.continuous_usage
@@ -360,7 +362,9 @@ async def _stream(
                 if step > last:
                     continue
                 await writer.add(
-                    _delta_chunk(plan, chunks, index, choice, step, step == last, sent, prompt_tokens)
+                    _delta_chunk(
+                        plan, chunks, index, choice, step, step == last, sent, prompt_tokens, stamp=stamp
+                    )
                 )
         if plan.include_usage:
             await writer.add(chunks.usage(prompt_tokens, sum(choice.num_tokens for choice in choices)))
@@ -386,13 +390,16 @@ def _delta_chunk(
     final: bool,
     sent: list[int],
     prompt_tokens: int,
+    *,
+    stamp: bool,
 ) -> bytes:
     piece = choice.pieces[step] if choice.pieces else ""
     if choice.pieces:
         sent[index] += 1
     call = choice.tool_call
     if call is None:
-        delta = content_delta(piece)
+        # A stamped token's text is its send time; tool-call arguments stay valid JSON, unstamped.
+        delta = content_delta(stamp_text() if stamp and choice.pieces else piece)
     elif step == 0:
         delta = tool_call_delta(_tool_call_index(plan, index), piece, call_id=call.call_id, name=call.name)
     else:

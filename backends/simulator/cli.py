@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="expose vllm:gpu_cache_usage_perc and vllm:time_per_output_token_seconds (pre-0.9 names)",
     )
+    parser.add_argument(
+        "--stamp-events",
+        action="store_true",
+        help="streamed tokens carry their send time (' @<monotonic ns>'), to measure relay delays",
+    )
     return parser
 
 
@@ -94,6 +99,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> SimulatorSettings:
             embedding_dim=args.embedding_dim,
             legacy_metric_names=args.legacy_metric_names,
             kv_cache_tokens=args.kv_cache_tokens,
+            stamp_events=args.stamp_events,
         )
     except ValueError as error:
         parser.error(str(error))

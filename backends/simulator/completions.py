@@ -27,6 +27,7 @@ from backends.simulator.sse import (
     EventWriter,
     StreamBroken,
     completion_logprobs,
+    stamp_text,
     usage_json,
 )
 from backends.simulator.tokenizer import Tokenizer, count_tokens, split_pieces
@@ -236,7 +237,8 @@ async def _stream(
 ) -> None:
     """Send the answer token by token as ``text_completion`` chunks."""
     choices = plan.choices
-    writer = EventWriter(http.send, http.break_after)
+    stamp = engine.settings.stamp_events
+    writer = EventWriter(http.send, http.break_after, batched=not stamp)
     chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model)
     prompt_tokens = plan.prompt_tokens
     sent = [0] * len(choices)
@@ -279,6 +281,8 @@ async def _stream(
                 piece = choice.pieces[step] if choice.pieces else ""
                 if choice.pieces:
                     sent[index] += 1
+                    if stamp:
+                        piece = stamp_text()
                 prefix = plan.echo_prefix(index) if step == 0 else ""
                 logprobs = None
                 if choice.logprobs is not None and choice.pieces:

@@ -54,7 +54,7 @@ from backends.simulator.serving import (
     resolve_model,
     stop_list,
 )
-from backends.simulator.sse import EventWriter, StreamBroken
+from backends.simulator.sse import EventWriter, StreamBroken, stamp_text
 from backends.simulator.tokenizer import count_tokens, split_pieces
 
 API_NAME = "Responses"
@@ -263,15 +263,20 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admis
 
 
 class _StreamedItem:
-    """The one output item a stream builds: its open, per-token and close events."""
+    """The one output item a stream builds: its open, per-token and close events.
 
-    def __init__(self, plan: ResponsesPlan, events: ResponseEvents) -> None:
+    With ``stamp``, each text delta is its send time instead of the planned token, and the closing
+    events carry the stamps sent, so that the text stays the concatenation of its deltas.
+    """
+
+    def __init__(self, plan: ResponsesPlan, events: ResponseEvents, *, stamp: bool) -> None:
         self._plan = plan
         self._events = events
         answer = plan.answer
         self._call = answer.tool_call
         self._id = item_id("fc" if self._call is not None else "msg")
         self._logprobs: list[dict[str, Any]] = []
+        self._stamped: list[str] | None = [] if stamp and self._call is None else None
 
     def open(self) -> list[bytes]:
         call = self._call
@@ -286,11 +291,16 @@ class _StreamedItem:
         if self._call is not None:
             return self._events.call_delta(0, self._id, piece)
         top = self._plan.top_logprobs
-        if answer.logprobs is None or top is None:
-            return self._events.text_delta(piece, None)
-        entries = output_logprobs([answer.logprobs[step]], top)
-        self._logprobs.extend(entries)
-        return self._events.text_delta(piece, delta_logprobs(entries))
+        logprobs = None
+        if answer.logprobs is not None and top is not None:
+            entries = output_logprobs([answer.logprobs[step]], top)
+            self._logprobs.extend(entries)
+            logprobs = delta_logprobs(entries)
+        if self._stamped is not None:
+            # Taken last, right before the event is encoded and sent.
+            piece = stamp_text()
+            self._stamped.append(piece)
+        return self._events.text_delta(piece, logprobs)
 
     def close(self) -> tuple[dict[str, Any], list[bytes]]:
         """The finished item (as the final response lists it) and its closing events."""
@@ -300,7 +310,8 @@ class _StreamedItem:
         if call is not None:
             item = function_call_item(self._id, call.call_id, call.name, call.arguments, status)
             return item, self._events.close_call(0, item)
-        part = output_text(answer.text, self._logprobs or None)
+        text = answer.text if self._stamped is None else "".join(self._stamped)
+        part = output_text(text, self._logprobs or None)
         item = message_item(self._id, status, [part])
         return item, self._events.close_text(0, item, part)
 
@@ -309,9 +320,10 @@ async def _stream(
     engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admission: Admission, *, failed: bool
 ) -> None:
     """Send the answer as Responses API events, one delta per token."""
-    writer = EventWriter(http.send, http.break_after, terminator=b"")
+    stamp = engine.settings.stamp_events
+    writer = EventWriter(http.send, http.break_after, terminator=b"", batched=not stamp)
     events = ResponseEvents()
-    streamed = _StreamedItem(plan, events)
+    streamed = _StreamedItem(plan, events, stamp=stamp)
     pieces = plan.answer.pieces
     watch = http.watch
     sent = 0

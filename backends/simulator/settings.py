@@ -64,6 +64,11 @@ class SimulatorSettings:
     kv_cache_tokens: int = 0
     """KV-cache capacity in tokens used for ``vllm:kv_cache_usage_perc``; 0 means ``2048 * max_num_seqs``."""
 
+    stamp_events: bool = False
+    """Streams only: every generated text token becomes `` @<time.monotonic_ns()>``, taken as its event is
+    sent (events are then sent one by one, never batched), so a client on the same machine can tell how
+    long each event took to reach it. Role, tool-call, usage and final events are unchanged."""
+
     def __post_init__(self) -> None:
         if not self.models and not self.embedding_models:
             raise ValueError("at least one --model or --embedding-model is required")

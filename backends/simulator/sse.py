@@ -8,6 +8,7 @@ dumped with ``exclude_unset=True``, completion chunks with ``exclude_unset=False
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
@@ -18,6 +19,16 @@ from backends.simulator.generation import TokenLogprob
 DONE_EVENT = b"data: [DONE]\n\n"
 
 _encode = msgspec.json.encode
+
+
+def stamp_text() -> str:
+    """A token's text under ``--stamp-events``: `` @`` and ``time.monotonic_ns()`` now.
+
+    CLOCK_MONOTONIC is one clock for every process of a machine, so a client on the same machine
+    subtracts the stamp from its own ``time.monotonic_ns()`` to get the event's delay. Callers take
+    the stamp right before the event is sent, with an ``EventWriter`` that does not batch.
+    """
+    return f" @{time.monotonic_ns()}"
 
 
 def json_string(text: str) -> bytes:
@@ -206,14 +217,21 @@ class EventWriter:
     token; with a latency every step is flushed before sleeping, so clients see tokens as they come.
     """
 
-    __slots__ = ("_break_after", "_buffer", "_send", "_sent_events", "_terminator", "started")
+    __slots__ = ("_batch", "_break_after", "_buffer", "_send", "_sent_events", "_terminator", "started")
 
     BATCH = 64
 
-    def __init__(self, send: Send, break_after: int | None, terminator: bytes = DONE_EVENT) -> None:
+    def __init__(
+        self, send: Send, break_after: int | None, terminator: bytes = DONE_EVENT, *, batched: bool = True
+    ) -> None:
         """``terminator`` ends a complete stream: ``[DONE]`` for chat and completions, nothing for the
-        Responses API, whose last event (``response.completed``) says the stream is over."""
+        Responses API, whose last event (``response.completed``) says the stream is over.
+
+        ``batched=False`` sends every event as soon as it is added (stamped events: a stamp must be
+        the time its event left, not the time it joined a batch).
+        """
         self._send = send
+        self._batch = self.BATCH if batched else 1
         self._buffer: list[bytes] = []
         self._break_after = break_after
         self._sent_events = 0
@@ -232,7 +250,7 @@ class EventWriter:
             raise StreamBroken
         self._buffer.append(event)
         self._sent_events += 1
-        if len(self._buffer) >= self.BATCH:
+        if len(self._buffer) >= self._batch:
             await self.flush()
 
     async def flush(self) -> None:
