@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +46,22 @@ from loadtests.processes import (
 from loadtests.profiling import summarize_collapsed
 from loadtests.report import Case, CaseResult, Run, added_latency, markdown_table, transport_summary
 
-__all__ = ["Bench", "BenchOptions", "main"]
+__all__ = [
+    "MODEL",
+    "STARTUP_SECONDS",
+    "Bench",
+    "BenchOptions",
+    "Target",
+    "main",
+    "options_from",
+    "positive_ints",
+    "request_body",
+    "terminate_as_interrupt",
+]
 
 _ROOT = Path(__file__).resolve().parent.parent
-_MODEL = "bench-model"
-_STARTUP_SECONDS = 60.0
+MODEL = "bench-model"
+STARTUP_SECONDS = 60.0
 # Headroom for the load generator's own start-up and per-request timeout beyond the run's duration.
 _LOADGEN_GRACE_SECONDS = 60.0
 # CPU time (in CPUs, over the run) that other programs may take before a run is done again.
@@ -82,6 +94,10 @@ class BenchOptions:
     policy_lines: int = 0
     """A generated policy of this many lines (loadtests.bench_authz's generator) instead of the
     repository's few; 0 keeps the repository's."""
+    workers: int = 1
+    """`gateway serve --workers N`; above 1 the gateway's workers get every CPU, shared with the load."""
+    otlp_protocol: str = "http/json"
+    """How the gateway exports spans to the local receiver (`OTEL_EXPORTER_OTLP_PROTOCOL`)."""
     memory_requests: int = 0
     """After the cases, send this many more requests at c=64 and report the gateway's resident
     memory after a fifth of them and after all (0: no memory check)."""
@@ -107,7 +123,7 @@ def resident_kib(pid: int) -> int:
 def request_body(stream: bool, max_tokens: int) -> str:
     """A short chat request; the streamed one is the same with `stream: true`."""
     body: dict[str, object] = {
-        "model": _MODEL,
+        "model": MODEL,
         "messages": [
             {"role": "system", "content": "Tu es un assistant de l'administration."},
             {
@@ -139,7 +155,7 @@ def write_config(
     # JSON is valid YAML, and json.dumps needs no quoting rules of our own.
     config: dict[str, object] = {
         "server": {"host": "127.0.0.1", "port": gateway_port},
-        "models": [{"name": _MODEL, "backends": [{"url": f"http://127.0.0.1:{simulator_port}"}]}],
+        "models": [{"name": MODEL, "backends": [{"url": f"http://127.0.0.1:{simulator_port}"}]}],
         "upstream": {"transport": transport},
         "health": {"interval": 5, "metrics_interval": 1},
     }
@@ -176,7 +192,12 @@ def write_config(
     config["metrics"] = {"enabled": observe}
     if observe:
         config["tracing"] = {"enabled": True}
-        config["audit"] = {"enabled": True, "path": str(directory / "audit.jsonl"), "hash_chain": True}
+        # One chained file per worker (`{worker}`): a chain has one writer.
+        config["audit"] = {
+            "enabled": True,
+            "path": str(directory / "audit-{worker}.jsonl"),
+            "hash_chain": True,
+        }
     if pii != "off":
         config["pii"] = {"mode": pii, "names": "off"}
     path = directory / f"gateway-{transport}.yaml"
@@ -194,6 +215,11 @@ class Bench:
         self.processes = Processes(work)
         self.api_key: str | None = None
         self.redis_url: str | None = None
+        self.otlp_port: int | None = None
+        # The Redis server and the OTLP receiver the gateway under test uses, when started.
+        self.service_pids: list[int] = []
+        # Requests answered by the gateway under test, warm-ups included: what its spans are counted against.
+        self.gateway_requests = 0
 
     # -- load runs ------------------------------------------------------------------------------
 
@@ -208,8 +234,8 @@ class Bench:
         command += ["--requests", str(options.max_requests)]
         return [*command, "--stream"] if stream else command
 
-    def run_loadgen(self, command: list[str], duration: float) -> LoadResult:
-        """Run the load generator in its own process, on the load CPU, and read its JSON result."""
+    def run_load_program(self, command: list[str], seconds: float) -> bytes:
+        """Run a load generator in its own process, on the load CPU, and return what it printed."""
         # The key goes through the environment rather than the command line, which `ps` shows.
         environment = {**os.environ, "LOADGEN_API_KEY": self.api_key or ""}
         process = subprocess.Popen(
@@ -217,15 +243,21 @@ class Bench:
         )
         pin(process.pid, self.layout.load)
         try:
-            out, err = process.communicate(timeout=duration + _LOADGEN_GRACE_SECONDS)
+            out, err = process.communicate(timeout=seconds + _LOADGEN_GRACE_SECONDS)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
         if process.returncode != 0:
             message = err.decode(errors="replace")[-2000:]
-            raise RuntimeError(f"load generator failed ({process.returncode}): {message}")
-        return LoadResult(**json.loads(out))
+            raise RuntimeError(f"the load generator failed ({process.returncode}): {message}")
+        return out
+
+    def run_loadgen(self, command: list[str], duration: float) -> LoadResult:
+        """Run the load generator and read its JSON result."""
+        result = LoadResult(**json.loads(self.run_load_program(command, duration)))
+        self.gateway_requests += result.requests + result.errors
+        return result
 
     def measure(self, case: Case, target: Target) -> Run:
         """One load run; the generator also reads the CPU time of every process and CPU around it."""
@@ -233,10 +265,14 @@ class Bench:
         command += ["--watch-pid", str(target.simulator_pid)]
         if target.gateway_pid is not None:
             command += ["--watch-pid", str(target.gateway_pid)]
+        for pid in self.service_pids:
+            command += ["--watch-pid", str(pid)]
         result = self.run_loadgen(command, self.options.duration)
         simulator_cpu = result.watched_cpu_s[str(target.simulator_pid)]
         gateway_cpu = result.watched_cpu_s.get(str(target.gateway_pid)) if target.gateway_pid else None
-        ours = result.client_cpu_s + simulator_cpu + (gateway_cpu or 0.0)
+        # The benchmark's own Redis and OTLP receiver are part of the setup, not a disturbance.
+        services_cpu = sum(result.watched_cpu_s.get(str(pid), 0.0) for pid in self.service_pids)
+        ours = result.client_cpu_s + simulator_cpu + (gateway_cpu or 0.0) + services_cpu
         return Run(
             rps=result.rps,
             requests=result.requests,
@@ -306,21 +342,40 @@ class Bench:
 
     def start_simulator(self) -> Target:
         port = free_port()
-        arguments = ["-m", "gateway", "sim", "--port", str(port), "--model", _MODEL]
+        arguments = ["-m", "gateway", "sim", "--port", str(port), "--model", MODEL]
         arguments += ["--ttft-ms", "0", "--itl-ms", "0", "--seed", "1", "--max-num-seqs", "256"]
         process = self.processes.start("simulator", arguments, self.layout.load)
-        if not wait_until_up(process, port, "/health", _STARTUP_SECONDS):
+        if not wait_until_up(process, port, "/health", STARTUP_SECONDS):
             raise RuntimeError(f"the simulator did not start:\n{self.processes.log_tail('simulator')}")
         return Target(port, process.pid)
+
+    def wait_for_port(self, process: subprocess.Popen[bytes], port: int, name: str) -> None:
+        """Until the process accepts connections on its port (bounded), or fail with its log."""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start:\n{self.processes.log_tail(name)}")
 
     def start_otlp_sink(self) -> None:
         """The collector the gateway's batch exporter sends to; the gateway inherits its address."""
         port = free_port()
-        self.processes.start(
+        process = self.processes.start(
             "otlp-sink", ["-m", "loadtests.otlp_sink", "--port", str(port)], self.layout.load
         )
+        self.wait_for_port(process, port, "otlp-sink")
+        self.service_pids.append(process.pid)
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
-        os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = self.options.otlp_protocol
+        self.otlp_port = port
+
+    def spans_received(self) -> int | None:
+        """Spans the local receiver has counted so far (None without one)."""
+        if self.otlp_port is None:
+            return None
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.otlp_port}/stats", timeout=10) as answer:
+            return int(json.load(answer)["spans"])
 
     def start_redis(self) -> None:
         """A private redis-server on the load CPU (a shared store is a separate machine in production)."""
@@ -329,13 +384,8 @@ class Bench:
         process = self.processes.start(
             "redis", [*arguments, "--dir", str(self.work)], self.layout.load, program="redis-server"
         )
-        deadline = time.monotonic() + _STARTUP_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"redis-server did not start:\n{self.processes.log_tail('redis')}")
+        self.wait_for_port(process, port, "redis")
+        self.service_pids.append(process.pid)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         # The Redis store needs a pepper; the gateways and `gateway keys` inherit it.
         os.environ.setdefault("GATEWAY_KEY_PEPPER", "loadtests-bench-pepper-" + "0" * 16)
@@ -347,7 +397,7 @@ class Bench:
         without API keys (no `keys` command) is measured without one.
         """
         probe = [sys.executable, "-m", "gateway", "keys", "--help"]
-        if subprocess.run(probe, cwd=self.work, capture_output=True, timeout=_STARTUP_SECONDS).returncode:
+        if subprocess.run(probe, cwd=self.work, capture_output=True, timeout=STARTUP_SECONDS).returncode:
             print("this gateway has no API keys: requests are sent without one", flush=True)
             return
         transport = self.options.transports[0]
@@ -356,7 +406,7 @@ class Bench:
         )
         command = [sys.executable, "-m", "gateway", "keys", "create", "--config", str(config)]
         command += ["--department", "bench", "--service", "loadtests", "--label", "loadtests.bench"]
-        created = subprocess.run(command, cwd=self.work, capture_output=True, timeout=_STARTUP_SECONDS)
+        created = subprocess.run(command, cwd=self.work, capture_output=True, timeout=STARTUP_SECONDS)
         if created.returncode != 0:
             message = created.stderr.decode(errors="replace").strip()[-500:]
             raise RuntimeError(f"could not create an API key for the benchmark: {message}")
@@ -378,8 +428,12 @@ class Bench:
         )
         name = f"gateway-{transport}"
         arguments = ["-m", "gateway", "serve", "--config", str(config), "--port", str(port)]
-        process = self.processes.start(name, [*arguments, "--log-level", "warning"], self.layout.proxy)
-        if not wait_until_up(process, port, "/health/ready", _STARTUP_SECONDS):
+        arguments += ["--workers", str(self.options.workers), "--log-level", "warning"]
+        cpus = self.layout.proxy
+        if self.options.workers > 1 and self.layout.proxy is not None and self.layout.load is not None:
+            cpus = self.layout.proxy | self.layout.load
+        process = self.processes.start(name, arguments, cpus)
+        if not wait_until_up(process, port, "/health/ready", STARTUP_SECONDS):
             raise RuntimeError(f"the gateway did not become ready:\n{self.processes.log_tail(name)}")
         return Target(port, simulator.simulator_pid, process.pid), process
 
@@ -393,6 +447,8 @@ class Bench:
     def gateway_results(self, simulator: Target, transport: str) -> list[CaseResult]:
         print(f"gateway: upstream transport {transport}", flush=True)
         target, process = self.start_gateway(simulator, transport)
+        self.gateway_requests = 0
+        spans_before = self.spans_received()
         try:
             self.warm_up(target)
             results = self.run_cases(self.cases("gateway", transport), target)
@@ -402,7 +458,20 @@ class Bench:
                 self.memory_growth(target)
             return results
         finally:
-            self.processes.stop(process)
+            self.processes.stop(process)  # its batch processor exports what it holds as it stops
+            self.report_spans(spans_before)
+
+    def report_spans(self, before: int | None) -> None:
+        """Spans delivered per request: nine or ten unless the gateway's export queue overflowed."""
+        after = self.spans_received()
+        if before is None or after is None or not self.gateway_requests:
+            return
+        spans = after - before
+        print(
+            f"tracing: the receiver got {spans:,} spans for {self.gateway_requests:,} requests "
+            f"({spans / self.gateway_requests:.2f} per request, {self.options.otlp_protocol})",
+            flush=True,
+        )
 
     def memory_growth(self, target: Target) -> None:
         """Resident memory of the gateway after a fifth of `memory_requests` and after all of them."""
@@ -500,7 +569,7 @@ class Bench:
         return comparison_table(results)
 
 
-def _positive_ints(text: str) -> tuple[int, ...]:
+def positive_ints(text: str) -> tuple[int, ...]:
     values = tuple(int(part) for part in text.split(",") if part.strip())
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("expected positive integers separated by commas, e.g. 1,16,64")
@@ -520,7 +589,7 @@ _STREAMS = {"both": (False, True), "on": (True,), "off": (False,)}
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loadtests.bench", description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--concurrency", type=_positive_ints, default=(1, 16, 64), help="default 1,16,64")
+    add("--concurrency", type=positive_ints, default=(1, 16, 64), help="default 1,16,64")
     add("--duration", type=float, default=5.0, help="seconds per run (default 5)")
     add("--requests", type=int, default=200_000, help="request cap per run (default 200000)")
     add("--transport", type=_transports, default=("aiohttp",), help="aiohttp, httpx or aiohttp,httpx")
@@ -546,6 +615,13 @@ def _parser() -> argparse.ArgumentParser:
         help="every feature: --observe --pii pseudonymize --quotas redis --policy-lines 2000",
     )
     add("--pii", choices=["off", "pseudonymize"], default="off", help="the redact step on every request")
+    add("--workers", type=int, default=1, help="gateway worker processes (default 1: one core)")
+    add(
+        "--otlp-protocol",
+        choices=["http/json", "http/protobuf", "grpc"],
+        default="http/json",
+        help="how spans are exported to the local receiver (default http/json)",
+    )
     add(
         "--compare-generators",
         action="store_true",
@@ -560,6 +636,8 @@ def options_from(argv: Sequence[str] | None) -> BenchOptions:
         raise SystemExit(
             "loadtests.bench: --duration must be in (0, 600], --repeat in [1, 20], --requests >= 1"
         )
+    if not 1 <= args.workers <= 64:
+        raise SystemExit("loadtests.bench: --workers must be in [1, 64]")
     return BenchOptions(
         concurrencies=args.concurrency,
         duration=args.duration,
@@ -578,11 +656,13 @@ def options_from(argv: Sequence[str] | None) -> BenchOptions:
         pii="pseudonymize" if args.full else args.pii,
         policy_lines=2000 if args.full and not args.policy_lines else args.policy_lines,
         memory_requests=max(0, args.memory),
+        otlp_protocol=args.otlp_protocol,
+        workers=args.workers,
     )
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGINT unwind like Ctrl-C, so the `finally` blocks stop every child process.
 
     SIGINT is set too because a shell starts background jobs with it ignored, and Python then
@@ -634,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pin(0, layout.load)
     print(f"CPU layout: {layout.describe()}", flush=True)
     try:
-        with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="gateway-bench-") as scratch:
+        with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="gateway-bench-") as scratch:
             bench = Bench(options, layout, Path(scratch))
             if options.compare_generators:
                 print(bench.compare_generators())

@@ -32,10 +32,20 @@ import uvloop
 
 from loadtests.processes import CpuMeter
 
-__all__ = ["LoadResult", "LoadSpec", "main", "percentile", "run_load"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "Budget",
+    "LoadResult",
+    "LoadSpec",
+    "RawConnection",
+    "main",
+    "percentile",
+    "raw_request",
+    "run_load",
+]
 
 ClientName = Literal["raw", "aiohttp"]
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 # How many bytes of a stream's end are kept to check that it closed with `data: [DONE]`.
 _TAIL_BYTES = 32
 _DONE_MARKER = b"[DONE]"
@@ -86,7 +96,7 @@ class LoadResult:
     error_examples: list[str] = field(default_factory=list)
 
 
-class _Budget:
+class Budget:
     """Hands out request slots until the deadline or the request cap, whichever comes first."""
 
     def __init__(self, max_requests: int) -> None:
@@ -120,7 +130,7 @@ def _summary_ms(values: list[float]) -> dict[str, float]:
     return {name: percentile(ordered, q) * 1000 for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
 
 
-class _RawConnection(asyncio.Protocol):
+class RawConnection(asyncio.Protocol):
     """One keep-alive connection; `exchange` sends a prepared request and waits for its answer.
 
     httptools calls the `on_*` methods while `data_received` feeds it, so the timestamps are taken
@@ -193,7 +203,7 @@ def _headers(spec: LoadSpec) -> dict[str, str]:
     return headers
 
 
-def _raw_request(spec: LoadSpec) -> bytes:
+def raw_request(spec: LoadSpec) -> bytes:
     """The request's bytes, built once: every exchange on every connection sends the same ones."""
     parts = urlsplit(spec.url)
     lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}"]
@@ -202,16 +212,16 @@ def _raw_request(spec: LoadSpec) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + spec.body
 
 
-async def _open_raw(spec: LoadSpec) -> _RawConnection:
+async def _open_raw(spec: LoadSpec) -> RawConnection:
     parts = urlsplit(spec.url)
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
-        lambda: _RawConnection(spec.stream), parts.hostname or "127.0.0.1", parts.port or 80
+        lambda: RawConnection(spec.stream), parts.hostname or "127.0.0.1", parts.port or 80
     )
     return protocol
 
 
-async def _reopen(spec: LoadSpec, errors: list[str]) -> _RawConnection | None:
+async def _reopen(spec: LoadSpec, errors: list[str]) -> RawConnection | None:
     try:
         return await _open_raw(spec)
     except OSError as exc:
@@ -220,10 +230,10 @@ async def _reopen(spec: LoadSpec, errors: list[str]) -> _RawConnection | None:
 
 
 async def _raw_worker(
-    connection: _RawConnection, spec: LoadSpec, budget: _Budget, samples: list[Sample], errors: list[str]
+    connection: RawConnection, spec: LoadSpec, budget: Budget, samples: list[Sample], errors: list[str]
 ) -> None:
-    request = _raw_request(spec)
-    current: _RawConnection | None = connection
+    request = raw_request(spec)
+    current: RawConnection | None = connection
     try:
         while current is not None and budget.take():
             try:
@@ -253,7 +263,7 @@ async def _aiohttp_exchange(session: aiohttp.ClientSession, spec: LoadSpec) -> S
 
 
 async def _aiohttp_worker(
-    session: aiohttp.ClientSession, spec: LoadSpec, budget: _Budget, samples: list[Sample], errors: list[str]
+    session: aiohttp.ClientSession, spec: LoadSpec, budget: Budget, samples: list[Sample], errors: list[str]
 ) -> None:
     while budget.take():
         try:
@@ -264,7 +274,7 @@ async def _aiohttp_worker(
 
 
 async def _timed(
-    budget: _Budget, spec: LoadSpec, meter: CpuMeter, workers: list[Coroutine[Any, Any, None]]
+    budget: Budget, spec: LoadSpec, meter: CpuMeter, workers: list[Coroutine[Any, Any, None]]
 ) -> float:
     """Start the clock, run the workers to the end of the budget, and return the elapsed seconds."""
     meter.start()
@@ -285,7 +295,7 @@ async def _timed(
 async def _run_workers(
     spec: LoadSpec, client: ClientName, meter: CpuMeter
 ) -> tuple[list[Sample], list[str], float]:
-    budget = _Budget(spec.max_requests)
+    budget = Budget(spec.max_requests)
     samples: list[Sample] = []
     errors: list[str] = []
     if client == "aiohttp":
@@ -327,7 +337,7 @@ async def run_load(spec: LoadSpec, client: ClientName = "raw", watch_pids: Seque
     Only loopback addresses are accepted.
     """
     host = urlsplit(spec.url).hostname
-    if host not in _LOOPBACK_HOSTS:
+    if host not in LOOPBACK_HOSTS:
         raise ValueError(f"refusing to load {host!r}: only 127.0.0.1 is a target")
     meter = CpuMeter(watch_pids)
     samples, errors, elapsed = await _run_workers(spec, client, meter)

@@ -35,6 +35,7 @@ __all__ = [
 _LOOPBACK = "127.0.0.1"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _STOP_GRACE_SECONDS = 10.0
+_REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +211,16 @@ class Processes:
     ) -> subprocess.Popen[bytes]:
         """Start `program` (default: this Python) with `arguments`, pinned to `cpus`."""
         log = (self._log_dir / f"{name}.log").open("wb")
-        # Run in the scratch directory, so that whatever a server writes next to itself goes there.
+        # Run in the scratch directory, so that whatever a server writes next to itself goes there;
+        # the repository stays importable, for the programs of `loadtests` itself (its OTLP receiver).
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPOSITORY), os.environ.get("PYTHONPATH")])),
+        }
         process = subprocess.Popen(
             [program or sys.executable, *arguments],
             cwd=self._log_dir,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
