@@ -1,11 +1,11 @@
-"""The child spans of a traced request, recorded as plain fields and handed over when they end.
+"""The spans of a traced request, recorded as plain fields and handed over when they end.
 
-The SDK's `Tracer.start_span` and `Span.end` cost 20-30 µs a span (the sampler, a lock and bounded
-attributes per span, the processors' start and end hooks); a request has eight children, whose
-sampling is already decided by their SERVER span. A `RecordedSpan` costs a few microseconds: it
-keeps its name, times and attributes, and on `end` gives the span processor the same `ReadableSpan`
-the SDK would have made, so exporters, sampling flags and the tests' in-memory exporter see no
-difference.
+The SDK's `Tracer.start_span` and `Span.end` cost 20-30 µs a span (a lock and bounded attributes per
+span, the processors' start and end hooks); a request has nine. A `RecordedSpan` costs a few
+microseconds: it keeps its name, times and attributes, and on `end` gives the span processor the
+same `ReadableSpan` the SDK would have made, so exporters, sampling flags and the tests' in-memory
+exporter see no difference. Sampling is decided before one is made (request_trace.py asks the
+provider's sampler, as the SDK would).
 """
 
 from __future__ import annotations
@@ -41,6 +41,20 @@ class SpanSink:
         self._processor.on_end(span)
 
 
+def _child_context(parent: SpanContext) -> SpanContext:
+    """A new span's context in the parent's trace, with the parent's flags and trace state."""
+    span_id = _random_bits(64)
+    while not span_id:  # 0 is the invalid span id
+        span_id = _random_bits(64)
+    return SpanContext(
+        parent.trace_id,
+        span_id,
+        is_remote=False,
+        trace_flags=parent.trace_flags,
+        trace_state=parent.trace_state,
+    )
+
+
 def _attribute_value(value: Any) -> Any:
     # What the SDK's BoundedAttributes would store: sequences as tuples (lists are mutable).
     return tuple(value) if isinstance(value, list) else value
@@ -65,24 +79,23 @@ class RecordedSpan:
         self,
         sink: SpanSink,
         name: str,
-        parent: SpanContext,
+        parent: SpanContext | None,
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: Mapping[str, Any] | None = None,
+        *,
+        context: SpanContext | None = None,
     ) -> None:
+        """A child of `parent`, or, given its own `context`, a span whose ids and flags were decided
+        by the caller (a request's SERVER span: a root, or the child of a caller's remote span)."""
         self._sink = sink
         self._name = name
         self._parent = parent
         self._kind = kind
-        span_id = _random_bits(64)
-        while not span_id:  # 0 is the invalid span id
-            span_id = _random_bits(64)
-        self._context = SpanContext(
-            parent.trace_id,
-            span_id,
-            is_remote=False,
-            trace_flags=parent.trace_flags,
-            trace_state=parent.trace_state,
-        )
+        if context is None:
+            if parent is None:
+                raise ValueError("a span needs a parent or its own context")
+            context = _child_context(parent)
+        self._context = context
         self._attributes: dict[str, Any] = {}
         self._status = _UNSET
         self._ended = False

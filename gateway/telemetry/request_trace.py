@@ -11,10 +11,11 @@
     └── settle
 
 Spans are started with an explicit parent rather than made current, so nothing is attached to the
-event loop's context and nothing leaks between requests. The SERVER span is the SDK's (its sampler
-decides); the children are `RecordedSpan`s, which cost a few microseconds instead of the SDK's 20-30
-and reach the same span processor. `NO_TRACE` has the same methods and does
-nothing: with tracing off the pipeline runs the same code at the cost of a few no-op calls.
+event loop's context and nothing leaks between requests. Every span is a `RecordedSpan`, which costs
+a few microseconds instead of the SDK's 20-30 and reaches the same span processor; the SERVER span's
+ids and sampling are decided as the SDK's `Tracer.start_span` decides them, by the provider's id
+generator and sampler (`OTEL_TRACES_SAMPLER`). `NO_TRACE` has the same methods and does nothing:
+with tracing off the pipeline runs the same code at the cost of a few no-op calls.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.sdk.trace import Tracer
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.errors import GatewayError
@@ -108,12 +111,28 @@ class RequestTrace:
         self, tracer: Tracer, sink: SpanSink, name: str, parent: Context, attributes: dict[str, Any]
     ) -> None:
         self._sink = sink
-        self._server = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        span_context = self._server_context = self._server.get_span_context()
-        self.trace_id: str | None = format(span_context.trace_id, "032x") if span_context.is_valid else None
+        remote = trace.get_current_span(parent).get_span_context()
+        remote_parent = remote if remote.is_valid else None
+        span_context, sampled_attributes = _server_span_context(
+            tracer, name, parent, remote_parent, attributes
+        )
+        self._server_context = span_context
+        self.trace_id: str | None = format(span_context.trace_id, "032x")
         # A request the sampler left out keeps its trace id (and passes it on, unsampled) but records
         # nothing: its steps cost a no-op each, as with tracing off.
-        self.traced = self._server.is_recording()
+        self.traced = sampled_attributes is not None
+        self._server: RecordedSpan | NonRecordingSpan
+        if sampled_attributes is None:
+            self._server = NonRecordingSpan(span_context)
+        else:
+            self._server = RecordedSpan(
+                sink,
+                name,
+                remote_parent,
+                SpanKind.SERVER,
+                sampled_attributes,
+                context=span_context,
+            )
         self._ended = False
 
     def step(self, name: str) -> _Step | _NoSpan:
@@ -134,7 +153,8 @@ class RequestTrace:
         backend's own span (vLLM with --otlp-traces-endpoint) becomes its child."""
         if not self.traced:
             # The trace goes on, unsampled.
-            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(self._server, _EMPTY_CONTEXT))
+            carrier = NonRecordingSpan(self._server_context)
+            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(carrier, _EMPTY_CONTEXT))
             return _NO_SPAN
         span = RecordedSpan(self._sink, name, self._server_context, SpanKind.CLIENT, attributes)
         carrier = NonRecordingSpan(span.get_span_context())
@@ -204,6 +224,41 @@ class Tracing:
             "gateway.request_id": request_id,
         }
         return RequestTrace(self._tracer, self._sink, f"{method} {path}", parent, attributes)
+
+
+def _server_span_context(
+    tracer: Tracer,
+    name: str,
+    parent: Context,
+    remote_parent: SpanContext | None,
+    attributes: dict[str, Any],
+) -> tuple[SpanContext, Mapping[str, Any] | None]:
+    """The SERVER span's context, decided as `Tracer.start_span` decides it, and its attributes, or
+    None when the sampler does not record it.
+
+    In the caller's trace when `parent` holds a valid remote span, else in a new one; the sampler
+    sees the same arguments as from the SDK, so `OTEL_TRACES_SAMPLER` (parent-based or ratio) means
+    the same thing here."""
+    ids = tracer.id_generator
+    if remote_parent is not None:
+        trace_id, random_trace_id = remote_parent.trace_id, remote_parent.trace_flags.random_trace_id
+    else:
+        trace_id, random_trace_id = ids.generate_trace_id(), ids.is_trace_id_random()
+    result = tracer.sampler.should_sample(parent, trace_id, name, SpanKind.SERVER, attributes)
+    flags = TraceFlags.SAMPLED if result.decision is Decision.RECORD_AND_SAMPLE else TraceFlags.DEFAULT
+    if random_trace_id:
+        flags |= TraceFlags.RANDOM_TRACE_ID
+    context = SpanContext(
+        trace_id,
+        ids.generate_span_id(),
+        is_remote=False,
+        trace_flags=TraceFlags(flags),
+        trace_state=result.trace_state,
+    )
+    if result.decision is Decision.DROP:
+        return context, None
+    # As the SDK: the span starts with the attributes the sampler returned (ours, and any it adds).
+    return context, dict(result.attributes) if result.attributes else {}
 
 
 def server_attributes(url: str) -> dict[str, Any]:

@@ -13,10 +13,9 @@ import os
 from dataclasses import dataclass
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Tracer, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Tracer
 from pydantic import BaseModel, ConfigDict
 
 from gateway.telemetry.recorded_span import SpanSink
@@ -147,5 +146,7 @@ def build_tracing(config: TracingConfig, exporter: SpanExporter | None = None) -
     processor = _batch_processor(exporter)
     provider.add_span_processor(processor)
     tracer = provider.get_tracer(_INSTRUMENTATION_NAME)
+    # The SDK's own tracer: request_trace.py reads its sampler and id generator.
+    assert isinstance(tracer, Tracer)
     scope = InstrumentationScope(_INSTRUMENTATION_NAME, "")  # the same as the tracer's
     return TracingPipeline(provider, tracer, SpanSink(processor, provider.resource, scope))
