@@ -63,6 +63,7 @@ class StreamRelay:
         "_loop",
         "_pending",
         "_raw",
+        "_reader",
         "_reply",
         "_saw_done",
         "_strip_usage",
@@ -97,8 +98,9 @@ class StreamRelay:
         self._idle = idle
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + total
-        # The idle watchdog: the task waiting for a read (None between reads), since when, and the
-        # one timer that checks on it.
+        # The idle watchdog: the task reading the relay, the same while it waits for a read (None
+        # between reads), since when, and the one timer that checks on it.
+        self._reader: asyncio.Task[Any] | None = None
         self._waiter: asyncio.Task[Any] | None = None
         self._waiter_cancelling = 0
         self._wait_started = 0.0
@@ -161,8 +163,12 @@ class StreamRelay:
     async def _read(self) -> bytes:
         """The next upstream read; TimeoutError when it takes longer than `idle` or passes the
         stream's deadline. A cancellation from elsewhere (the client left) goes through unchanged."""
-        task = asyncio.current_task()
-        assert task is not None  # a relay is iterated by a task
+        task = self._reader
+        if task is None:
+            # One task reads a relay to its end (the response's); asking asyncio at every read would
+            # cost more than the rest of the watchdog.
+            task = self._reader = asyncio.current_task()
+            assert task is not None
         self._wait_started = self._loop.time()
         self._waiter = task
         self._waiter_cancelling = task.cancelling()
