@@ -65,7 +65,10 @@ class Traced:
 
 @contextmanager
 def traced_gateway(
-    quotas: dict[str, Any] | None = None, itl_ms: float = 0.0, **tracing: Any
+    quotas: dict[str, Any] | None = None,
+    itl_ms: float = 0.0,
+    health: dict[str, Any] | None = None,
+    **tracing: Any,
 ) -> Iterator[Traced]:
     exporter = InMemorySpanExporter()
     with (
@@ -78,6 +81,7 @@ def traced_gateway(
             pii={"mode": "pseudonymize", "names": "off"},
             quotas=quotas or {},
             tracing={"enabled": True, **tracing},
+            **({"health": health} if health is not None else {}),
         )
         key = issue_key(config)
         app = create_app(config, span_exporter=exporter)
@@ -209,7 +213,8 @@ def test_incoming_traceparent_is_ignored_unless_trusted(traced: Traced) -> None:
 
 
 def test_backend_error_is_recorded_on_the_client_and_server_spans() -> None:
-    with traced_gateway() as running:
+    # No health check may find the backend dead first: the request must reach it and get its 500.
+    with traced_gateway(health={"interval": 3600, "metrics_interval": 0}) as running:
         httpx.post(f"{running.sim}/sim/dead", json={"dead": True}, timeout=5)
         with pytest.raises(openai.InternalServerError):
             running.client().chat.completions.create(
