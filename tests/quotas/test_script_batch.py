@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pytest
 import pytest_asyncio
@@ -466,6 +466,92 @@ async def test_a_closed_ledger_refuses_with_a_store_error(
     await ledger.close()
     with pytest.raises(QuotaStoreError):
         await ledger.reserve(plan(quotas, clock()))
+
+
+# -- Held connections ---------------------------------------------------------------------------
+
+
+def _pooled_client(url: str, size: int, name: str) -> redis.Redis:
+    """A client whose pool waits at most 0.5 s for a free connection, then raises."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=0.5, client_name=name, decode_responses=True
+    )
+    return redis.Redis.from_pool(pool)
+
+
+async def _connections_named(url: str, name: str) -> int:
+    observer = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        clients = await observer.client_list()
+    finally:
+        await observer.aclose()
+    return sum(1 for client in clients if client["name"] == name)
+
+
+async def _take_all(client: redis.Redis, count: int) -> None:
+    """Check out `count` connections at once (a held one would make the last wait, then fail)."""
+    pool = client.connection_pool
+    taken = [await pool.get_connection() for _ in range(count)]  # type: ignore[no-untyped-call]
+    for connection in taken:
+        await pool.release(connection)
+
+
+async def test_round_trips_one_after_another_keep_one_connection(
+    redis_url: str, opened: list[Closable], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = _prefix()
+    connection = _pooled_client(redis_url, 8, name)
+    batcher = ScriptBatcher(connection)
+    opened += [connection, batcher]
+    await preload(connection, ECHO)
+    pool = connection.connection_pool
+    checkouts = 0
+    get_connection = pool.get_connection
+
+    async def counted() -> Any:
+        nonlocal checkouts
+        checkouts += 1
+        return await get_connection()  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(pool, "get_connection", counted)
+    echo = batcher.script(ECHO)
+    for index in range(20):
+        assert await asyncio.wait_for(echo(keys=["k"], args=[index]), WAIT) == ["k", str(index)]
+    assert batcher.pipelines_sent == 20
+    # Taken from the pool once, then held: not twenty checkouts and returns.
+    assert checkouts == 1
+    assert await _connections_named(redis_url, name) == 1
+
+
+async def test_a_closed_batcher_gives_its_connections_back(redis_url: str, opened: list[Closable]) -> None:
+    connection = _pooled_client(redis_url, 4, _prefix())
+    batcher = ScriptBatcher(connection)
+    opened.append(connection)
+    echo = batcher.script(ECHO)
+    await asyncio.wait_for(asyncio.gather(*(echo(keys=["k"], args=[index]) for index in range(10))), WAIT)
+    await asyncio.wait_for(echo(keys=["k"], args=["again"]), WAIT)
+    await batcher.aclose()
+    await asyncio.wait_for(_take_all(connection, 4), WAIT)
+
+
+async def test_a_small_pool_is_left_whole_to_the_others(redis_url: str, opened: list[Closable]) -> None:
+    connection = _pooled_client(redis_url, 3, _prefix())
+    batcher = ScriptBatcher(connection)
+    opened += [connection, batcher]
+    echo = batcher.script(ECHO)
+    await asyncio.wait_for(echo(keys=["k"], args=["x"]), WAIT)
+    await asyncio.wait_for(_take_all(connection, 3), WAIT)  # the batcher, still open, holds none
+
+
+async def test_a_held_connection_outlives_a_redis_restart(
+    server: RedisServer, clock: FakeClock, opened: list[Closable]
+) -> None:
+    ledger = await ledger_on(server.url, clock, opened, timeout=0.5)
+    quotas = planner(services={"dgfip/svc": {"tokens_per_day": 10**6}})
+    reserved(await asyncio.wait_for(ledger.reserve(plan(quotas, clock())), WAIT))
+    server.stop()
+    server.start()  # the held connection is now dead, and the server has forgotten the scripts
+    reserved(await asyncio.wait_for(ledger.reserve(plan(quotas, clock())), WAIT))
 
 
 # -- Topologies ---------------------------------------------------------------------------------
