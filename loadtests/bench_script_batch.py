@@ -27,6 +27,7 @@ import uvloop
 
 from gateway.quotas.script_batch import ScriptBatcher
 from gateway.redis_client import connect_redis
+from loadtests.arguments import bounded_count
 from loadtests.processes import Processes, cpu_layout, free_port, pin
 
 __all__ = ["main", "time_calls"]
@@ -99,17 +100,13 @@ def time_calls(calls: int, repeat: int) -> dict[str, object]:
             processes.stop_all()
 
 
-def _bounded(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= _MAX_CALLS:
-        raise argparse.ArgumentTypeError(f"between 1 and {_MAX_CALLS:,}")
-    return value
+_count = bounded_count(_MAX_CALLS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="loadtests.bench_script_batch", description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=_bounded, default=4_000, help="calls per run")
-    parser.add_argument("--repeat", type=_bounded, default=5, help="runs; the median is reported")
+    parser.add_argument("--calls", type=_count, default=4_000, help="calls per run")
+    parser.add_argument("--repeat", type=_count, default=5, help="runs; the median is reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args(argv)
     figures = time_calls(options.calls, options.repeat)

@@ -30,6 +30,7 @@ from gateway.collector import freeze_startup_heap
 from gateway.telemetry.otlp_json import encode_spans
 from gateway.telemetry.recorded_span import SpanSink
 from gateway.telemetry.request_trace import Tracing
+from loadtests.arguments import bounded_count
 
 __all__ = ["main", "time_requests"]
 
@@ -110,17 +111,13 @@ def time_requests(requests: int, repeat: int) -> dict[str, object]:
     }
 
 
-def _bounded(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= _MAX_REQUESTS:
-        raise argparse.ArgumentTypeError(f"between 1 and {_MAX_REQUESTS:,}")
-    return value
+_count = bounded_count(_MAX_REQUESTS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="loadtests.bench_tracing", description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=_bounded, default=20_000, help="requests per run")
-    parser.add_argument("--repeat", type=_bounded, default=7, help="runs; the median is reported")
+    parser.add_argument("--requests", type=_count, default=20_000, help="requests per run")
+    parser.add_argument("--repeat", type=_count, default=7, help="runs; the median is reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args(argv)
     figures = time_requests(options.requests, options.repeat)

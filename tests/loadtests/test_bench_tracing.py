@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from loadtests.bench_tracing import _bounded, time_requests
+from loadtests.arguments import bounded_count
+from loadtests.bench_tracing import time_requests
 
 
 def test_every_span_of_every_request_is_exported_and_timed() -> None:
@@ -22,7 +23,11 @@ def test_every_span_of_every_request_is_exported_and_timed() -> None:
     assert isinstance(encode, float) and encode > 0
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "1000001"])
-def test_counts_are_bounded(text: str) -> None:
+@pytest.mark.parametrize("text", ["0", "-1", "1000001", "ten", ""])
+def test_counts_are_whole_and_bounded(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
-        _bounded(text)
+        bounded_count(1_000_000)(text)
+
+
+def test_a_count_within_bounds_is_taken() -> None:
+    assert bounded_count(10)("10") == 10 and bounded_count(10)("1") == 1
