@@ -6,15 +6,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench loadtest clean helm-tools system-deps
+.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock sbom vllm
 
-# With the `ner` extra (spaCy and its 16 MB French model, about 20 s more to install), so that the
-# tests cover person and place names too.
-$(STAMP): pyproject.toml
+# Installed from requirements/dev.lock (every package pinned, every file's hash checked, the `dev` and
+# `ner` extras included), then the project itself with no dependency resolution at all: a fresh clone
+# installs exactly what was tested. A changed lock rebuilds the environment from scratch.
+$(STAMP): requirements/dev.lock pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,ner]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Refreshes the locks from pyproject.toml (and vLLM's from backends/vllm/requirements.in): newest
+# releases that fit its ranges, every file's hash. Resolved against the default package index alone,
+# not this machine's extra mirrors, so that the lock installs anywhere. Commit the locks with the change.
+PIP_TOOLS := .tools/pip-tools/bin
+$(PIP_TOOLS)/pip-compile: requirements/tools.lock
+	rm -rf .tools/pip-tools
+	$(PYTHON) -m venv .tools/pip-tools
+	$(PIP_TOOLS)/pip install --quiet --require-hashes -r requirements/tools.lock
+
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: $(PIP_TOOLS)/pip-compile
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PIP_TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
+		--extra dev --extra ner -o requirements/dev.lock pyproject.toml
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PIP_TOOLS)/pip-compile $(LOCK_FLAGS) \
+		--extra ner -c requirements/dev.lock -o requirements/runtime.lock pyproject.toml
+	$(MAKE) -C backends/vllm lock PIP_COMPILE=$(CURDIR)/$(PIP_TOOLS)/pip-compile
 
 demo: $(STAMP)
 	$(BIN)/python -m gateway.demo
@@ -40,10 +60,31 @@ system-deps:
 	@command -v redis-server >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; }
 
-unit: $(STAMP) $(HELM_TOOLS) system-deps
+# Real vLLM (the community CPU build) in its own environment, outside the work tree so that every
+# clone on this machine reuses it while backends/vllm/requirements.lock is unchanged.
+vllm:
+	$(MAKE) -C backends/vllm env
+
+unit: $(STAMP) $(HELM_TOOLS) system-deps vllm
 	$(BIN)/pytest
 
+# Everything but the tests against real vLLM: for the edit loop.
+unit-fast: $(STAMP) $(HELM_TOOLS) system-deps
+	$(BIN)/pytest -m "not real_vllm"
+
 test: lint typecheck unit
+
+test-fast: lint typecheck unit-fast
+
+# A CycloneDX SBOM of the locked runtime environment (what the Docker image runs), in build/sbom.json.
+SBOM_ENV := build/sbom-env
+sbom: $(STAMP)
+	rm -rf $(SBOM_ENV)
+	$(PYTHON) -m venv --without-pip $(SBOM_ENV)
+	$(BIN)/pip --python $(SBOM_ENV)/bin/python install --quiet --require-hashes --no-deps -r requirements/runtime.lock
+	$(BIN)/pip --python $(SBOM_ENV)/bin/python install --quiet --no-deps --no-build-isolation .
+	$(BIN)/cyclonedx-py environment --output-reproducible --of JSON -o build/sbom.json $(SBOM_ENV)
+	@echo "build/sbom.json: $$($(BIN)/python -c 'import json; print(len(json.load(open("build/sbom.json"))["components"]))') components"
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench

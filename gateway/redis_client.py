@@ -138,7 +138,7 @@ def _sentinel_master(
     }
     # TLS to the master means TLS to the Sentinels too: both usually share one certificate setup.
     sentinel_options.update({name: value for name, value in options.items() if name.startswith("ssl")})
-    sentinel = Sentinel(list(topology.sentinels), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(topology.sentinels), sentinel_kwargs=sentinel_options)
     client: redis.Redis = sentinel.master_for(
         topology.sentinel_master,
         connection_pool_class=_BlockingSentinelPool,

@@ -293,7 +293,7 @@ class RedisKeyStore(KeyStore):
             finally:
                 if pubsub is not None:
                     with contextlib.suppress(RedisError, OSError):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
