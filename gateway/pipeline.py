@@ -28,7 +28,7 @@ from litestar.response import Stream
 from gateway.authz import Authorizer, PermissionDenied
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
-from gateway.errors import GatewayError, ModelNotFound, UpstreamFailure
+from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, UpstreamFailure
 from gateway.identity import Authenticator, Principal
 from gateway.metering import UsageRecord, UsageRecorder
 from gateway.operations import Operation
@@ -52,6 +52,9 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # nginx's convention for "the client closed the connection before the answer was ready".
 _CLIENT_CLOSED_REQUEST = 499
 _NO_USAGE = Usage(0, 0)
+# What vLLM's FastAPI app answers on a route it did not register (vLLM's own errors are {"error": ...}).
+_ROUTE_NOT_FOUND = b'{"detail":'
+
 _UNTRACED: tuple[str, dict[str, Any]] = ("", {})
 
 
@@ -258,6 +261,15 @@ class Pipeline:
             reply.span.set_attribute("error.type", error_type(exc))
             reply.span.end()
             raise
+        if status == 404 and content.startswith(_ROUTE_NOT_FOUND):
+            # vLLM registers only the routes its model serves, so a bare FastAPI 404 means this model
+            # does not do this operation: the caller's mistake, said in OpenAI's shape. The backend
+            # answered, so it stays in service.
+            raise InvalidRequest(
+                f"The model `{parsed.model}` does not serve {parsed.operation.upstream_path}.",
+                param="model",
+                code="operation_not_supported",
+            )
         usage = usage_from_body(content) if status < 400 else None
         if trace.traced:
             self._end_upstream_span(exchange, genai.decoded(content), None, usage, reply.opened_at)

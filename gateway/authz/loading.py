@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from casbin.util.log import disabled_logging  # type: ignore[import-untyped]
+from casbin.util.log import DEFAULT_LOGGING  # type: ignore[import-untyped]
 
 from gateway.authz.casbin_model import load_model, new_enforcer
 from gateway.authz.errors import PolicyError
@@ -16,13 +17,20 @@ from gateway.authz.sources import PolicyTexts, read_policy_files
 __all__ = ["compile_policy", "load_policy"]
 
 
+def _silence_casbin() -> None:
+    """Casbin logs every model, policy line and decision (a denial at WARNING, with the department,
+    service and model). Its own `disabled_logging()` sets `Logger.disabled`, which any later
+    `logging.config.dictConfig` (uvicorn's, at start) clears again; a level stays."""
+    for name in DEFAULT_LOGGING["loggers"]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def compile_policy(texts: PolicyTexts, *, cache_size: int = DEFAULT_CACHE_SIZE) -> PolicySnapshot:
     """Check and build a policy from the files' contents. Nothing is shared with any other snapshot,
     so this may run in a worker thread while the current policy keeps answering."""
     model = load_model(texts.model_text, texts.model_file)
     parsed = parse_policy(texts.policy_text, texts.policy_file)
-    # Casbin would otherwise log every model, policy line and decision at INFO on the first enforcer.
-    disabled_logging()
+    _silence_casbin()
     try:
         enforcer = new_enforcer(model)
         rows = enforcer.model["p"]["p"].policy
