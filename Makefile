@@ -22,19 +22,21 @@ $(STAMP): requirements/dev.lock pyproject.toml
 # Refreshes the locks from pyproject.toml (and vLLM's from backends/vllm/requirements.in): newest
 # releases that fit its ranges, every file's hash. Resolved against the default package index alone,
 # not this machine's extra mirrors, so that the lock installs anywhere. Commit the locks with the change.
-PIP_TOOLS := .tools/pip-tools/bin
-$(PIP_TOOLS)/pip-compile: requirements/tools.lock
-	rm -rf .tools/pip-tools
-	$(PYTHON) -m venv .tools/pip-tools
-	$(PIP_TOOLS)/pip install --quiet --require-hashes -r requirements/tools.lock
+TOOLS := .tools/bin
+TOOLS_STAMP := .tools/.installed
+$(TOOLS_STAMP): requirements/tools.lock
+	rm -rf .tools
+	$(PYTHON) -m venv .tools
+	$(TOOLS)/pip install --quiet --require-hashes --no-deps -r requirements/tools.lock
+	touch $(TOOLS_STAMP)
 
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
-lock: $(PIP_TOOLS)/pip-compile
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PIP_TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
-		--extra dev --extra ner -o requirements/dev.lock pyproject.toml
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(PIP_TOOLS)/pip-compile $(LOCK_FLAGS) \
-		--extra ner -c requirements/dev.lock -o requirements/runtime.lock pyproject.toml
-	$(MAKE) -C backends/vllm lock PIP_COMPILE=$(CURDIR)/$(PIP_TOOLS)/pip-compile
+lock: $(TOOLS_STAMP)
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
+		--extra ner -o requirements/runtime.lock pyproject.toml
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
+		--extra dev --extra ner -c requirements/runtime.lock -o requirements/dev.lock pyproject.toml
+	$(MAKE) -C backends/vllm lock PIP_COMPILE=$(CURDIR)/$(TOOLS)/pip-compile
 
 demo: $(STAMP)
 	$(BIN)/python -m gateway.demo
@@ -76,15 +78,16 @@ test: lint typecheck unit
 
 test-fast: lint typecheck unit-fast
 
-# A CycloneDX SBOM of the locked runtime environment (what the Docker image runs), in build/sbom.json.
+# A CycloneDX SBOM of the locked runtime environment, the one the Docker image runs: build/sbom.json.
 SBOM_ENV := build/sbom-env
-sbom: $(STAMP)
-	rm -rf $(SBOM_ENV)
+sbom: $(TOOLS_STAMP)
+	rm -rf $(SBOM_ENV) build/wheel
+	$(TOOLS)/pip wheel --quiet --no-deps --no-build-isolation -w build/wheel .
 	$(PYTHON) -m venv --without-pip $(SBOM_ENV)
-	$(BIN)/pip --python $(SBOM_ENV)/bin/python install --quiet --require-hashes --no-deps -r requirements/runtime.lock
-	$(BIN)/pip --python $(SBOM_ENV)/bin/python install --quiet --no-deps --no-build-isolation .
-	$(BIN)/cyclonedx-py environment --output-reproducible --of JSON -o build/sbom.json $(SBOM_ENV)
-	@echo "build/sbom.json: $$($(BIN)/python -c 'import json; print(len(json.load(open("build/sbom.json"))["components"]))') components"
+	$(TOOLS)/pip --python $(SBOM_ENV)/bin/python install --quiet --require-hashes --no-deps -r requirements/runtime.lock
+	$(TOOLS)/pip --python $(SBOM_ENV)/bin/python install --quiet --no-deps build/wheel/*.whl
+	$(TOOLS)/cyclonedx-py environment --output-reproducible --of JSON -o build/sbom.json $(SBOM_ENV)
+	@$(TOOLS)/python -c 'import json; print("build/sbom.json:", len(json.load(open("build/sbom.json"))["components"]), "components")'
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench

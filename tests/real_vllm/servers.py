@@ -83,14 +83,13 @@ def _launch(python: Path, model_dir: Path, name: str, log_dir: Path, *, pooling:
         "--served-model-name", name,
         "--load-format", "dummy",  # random weights: nothing to download
         "--dtype", "float32",  # bfloat16 needs AVX-512 BF16, which not every machine here has
-        "--max-model-len", "1024",
         "--seed", "0",
         "--enforce-eager",  # no torch.compile: a minute less to start, same answers
         "--host", "127.0.0.1",
         "--port", str(port),
     ]  # fmt: skip
-    if pooling:
-        command += ["--runner", "pooling"]
+    # Pooling models keep their own 512 positions; the generator gets its whole 1,024.
+    command += ["--runner", "pooling"] if pooling else ["--max-model-len", "1024"]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command,
