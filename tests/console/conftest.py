@@ -49,7 +49,11 @@ QUOTAS = {
         model: {"price_per_million_input": price_in, "price_per_million_output": price_out}
         for model, (price_in, price_out) in PRICES.items()
     },
-    "departments": {"dgfip": {"tokens_per_month": 3_000_000}, "drees": {"tokens_per_month": 20_000}},
+    "departments": {
+        "dgfip": {"tokens_per_month": 3_000_000},
+        # Below one day of drees' seeded usage (1,606 tokens): over budget on any day of the month.
+        "drees": {"tokens_per_month": 1_500},
+    },
     "services": {
         "dgfip/assistant-courrier": {"tokens_per_month": 1_000_000, "tokens_per_day": 200_000},
         "dinum/albert": {"tokens_per_day": 500_000},

@@ -118,7 +118,7 @@ def test_overview_figures_are_the_usage_reports(visit: Visit, site: ConsoleSite)
     assert chart.locator("rect").count() >= len(report.rows)
     budgets = page.get_by_role("img", name=re.compile("Budgets du mois"))
     expect(budgets.locator("line.limit")).to_have_count(3)  # dgfip, drees, dgfip/assistant-courrier
-    expect(budgets.locator("rect.over")).to_have_count(1)  # drees is over its 20 000 tokens
+    expect(budgets.locator("rect.over")).to_have_count(1)  # drees is over its 1,500 tokens, on any day
     top_models = page.locator("#top-models tbody th")
     expect(top_models).to_have_count(2)
     # The error rate comes from the audit log's latest requests: the 14 refused of 85.
