@@ -23,6 +23,10 @@ PREFILL_MS_PER_TOKEN = 0.25
 """Extra time to first token per prompt token, at batch size 1 (uncached prefill of a 7-8B model)."""
 
 
+KV_BYTES_PER_TOKEN = 131072
+"""KV-cache bytes per token of a 7-8B model (32 layers, 8 KV heads of 128, keys and values in 16 bits)."""
+
+
 @dataclass(slots=True)
 class LastRequest:
     """What the last generation or embedding request looked like on the wire."""
@@ -81,21 +85,46 @@ class Engine:
         self.in_flight = 0
         self.last_request: LastRequest | None = None
         self._failure_rng = random.Random(settings.seed)
+        capacity = settings.kv_capacity_tokens
+        # vLLM 0.32's CacheConfig labels (in its sorted order), with a GPU's values for this capacity.
         self.cache_config = {
+            "_block_size_resolved": "True",
             "block_size": "16",
-            "gpu_memory_utilization": "0.9",
-            "swap_space": "4",
             "cache_dtype": "auto",
-            "is_attention_free": "False",
-            "num_gpu_blocks_override": "None",
-            "sliding_window": "None",
+            "cache_hit_alignment_tokens": "None",
+            "effective_attention_block_size": "16",
+            "enable_mamba_shared_prefix_checkpoint": "False",
             "enable_prefix_caching": "True",
-            "prefix_caching_hash_algo": "sha256",
-            "cpu_offload_gb": "0",
-            "calculate_kv_scales": "False",
-            "num_gpu_blocks": str(settings.kv_capacity_tokens // 16),
-            "num_cpu_blocks": "None",
             "engine": "0",
+            "gpu_memory_utilization": "0.9",
+            "hash_block_size": "None",
+            "is_attention_free": "False",
+            "kv_cache_dtype_skip_layers": "[]",
+            "kv_cache_layout": "None",
+            "kv_cache_max_concurrency": str(capacity / settings.max_model_len),
+            "kv_cache_memory_bytes": str(capacity * KV_BYTES_PER_TOKEN),
+            "kv_cache_size_tokens": str(capacity),
+            "kv_offloading_backend": "native",
+            "kv_offloading_size": "None",
+            "kv_sharing_fast_prefill": "False",
+            "mamba_block_size": "None",
+            "mamba_cache_dtype": "auto",
+            "mamba_cache_mode": "none",
+            "mamba_page_size_padded": "None",
+            "mamba_ssm_cache_dtype": "auto",
+            "num_cpu_blocks": "None",
+            "num_gpu_blocks": str(capacity // 16),
+            "num_gpu_blocks_override": "None",
+            "prefix_cache_retention_interval": "0",
+            "prefix_caching_hash_algo": "sha256",
+            "prefix_match_unit": "None",
+            "replayssm_buffer_len": "16",
+            "skip_page_size_padded": "None",
+            "sliding_window": "None",
+            "swa_bounded_replay": "True",
+            "use_kda_recoverssm": "False",
+            "use_replayssm": "False",
+            "user_specified_block_size": "False",
         }
 
     def is_dead(self) -> bool:

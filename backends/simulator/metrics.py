@@ -1,9 +1,10 @@
 """vLLM's Prometheus metrics, kept in plain integers and rendered like ``prometheus_client`` does.
 
 Recording is a few additions and one ``bisect`` per observation, so the request path stays cheap;
-the text is only built when ``/metrics`` is scraped. Names, help texts, label order
-(``model_name``, ``engine``), bucket bounds and the ``_total`` / ``_created`` / ``_bucket`` series follow
-vLLM 0.33 (v1 engine, ``PrometheusStatLogger``).
+the text is only built when ``/metrics`` is scraped. Names, labels (``engine`` and ``model_name``, in
+sorted order), bucket bounds and the ``_total`` / ``_created`` / ``_bucket`` series follow vLLM 0.32
+(v1 engine, ``PrometheusStatLogger``); the simulator exposes the families a router or a dashboard
+reads, not all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from backends.simulator.scheduler import Scheduler
 
-FINISHED_REASONS = ("stop", "length", "abort", "error")
+FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
 """Values of the ``finished_reason`` label (vLLM's ``FinishReason``, lowercased)."""
 
 TTFT_BUCKETS = (
@@ -30,7 +31,12 @@ REQUEST_LATENCY_BUCKETS = (
     40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
 )  # fmt: skip
 
-PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_CONTENT_TYPE = b"text/plain; version=1.0.0; charset=utf-8"
+"""What vLLM 0.32's ``prometheus_client`` answers; the text itself is the 0.0.4 exposition format."""
+
+WAITING_REASONS = ("capacity", "deferred")
+"""Values of ``vllm:num_requests_waiting_by_reason``'s ``reason``: the simulator's queue only waits for
+capacity."""
 
 
 def one_two_five_buckets(max_value: int) -> tuple[int, ...]:
@@ -110,13 +116,20 @@ class EngineMetrics:
 
     def render(self, scheduler: Scheduler, cache_config: dict[str, str]) -> bytes:
         """The ``/metrics`` text (Prometheus exposition format 0.0.4)."""
-        labels = f'model_name="{escape_label(self.model_name)}",engine="0"'
-        out = _Writer(labels, self.created)
+        out = _Writer({"model_name": self.model_name, "engine": "0"}, self.created)
         out.gauge(
             "vllm:num_requests_running", "Number of requests in model execution batches.", scheduler.running
         )
         out.gauge(
             "vllm:num_requests_waiting", "Number of requests waiting to be processed.", scheduler.waiting
+        )
+        out.labelled_gauge(
+            "vllm:num_requests_waiting_by_reason",
+            "Number of waiting requests by reason. Reason labels: 'capacity' = waiting for scheduling "
+            "capacity; 'deferred' = deferred by transient constraints (LoRA budget, KV transfer, blocked "
+            "status). Sum of all reasons equals vllm:num_requests_waiting.",
+            "reason",
+            [("capacity", scheduler.waiting), ("deferred", 0)],
         )
         if self.legacy_names:
             out.gauge(
@@ -191,12 +204,18 @@ class EngineMetrics:
 
 
 class _Writer:
-    """Accumulates exposition lines for one label set."""
+    """Accumulates exposition lines; every series has the base labels, written in sorted order as
+    vLLM 0.32's ``prometheus_client`` writes them."""
 
-    def __init__(self, labels: str, created: float) -> None:
-        self._labels = labels
+    def __init__(self, base: dict[str, str], created: float) -> None:
+        self._base = base
+        self._plain = self._labels()
         self._created = go_float(created)
         self._lines: list[str] = []
+
+    def _labels(self, **extra: str) -> str:
+        labels = {**self._base, **extra}
+        return ",".join(f'{key}="{escape_label(labels[key])}"' for key in sorted(labels))
 
     def _header(self, name: str, help_text: str, kind: str) -> None:
         self._lines.append(f"# HELP {name} {help_text}")
@@ -204,40 +223,47 @@ class _Writer:
 
     def gauge(self, name: str, help_text: str, value: float) -> None:
         self._header(name, help_text, "gauge")
-        self._lines.append(f"{name}{{{self._labels}}} {go_float(value)}")
+        self._lines.append(f"{name}{{{self._plain}}} {go_float(value)}")
+
+    def labelled_gauge(
+        self, name: str, help_text: str, label: str, values: Iterable[tuple[str, float]]
+    ) -> None:
+        self._header(name, help_text, "gauge")
+        for label_value, value in values:
+            self._lines.append(f"{name}{{{self._labels(**{label: label_value})}}} {go_float(value)}")
 
     def counter(self, name: str, help_text: str, value: float) -> None:
-        self.labelled_counter(name, help_text, None, [("", value)])
+        self._header(f"{name}_total", help_text, "counter")
+        self._lines.append(f"{name}_total{{{self._plain}}} {go_float(value)}")
+        self._header(f"{name}_created", help_text, "gauge")
+        self._lines.append(f"{name}_created{{{self._plain}}} {self._created}")
 
     def labelled_counter(
-        self, name: str, help_text: str, label: str | None, values: Iterable[tuple[str, float]]
+        self, name: str, help_text: str, label: str, values: Iterable[tuple[str, float]]
     ) -> None:
-        values = list(values)
+        rendered = [(self._labels(**{label: label_value}), value) for label_value, value in values]
         self._header(f"{name}_total", help_text, "counter")
-        for label_value, value in values:
-            extra = f',{label}="{escape_label(label_value)}"' if label else ""
-            self._lines.append(f"{name}_total{{{self._labels}{extra}}} {go_float(value)}")
+        for labels, value in rendered:
+            self._lines.append(f"{name}_total{{{labels}}} {go_float(value)}")
         self._header(f"{name}_created", help_text, "gauge")
-        for label_value, _ in values:
-            extra = f',{label}="{escape_label(label_value)}"' if label else ""
-            self._lines.append(f"{name}_created{{{self._labels}{extra}}} {self._created}")
+        for labels, _ in rendered:
+            self._lines.append(f"{name}_created{{{labels}}} {self._created}")
 
     def histogram(self, name: str, help_text: str, histogram: Histogram) -> None:
         self._header(name, help_text, "histogram")
         cumulative = 0
         for bound, count in zip((*histogram.bounds, math.inf), histogram.counts, strict=True):
             cumulative += count
-            self._lines.append(
-                f'{name}_bucket{{{self._labels},le="{go_float(bound)}"}} {go_float(cumulative)}'
-            )
-        self._lines.append(f"{name}_count{{{self._labels}}} {go_float(histogram.count)}")
-        self._lines.append(f"{name}_sum{{{self._labels}}} {go_float(histogram.total)}")
+            self._lines.append(f"{name}_bucket{{{self._labels(le=go_float(bound))}}} {go_float(cumulative)}")
+        self._lines.append(f"{name}_count{{{self._plain}}} {go_float(histogram.count)}")
+        self._lines.append(f"{name}_sum{{{self._plain}}} {go_float(histogram.total)}")
         self._header(f"{name}_created", help_text, "gauge")
-        self._lines.append(f"{name}_created{{{self._labels}}} {self._created}")
+        self._lines.append(f"{name}_created{{{self._plain}}} {self._created}")
 
     def info(self, name: str, help_text: str, labels: dict[str, str]) -> None:
+        """An info-like gauge: its own labels only (vLLM's ``cache_config_info`` has no model name)."""
         self._header(name, help_text, "gauge")
-        rendered = ",".join(f'{key}="{escape_label(value)}"' for key, value in labels.items())
+        rendered = ",".join(f'{key}="{escape_label(labels[key])}"' for key in sorted(labels))
         self._lines.append(f"{name}{{{rendered}}} 1.0")
 
     def text(self) -> bytes:

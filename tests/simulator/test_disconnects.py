@@ -8,7 +8,7 @@ import pytest
 from tests.simulator.conftest import StartSimulator
 from tests.simulator.helpers import CHAT_PATH, chat_body, metric_value, stats, wait_until
 
-ABORT_SERIES = 'vllm:request_success_total{model_name="test-model",engine="0",finished_reason="abort"}'
+ABORT_SERIES = 'vllm:request_success_total{engine="0",finished_reason="abort",model_name="test-model"}'
 
 
 def test_closing_a_stream_aborts_the_request(start_simulator: StartSimulator) -> None:

@@ -216,7 +216,7 @@ def test_error_rate_one_fails_every_generation(start_simulator: StartSimulator) 
     }
     assert 'data: {"error": {"message": "Internal server error"' in raw  # json.dumps spacing, as vLLM
     assert (
-        'vllm:request_success_total{model_name="test-model",engine="0",finished_reason="error"} 2.0'
+        'vllm:request_success_total{engine="0",finished_reason="error",model_name="test-model"} 2.0'
         in metrics
     )
 

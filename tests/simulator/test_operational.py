@@ -10,7 +10,7 @@ import openai
 from tests.simulator.conftest import StartSimulator
 from tests.simulator.helpers import CHAT_PATH, chat_body, metric_value
 
-LABELS = '{model_name="test-model",engine="0"}'
+LABELS = '{engine="0",model_name="test-model"}'
 
 
 def test_models_list(sdk: openai.OpenAI, client: httpx.Client) -> None:
@@ -85,11 +85,12 @@ def test_metrics_names_and_counters_move(client: httpx.Client) -> None:
     client.post(CHAT_PATH, json=chat_body(max_tokens=5))
     after = client.get("/metrics").text
 
-    assert before.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert before.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
     for name in (
         "vllm:num_requests_running",
         "vllm:num_requests_waiting",
         "vllm:kv_cache_usage_perc",
+        "vllm:num_requests_waiting_by_reason",
         "vllm:cache_config_info",
         "vllm:prompt_tokens_total",
         "vllm:generation_tokens_total",
@@ -109,12 +110,16 @@ def test_metrics_names_and_counters_move(client: httpx.Client) -> None:
     assert metric_value(before.text, f"vllm:generation_tokens_total{LABELS}") == 0.0
     assert metric_value(after, f"vllm:generation_tokens_total{LABELS}") == 10.0
     assert metric_value(after, f"vllm:prompt_tokens_total{LABELS}") > 0
-    success = 'vllm:request_success_total{model_name="test-model",engine="0",finished_reason="length"}'
+    success = 'vllm:request_success_total{engine="0",finished_reason="length",model_name="test-model"}'
     assert metric_value(after, success) == 2.0
+    waiting_capacity = (
+        'vllm:num_requests_waiting_by_reason{engine="0",model_name="test-model",reason="capacity"}'
+    )
+    assert metric_value(after, waiting_capacity) == 0.0
     assert metric_value(after, f"vllm:e2e_request_latency_seconds_count{LABELS}") == 2.0
     assert (
         metric_value(
-            after, 'vllm:time_to_first_token_seconds_bucket{model_name="test-model",engine="0",le="+Inf"}'
+            after, 'vllm:time_to_first_token_seconds_bucket{engine="0",le="+Inf",model_name="test-model"}'
         )
         == 2.0
     )
