@@ -61,11 +61,18 @@ class SimulatorApp:
             if settings.api_key is not None
             else None
         )
-        self._routes: dict[str, dict[str, Handler]] = {
-            "/v1/chat/completions": {"POST": self._generation_route(serve_chat)},
-            "/v1/completions": {"POST": self._generation_route(serve_completion)},
-            "/v1/responses": {"POST": self._generation_route(serve_responses)},
-            "/v1/embeddings": {"POST": self._generation_route(serve_embeddings)},
+        # Like vLLM, only the routes the served models' kinds use exist: a server with no generation
+        # model answers chat with FastAPI's 404, one with no pooling model answers embeddings so.
+        self._routes: dict[str, dict[str, Handler]] = {}
+        if settings.models:
+            self._routes |= {
+                "/v1/chat/completions": {"POST": self._generation_route(serve_chat)},
+                "/v1/completions": {"POST": self._generation_route(serve_completion)},
+                "/v1/responses": {"POST": self._generation_route(serve_responses)},
+            }
+        if settings.embedding_models:
+            self._routes["/v1/embeddings"] = {"POST": self._generation_route(serve_embeddings)}
+        self._routes |= {
             "/v1/models": {"GET": self._models},
             "/tokenize": {"POST": self._plain_route(serve_tokenize)},
             "/detokenize": {"POST": self._plain_route(serve_detokenize)},
@@ -100,6 +107,8 @@ class SimulatorApp:
             return
         methods = self._routes.get(path)
         if methods is None:
+            methods = self._stored_response_route(path)
+        if methods is None:
             await send_response(send, 404, errors.NOT_FOUND_BODY)
             return
         handler = methods.get(method)
@@ -107,6 +116,23 @@ class SimulatorApp:
             await send_response(send, 405, errors.METHOD_NOT_ALLOWED_BODY)
             return
         await handler(scope, receive, send)
+
+    def _stored_response_route(self, path: str) -> dict[str, Handler] | None:
+        """``GET /v1/responses/{id}`` and ``POST /v1/responses/{id}/cancel``: registered with the
+        Responses API, but vLLM stores no response by default, so every id is unknown."""
+        if not self.settings.models or not path.startswith("/v1/responses/"):
+            return None
+        response_id, _, rest = path.removeprefix("/v1/responses/").partition("/")
+        if not response_id or rest not in ("", "cancel"):
+            return None
+        error = errors.openai_error(
+            404, f"Response with id '{response_id}' not found.", "invalid_request_error", "response_id"
+        )
+
+        async def unknown_response(scope: Scope, receive: Receive, send: Send) -> None:
+            await send_response(send, error.status, error.body)
+
+        return {"POST" if rest else "GET": unknown_response}
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:

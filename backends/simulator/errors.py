@@ -122,9 +122,10 @@ def internal_error() -> SimulatorHTTPError:
     return openai_error(500, INTERNAL_ERROR_MESSAGE, "InternalServerError")
 
 
-def unsupported_api(api_name: str) -> SimulatorHTTPError:
-    """501 when the served model cannot do this task, e.g. chat on a pooling model."""
-    return openai_error(501, f"The model does not support {api_name} API", "NotImplementedError")
+def route_not_found() -> SimulatorHTTPError:
+    """FastAPI's 404 for a route the server did not register: vLLM registers only the routes its
+    model's kind serves, so chat on a pooling model (or embeddings on a generative one) ends here."""
+    return SimulatorHTTPError(404, NOT_FOUND_BODY)
 
 
 def forced_status(status: int) -> SimulatorHTTPError:
@@ -134,7 +135,7 @@ def forced_status(status: int) -> SimulatorHTTPError:
     if status == 500:
         return internal_error()
     if status == 501:
-        return unsupported_api("this")
+        return openai_error(501, "Simulated 501 Not Implemented (x-sim-force-status).", "NotImplementedError")
     if status == 400:
         return bad_request("Simulated bad request (x-sim-force-status).")
     if status == 401:

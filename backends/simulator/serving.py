@@ -73,7 +73,8 @@ def new_id(prefix: str) -> str:
 def resolve_model(
     engine: Engine, requested: str | None, kind: Literal["generation", "embedding"], api_name: str
 ) -> str:
-    """The served name a request targets, or vLLM's error: 501 wrong task, 404 unknown model.
+    """The served name a request targets, or vLLM's error: 404 unknown model, or FastAPI's 404 for a
+    model of the other kind, as the vLLM process serving that model has not registered this route.
 
     An absent ``model`` means the first served model, as in vLLM.
     """
@@ -84,13 +85,13 @@ def resolve_model(
         else (settings.embedding_models, settings.models)
     )
     if not served:
-        raise errors.unsupported_api(api_name)
+        raise errors.route_not_found()
     if not requested:
         return served[0]
     if requested in served:
         return requested
     if requested in other:
-        raise errors.unsupported_api(api_name)
+        raise errors.route_not_found()
     raise errors.model_not_found(requested)
 
 

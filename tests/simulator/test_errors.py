@@ -95,19 +95,31 @@ def test_wrong_content_type_is_rejected(client: httpx.Client) -> None:
     assert "Unsupported Media Type: Only 'application/json' is allowed" in response.json()["error"]["message"]
 
 
-def test_wrong_task_is_501(client: httpx.Client) -> None:
+def test_wrong_task_is_fastapis_404(client: httpx.Client, start_simulator: StartSimulator) -> None:
+    # vLLM registers only the routes of its model's kind: the process serving a pooling model has no chat
+    # route, the one serving a generative model no embeddings route. One simulator serving both kinds
+    # answers a model of the other kind the same way.
     chat_on_embedder = client.post(CHAT_PATH, json=chat_body(model="test-embed"))
     embed_on_generator = client.post("/v1/embeddings", json={"model": "test-model", "input": "x"})
+    with (
+        httpx.Client(base_url=start_simulator(models=()), timeout=10.0) as pooling_only,
+        httpx.Client(base_url=start_simulator(embedding_models=()), timeout=10.0) as generative_only,
+    ):
+        chat_without_generation = pooling_only.post(CHAT_PATH, json=chat_body())
+        responses_without_generation = pooling_only.post("/v1/responses", json={"input": "x"})
+        embed_without_pooling = generative_only.post("/v1/embeddings", json={"input": "x"})
+        still_served = pooling_only.post("/v1/embeddings", json={"input": "x"})
 
-    assert chat_on_embedder.status_code == 501
-    assert chat_on_embedder.json()["error"] == {
-        "message": "The model does not support Chat Completions API",
-        "type": "NotImplementedError",
-        "param": None,
-        "code": 501,
-    }
-    assert embed_on_generator.status_code == 501
-    assert embed_on_generator.json()["error"]["message"] == "The model does not support Embeddings API"
+    for response in (
+        chat_on_embedder,
+        embed_on_generator,
+        chat_without_generation,
+        responses_without_generation,
+        embed_without_pooling,
+    ):
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
+    assert still_served.status_code == 200
 
 
 def test_api_key_guards_only_v1_paths(start_simulator: StartSimulator) -> None:

@@ -54,6 +54,22 @@ def test_tokenize_detokenize_round_trip(client: httpx.Client) -> None:
     assert detokenized == {"prompt": text}
 
 
+def test_stored_responses_are_never_found(client: httpx.Client) -> None:
+    retrieved = client.get("/v1/responses/resp_0123")
+    cancelled = client.post("/v1/responses/resp_0123/cancel")
+    elsewhere = client.get("/v1/responses/resp_0123/other")
+
+    for response in (retrieved, cancelled):
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "message": "Response with id 'resp_0123' not found.",
+            "type": "invalid_request_error",
+            "param": "response_id",
+            "code": 404,
+        }
+    assert elsewhere.json() == {"detail": "Not Found"}
+
+
 def test_tokenize_chat_counts_like_the_chat_route(client: httpx.Client) -> None:
     messages = [{"role": "user", "content": "How many tokens is this?"}]
     tokenized = client.post("/tokenize", json={"model": "test-model", "messages": messages}).json()
