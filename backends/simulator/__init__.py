@@ -1,4 +1,4 @@
-"""A fast, faithful simulator of vLLM 0.33's OpenAI-compatible server.
+"""A fast, faithful simulator of vLLM 0.32's OpenAI-compatible server.
 
 Public interface (the gateway depends on exactly this):
 

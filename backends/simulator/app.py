@@ -23,7 +23,7 @@ from backends.simulator.asgi import (
 from backends.simulator.chat import serve_chat
 from backends.simulator.completions import serve_completion
 from backends.simulator.embeddings import serve_embeddings
-from backends.simulator.engine import Engine, LastRequest
+from backends.simulator.engine import VLLM_VERSION, Engine, LastRequest
 from backends.simulator.metrics import PROMETHEUS_CONTENT_TYPE
 from backends.simulator.protocol import RequestValidationFailure, SimDeadRequest, decode_request
 from backends.simulator.responses import serve_responses
@@ -31,18 +31,11 @@ from backends.simulator.serving import HTTPRequest, new_id
 from backends.simulator.settings import SimulatorSettings
 from backends.simulator.tokenization import serve_detokenize, serve_tokenize
 
-VLLM_VERSION = "0.33.0"
-
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Service = Callable[[Engine, HTTPRequest], Awaitable[None]]
 
-_UNSUPPORTED_MEDIA_TYPE = [
-    {
-        "loc": ["header", "content-type"],
-        "msg": "Unsupported Media Type: Only 'application/json' is allowed",
-        "type": "value_error",
-    }
-]
+_UNSUPPORTED_MEDIA_TYPE = "Unsupported Media Type: Only 'application/json' is allowed"
+"""vLLM's content-type check raises a validation error whose single entry is this bare string."""
 
 
 def create_app(settings: SimulatorSettings) -> ASGIApp:
@@ -280,7 +273,7 @@ async def _serve(
     """
     media_type = headers.get("content-type", "").lower().split(";", 1)[0].strip()
     if media_type != "application/json":
-        error = errors.request_validation_failed(_UNSUPPORTED_MEDIA_TYPE)
+        error = errors.request_validation_failed([_UNSUPPORTED_MEDIA_TYPE])
         await send_response(send, error.status, error.body)
         return
     watch = DisconnectWatch(receive)

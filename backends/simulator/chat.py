@@ -30,11 +30,13 @@ from backends.simulator.serving import (
     encode_json,
     model_validator_error,
     new_id,
+    output_limit,
     resolve_model,
     stop_list,
     usage_object,
 )
 from backends.simulator.sse import (
+    CHAT_CHUNK_USAGE_DETAILS,
     ChatChunks,
     EventWriter,
     StreamBroken,
@@ -46,8 +48,6 @@ from backends.simulator.sse import (
     usage_json,
 )
 from backends.simulator.tokenizer import count_tokens, split_pieces
-
-API_NAME = "Chat Completions"
 
 
 @dataclass(slots=True)
@@ -98,26 +98,38 @@ def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
     """Validate the request and decide every choice (raises the error vLLM would send)."""
     settings = engine.settings
     request = decode_request(http.body, ChatCompletionRequest)
-    _check_request_model(http.body, request)
-    model = resolve_model(engine, request.model, "generation", API_NAME)
+    _check_request_model(request)
+    model = resolve_model(engine, request.model, "generation")
     check_engine_alive(engine)
 
     prompt = render_chat_prompt(
         request.messages, request.tools, add_generation_prompt=request.add_generation_prompt
     )
+    max_model_len = settings.max_model_len
+    errors.check_prompt_characters(prompt, max_model_len)
     prompt_tokens = count_tokens(prompt)
-    if prompt_tokens >= settings.max_model_len:
-        raise errors.context_length_exceeded(settings.max_model_len, prompt_tokens)
-    max_tokens = request.max_completion_tokens or request.max_tokens
+    if prompt_tokens > max_model_len:
+        raise errors.context_length_exceeded(max_model_len, prompt_tokens)
+    room = max_model_len - prompt_tokens
+    if request.max_completion_tokens is not None:
+        max_tokens = output_limit(
+            request.max_completion_tokens, "max_completion_tokens", room=room, max_model_len=max_model_len
+        )
+    else:
+        max_tokens = output_limit(request.max_tokens, "max_tokens", room=room, max_model_len=max_model_len)
     n = 1 if request.n is None else request.n
-    check_sampling(n=n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_sampling(
+        n=n,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=room if max_tokens is None else max_tokens,
+    )
     top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
     check_logprobs_limit(top_logprobs)
 
     user_text = last_user_text(request.messages)
     tool = _decide_tool(request, user_text)
     echo_pieces = split_pieces(user_text) if settings.mode == "echo" and tool is None else []
-    room = settings.max_model_len - prompt_tokens
     stops = stop_list(request.stop)
     choices = []
     for index in range(n):
@@ -143,23 +155,27 @@ def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
     return ChatPlan(request, model, prompt, prompt_tokens, choices, tool, include_usage, continuous)
 
 
-def _check_request_model(body: bytes, request: ChatCompletionRequest) -> None:
+def _check_request_model(request: ChatCompletionRequest) -> None:
     """The model validators of vLLM's ``ChatCompletionRequest``."""
     top_logprobs = request.top_logprobs
     if top_logprobs is not None:
         if top_logprobs < 0 and top_logprobs != -1:
-            raise model_validator_error(body, "`top_logprobs` must be a positive value.", "top_logprobs")
+            raise errors.bad_request(
+                "`top_logprobs` must be a positive value or -1.", "top_logprobs", top_logprobs
+            )
         if top_logprobs > 0 and not request.logprobs:
             raise model_validator_error(
-                body, "when using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs"
+                "when using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs"
             )
     if request.stream_options is not None and not request.stream:
         raise model_validator_error(
-            body, "Stream options can only be defined when `stream=True`.", "stream_options"
+            "Stream options can only be defined when `stream=True`.", "stream_options"
         )
     choice = request.tool_choice
     if choice is UNSET or choice is None or choice == "none":
         return
+    if not request.tools:
+        raise model_validator_error("When using `tool_choice`, `tools` must be set.", "tool_choice")
     if isinstance(choice, str) and choice not in ("auto", "required"):
         raise errors.request_validation_failed(
             [
@@ -172,14 +188,13 @@ def _check_request_model(body: bytes, request: ChatCompletionRequest) -> None:
                 }
             ]
         )
-    if not request.tools:
-        raise model_validator_error(body, "When using `tool_choice`, `tools` must be set.", None)
     if isinstance(choice, dict):
         function = choice.get("function")
         name = function.get("name") if isinstance(function, dict) else None
         if not any(tool.function.name == name for tool in request.tools):
             raise model_validator_error(
-                body, "The tool specified in `tool_choice` does not match any of the specified `tools`", None
+                "The tool specified in `tool_choice` does not match any of the specified `tools`",
+                "tool_choice",
             )
 
 
@@ -263,11 +278,14 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: ChatPlan, admission:
             "model": plan.model,
             "choices": [_response_choice(plan, index, choice) for index, choice in enumerate(choices)],
             "service_tier": None,
-            "system_fingerprint": None,
+            "system_fingerprint": engine.system_fingerprint,
             "usage": usage_object(plan.prompt_tokens, completion_tokens),
             "prompt_logprobs": None,
             "prompt_token_ids": None,
+            "prompt_text": None,
             "kv_transfer_params": None,
+            "ec_transfer_params": None,
+            "metrics": None,
         }
     )
     await send_response(http.send, 200, body)
@@ -285,12 +303,7 @@ def _response_choice(plan: ChatPlan, index: int, choice: ChoiceOutput) -> dict[s
                 "function": {"name": call.name, "arguments": call.arguments},
             }
         ]
-    else:
-        content = choice.text
-        tool_calls = []
-    return {
-        "index": index,
-        "message": {
+        message: dict[str, object] = {
             "role": "assistant",
             "content": content,
             "refusal": None,
@@ -299,7 +312,21 @@ def _response_choice(plan: ChatPlan, index: int, choice: ChoiceOutput) -> dict[s
             "function_call": None,
             "tool_calls": tool_calls,
             "reasoning": None,
-        },
+        }
+    else:
+        # vLLM 0.32 leaves ``tool_calls`` out of a message that calls no tool.
+        message = {
+            "role": "assistant",
+            "content": choice.text,
+            "refusal": None,
+            "annotations": None,
+            "audio": None,
+            "function_call": None,
+            "reasoning": None,
+        }
+    return {
+        "index": index,
+        "message": message,
         "logprobs": (
             {"content": [chat_logprob_entry(entry) for entry in choice.logprobs]}
             if choice.logprobs is not None
@@ -308,6 +335,7 @@ def _response_choice(plan: ChatPlan, index: int, choice: ChoiceOutput) -> dict[s
         "finish_reason": choice.finish_reason,
         "stop_reason": choice.stop_reason,
         "token_ids": None,
+        "routed_experts": None,
     }
 
 
@@ -318,7 +346,7 @@ async def _stream(
     choices = plan.choices
     stamp = engine.settings.stamp_events
     writer = EventWriter(http.send, http.break_after, batched=not stamp)
-    chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model)
+    chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model, engine.system_fingerprint)
     prompt_tokens = plan.prompt_tokens
     continuous = plan.continuous_usage
     sent = [0] * len(choices)
@@ -335,7 +363,9 @@ async def _stream(
         await writer.start()
         for index in range(len(choices)):
             await writer.add(
-                chunks.role(index, usage_json(prompt_tokens, 0, with_details=False) if continuous else None)
+                chunks.role(
+                    index, usage_json(prompt_tokens, 0, CHAT_CHUNK_USAGE_DETAILS) if continuous else None
+                )
             )
         if failed:
             # vLLM reports a request-level engine error inside the stream it already started.
@@ -409,7 +439,9 @@ def _delta_chunk(
     )
     usage = None
     if plan.continuous_usage:
-        usage = usage_json(prompt_tokens, choice.num_tokens if final else sent[index], with_details=False)
+        usage = usage_json(
+            prompt_tokens, choice.num_tokens if final else sent[index], CHAT_CHUNK_USAGE_DETAILS
+        )
     return chunks.delta(
         index,
         delta,
@@ -417,4 +449,5 @@ def _delta_chunk(
         finish_reason=choice.finish_reason if final else None,
         stop_reason=choice.stop_reason,
         usage=usage,
+        fingerprint=final and not plan.include_usage,
     )

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface (flag names follow ``vllm serve`` where one exists)."""
     parser = argparse.ArgumentParser(
         prog="gateway sim",
-        description="A fast simulator of vLLM 0.33's OpenAI-compatible server (no GPU needed).",
+        description="A fast simulator of vLLM 0.32's OpenAI-compatible server (no GPU needed).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, required=True, help="port to bind")

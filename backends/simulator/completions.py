@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from backends.simulator import errors
 from backends.simulator.asgi import send_response
 from backends.simulator.engine import Admission, Engine
-from backends.simulator.generation import ChoiceOutput, choice_rng, plan_text_choice
+from backends.simulator.generation import (
+    ChoiceOutput,
+    TokenLogprob,
+    choice_rng,
+    plan_text_choice,
+    token_logprobs,
+)
 from backends.simulator.protocol import CompletionRequest, decode_request
 from backends.simulator.serving import (
     HTTPRequest,
@@ -18,6 +24,7 @@ from backends.simulator.serving import (
     encode_json,
     model_validator_error,
     new_id,
+    output_limit,
     resolve_model,
     stop_list,
     usage_object,
@@ -27,20 +34,23 @@ from backends.simulator.sse import (
     EventWriter,
     StreamBroken,
     completion_logprobs,
+    prompt_logprobs_json,
     stamp_text,
     usage_json,
 )
 from backends.simulator.tokenizer import Tokenizer, count_tokens, split_pieces
 
-API_NAME = "Completions"
-
 
 @dataclass(slots=True)
 class PromptInput:
-    """One prompt of the request, as text and as a token count."""
+    """One prompt of the request, as text and as a token count; ``token_ids`` when sent as ids."""
 
     text: str
     tokens: int
+    token_ids: list[int] | None = None
+    text_prompt: bool = True
+    logprobs: list[TokenLogprob] | None = None
+    """The prompt tokens' logprobs when ``prompt_logprobs`` (or ``echo`` with ``logprobs``) asks."""
 
 
 @dataclass(slots=True)
@@ -54,6 +64,7 @@ class CompletionPlan:
     choices: list[ChoiceOutput]
     include_usage: bool
     continuous_usage: bool
+    fingerprint: str
 
     @property
     def prompt_tokens(self) -> int:
@@ -63,6 +74,12 @@ class CompletionPlan:
     def echo_prefix(self, index: int) -> str:
         """The prompt text a choice starts with when ``echo`` is set."""
         return self.prompts[index // self.n].text if self.request.echo else ""
+
+    def echoed_logprobs(self, index: int) -> list[TokenLogprob]:
+        """The prompt tokens' logprobs that lead a choice's ``logprobs`` (``echo`` with ``logprobs``)."""
+        if not self.request.echo or self.request.logprobs is None:
+            return []
+        return self.prompts[index // self.n].logprobs or []
 
 
 async def serve_completion(engine: Engine, http: HTTPRequest) -> None:
@@ -91,21 +108,42 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
     """Validate the request and decide every choice."""
     settings = engine.settings
     request = decode_request(http.body, CompletionRequest)
-    _check_request_model(http.body, request)
-    model = resolve_model(engine, request.model, "generation", API_NAME)
+    _check_request_model(request)
+    model = resolve_model(engine, request.model, "generation")
     check_engine_alive(engine)
+    max_model_len = settings.max_model_len
     prompts = _prompt_inputs(engine.tokenizer, http.body, request)
     for prompt in prompts:
-        if prompt.tokens >= settings.max_model_len:
-            raise errors.context_length_exceeded(settings.max_model_len, prompt.tokens)
+        if prompt.text_prompt:
+            errors.check_prompt_characters(prompt.text, max_model_len)
+        if prompt.tokens > max_model_len:
+            raise errors.context_length_exceeded(max_model_len, prompt.tokens, text=prompt.text_prompt)
     echo_only = bool(request.echo) and request.max_tokens == 0
-    max_tokens = 1 if echo_only else request.max_tokens
-    check_sampling(n=request.n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    # The shortest room decides, as vLLM clamps each prompt's limit and checks it.
+    room = min(max_model_len - prompt.tokens for prompt in prompts)
+    max_tokens = (
+        1
+        if echo_only
+        else output_limit(request.max_tokens, "max_tokens", room=room, max_model_len=max_model_len)
+    )
+    check_sampling(
+        n=request.n,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=room if max_tokens is None else max_tokens,
+    )
     check_logprobs_limit(request.logprobs)
+    # vLLM returns the prompt's logprobs when asked, and with ``echo`` it takes ``logprobs`` for it.
+    prompt_logprobs = request.prompt_logprobs
+    if prompt_logprobs is None and request.echo:
+        prompt_logprobs = request.logprobs
     stops = stop_list(request.stop)
     choices = []
     for prompt in prompts:
         echo_pieces = split_pieces(prompt.text) if settings.mode == "echo" else []
+        if prompt_logprobs is not None:
+            prompt_rng = choice_rng(settings.seed, request.seed, prompt.text, -1)
+            prompt.logprobs = token_logprobs(prompt_rng, split_pieces(prompt.text), max(prompt_logprobs, 1))
         for sample in range(request.n):
             rng = choice_rng(settings.seed, request.seed, prompt.text, sample)
             choice = plan_text_choice(
@@ -113,7 +151,7 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
                 mode=settings.mode,
                 echo_pieces=echo_pieces,
                 max_tokens=max_tokens,
-                room=settings.max_model_len - prompt.tokens,
+                room=max_model_len - prompt.tokens,
                 stops=stops,
                 include_stop=request.include_stop_str_in_output,
                 top_logprobs=request.logprobs,
@@ -124,20 +162,22 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
     options = request.stream_options
     include_usage = bool(request.stream and options is not None and options.include_usage)
     continuous = include_usage and bool(options is not None and options.continuous_usage_stats)
-    return CompletionPlan(request, model, prompts, request.n, choices, include_usage, continuous)
+    return CompletionPlan(
+        request, model, prompts, request.n, choices, include_usage, continuous, engine.system_fingerprint
+    )
 
 
-def _check_request_model(body: bytes, request: CompletionRequest) -> None:
+def _check_request_model(request: CompletionRequest) -> None:
     """The model validators of vLLM's ``CompletionRequest``."""
     if request.logprobs is not None and request.logprobs < 0:
-        raise model_validator_error(body, "`logprobs` must be a positive value.", "logprobs")
+        raise model_validator_error("`logprobs` must be a positive value.", "logprobs")
     if request.stream_options is not None and not request.stream:
         raise model_validator_error(
-            body, "Stream options can only be defined when `stream=True`.", "stream_options"
+            "Stream options can only be defined when `stream=True`.", "stream_options"
         )
     if request.prompt is None or request.prompt == "" or request.prompt == []:
         raise model_validator_error(
-            body, "Either prompt or prompt_embeds must be provided and non-empty.", None
+            "Either prompt or prompt_embeds must be provided and non-empty.", "prompt"
         )
 
 
@@ -172,9 +212,9 @@ def _token_prompt(tokenizer: Tokenizer, token_ids: list[object]) -> PromptInput:
         if not isinstance(token_id, int) or isinstance(token_id, bool):
             raise errors.bad_request("Token ids must be integers.", "prompt")
         if not 0 <= token_id < tokenizer.vocab_size:
-            raise errors.bad_request(f"Token id {token_id} is out of vocabulary", "prompt", token_id)
+            raise errors.bad_request(f"Token id {token_id} is out of vocabulary")
         ids.append(token_id)
-    return PromptInput(tokenizer.decode(ids), len(ids))
+    return PromptInput(tokenizer.decode(ids), len(ids), ids, text_prompt=False)
 
 
 async def _respond(engine: Engine, http: HTTPRequest, plan: CompletionPlan, admission: Admission) -> None:
@@ -202,18 +242,26 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: CompletionPlan, admi
     response_choices = []
     for index, choice in enumerate(choices):
         prefix = plan.echo_prefix(index)
+        echoed = plan.echoed_logprobs(index)
+        prompt_entries = plan.prompts[index // plan.n].logprobs
+        logprobs = None
+        if choice.logprobs is not None:
+            logprobs = completion_logprobs(choice.logprobs, 0 if echoed else len(prefix), echoed)
         response_choices.append(
             {
                 "index": index,
                 "text": prefix + choice.text,
-                "logprobs": (
-                    completion_logprobs(choice.logprobs, len(prefix)) if choice.logprobs is not None else None
-                ),
+                "logprobs": logprobs,
                 "finish_reason": choice.finish_reason,
                 "stop_reason": choice.stop_reason,
                 "token_ids": None,
-                "prompt_logprobs": None,
+                "prompt_logprobs": (
+                    prompt_logprobs_json(engine.tokenizer, prompt_entries)
+                    if prompt_entries is not None
+                    else None
+                ),
                 "prompt_token_ids": None,
+                "routed_experts": None,
             }
         )
     body = encode_json(
@@ -224,9 +272,11 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: CompletionPlan, admi
             "model": plan.model,
             "choices": response_choices,
             "service_tier": None,
-            "system_fingerprint": None,
+            "system_fingerprint": plan.fingerprint,
             "usage": usage_object(plan.prompt_tokens, sum(choice.num_tokens for choice in choices)),
             "kv_transfer_params": None,
+            "ec_transfer_params": None,
+            "metrics": None,
         }
     )
     await send_response(http.send, 200, body)
@@ -239,7 +289,7 @@ async def _stream(
     choices = plan.choices
     stamp = engine.settings.stamp_events
     writer = EventWriter(http.send, http.break_after, batched=not stamp)
-    chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model)
+    chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model, plan.fingerprint)
     prompt_tokens = plan.prompt_tokens
     sent = [0] * len(choices)
     offsets = [0] * len(choices)
@@ -286,14 +336,16 @@ async def _stream(
                 prefix = plan.echo_prefix(index) if step == 0 else ""
                 logprobs = None
                 if choice.logprobs is not None and choice.pieces:
-                    entry_offset = offsets[index] + len(prefix)
-                    logprobs = encode_json(completion_logprobs([choice.logprobs[step]], entry_offset))
+                    # An echoed prompt's first chunk leads with the prompt's own logprobs.
+                    echoed = plan.echoed_logprobs(index) if step == 0 else None
+                    entry_offset = offsets[index] + (0 if echoed else len(prefix))
+                    logprobs = encode_json(completion_logprobs([choice.logprobs[step]], entry_offset, echoed))
                 text = prefix + piece
                 offsets[index] += len(text)
                 usage = None
                 if plan.continuous_usage:
                     generated = choice.num_tokens if final else sent[index]
-                    usage = usage_json(prompt_tokens, generated, with_details=True)
+                    usage = usage_json(prompt_tokens, generated)
                 await writer.add(
                     chunks.text(
                         index,
@@ -302,6 +354,9 @@ async def _stream(
                         finish_reason=choice.finish_reason if final else None,
                         stop_reason=choice.stop_reason if final else None,
                         usage=usage,
+                        # An echoed prompt's first chunk names its token ids.
+                        prompt_token_ids=_prompt_token_ids(engine, plan, index) if prefix else b"null",
+                        fingerprint=final and not plan.include_usage,
                     )
                 )
         if plan.include_usage:
@@ -317,3 +372,10 @@ async def _stream(
     except BaseException:
         engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
         raise
+
+
+def _prompt_token_ids(engine: Engine, plan: CompletionPlan, index: int) -> bytes:
+    prompt = plan.prompts[index // plan.n]
+    if prompt.token_ids is not None:
+        return encode_json(prompt.token_ids)
+    return encode_json(engine.tokenizer.encode(prompt.text, add_bos=plan.request.add_special_tokens))

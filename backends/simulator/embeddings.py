@@ -16,8 +16,9 @@ from backends.simulator.protocol import EmbeddingRequest, decode_request, field_
 from backends.simulator.serving import HTTPRequest, check_engine_alive, encode_json, new_id, resolve_model
 from backends.simulator.tokenizer import Tokenizer, count_tokens
 
-API_NAME = "Embeddings"
 ENCODING_FORMATS = ("float", "base64")
+ACCEPTED_FORMATS = "'float', 'base64', 'bytes' or 'bytes_only'"
+"""What vLLM 0.32 accepts; the two binary formats are refused by the simulator."""
 
 
 def embedding_vector(model: str, text: str, dimensions: int) -> list[float]:
@@ -48,29 +49,31 @@ async def serve_embeddings(engine: Engine, http: HTTPRequest) -> None:
                 {
                     **field_error(
                         ("encoding_format",),
-                        "Input should be 'float' or 'base64'",
+                        f"Input should be {ACCEPTED_FORMATS}",
                         request.encoding_format,
                         "literal_error",
                     ),
-                    "ctx": {"expected": "'float' or 'base64'"},
+                    "ctx": {"expected": ACCEPTED_FORMATS},
                 }
             ]
         )
-    model = resolve_model(engine, request.model, "embedding", API_NAME)
+    model = resolve_model(engine, request.model, "embedding")
     check_engine_alive(engine)
     if request.dimensions is not None and request.dimensions != settings.embedding_dim:
         raise errors.bad_request(
-            f'Model "{model}" does not support matryoshka representation, '
-            "changing output dimensions will lead to poor results."
+            f"Model '{model}' does not support Matryoshka embeddings; dimensions must be unset "
+            f"(received dimensions={request.dimensions})."
         )
     inputs = _inputs(engine.tokenizer, request)
-    for _, tokens in inputs:
+    for text, tokens, text_input in inputs:
+        if text_input:
+            errors.check_prompt_characters(text, settings.max_model_len)
         if tokens > settings.max_model_len:
-            raise errors.embedding_context_length_exceeded(settings.max_model_len, tokens)
-    prompt_tokens = sum(tokens for _, tokens in inputs)
+            raise errors.context_length_exceeded(settings.max_model_len, tokens, text=text_input)
+    prompt_tokens = sum(tokens for _, tokens, _ in inputs)
     admission = await engine.admit(
         http.watch,
-        prompt="".join(text for text, _ in inputs),
+        prompt="".join(text for text, _, _ in inputs),
         prompt_tokens=prompt_tokens,
         max_output_tokens=0,
         extra_delay=http.extra_delay,
@@ -88,7 +91,7 @@ async def serve_embeddings(engine: Engine, http: HTTPRequest) -> None:
     engine.finish(admission, finish_reasons=["stop"] * len(inputs), tokens_per_choice=[0] * len(inputs))
     as_base64 = request.encoding_format == "base64"
     data = []
-    for index, (text, _) in enumerate(inputs):
+    for index, (text, _, _) in enumerate(inputs):
         vector = embedding_vector(model, text, settings.embedding_dim)
         data.append(
             {
@@ -109,20 +112,24 @@ async def serve_embeddings(engine: Engine, http: HTTPRequest) -> None:
                 "total_tokens": prompt_tokens,
                 "completion_tokens": 0,
                 "prompt_tokens_details": None,
+                "completion_tokens_details": None,
             },
         }
     )
     await send_response(http.send, 200, body)
 
 
-def _inputs(tokenizer: Tokenizer, request: EmbeddingRequest) -> list[tuple[str, int]]:
-    """Each input as (text, token count): a string, strings, token ids, or lists of token ids."""
+def _inputs(tokenizer: Tokenizer, request: EmbeddingRequest) -> list[tuple[str, int, bool]]:
+    """Each input as (text, token count, whether it was text): a string, strings, token ids, or lists
+    of token ids."""
     bos = 1 if request.add_special_tokens else 0
     value = request.input
     if isinstance(value, str):
-        return [(value, count_tokens(value) + bos)]
-    if value and all(isinstance(item, str) for item in value):
-        return [(text, count_tokens(text) + bos) for text in value]
+        return [(value, count_tokens(value) + bos, True)]
+    if not value:
+        raise errors.bad_request("You must pass at least one prompt")
+    if all(isinstance(item, str) for item in value):
+        return [(text, count_tokens(text) + bos, True) for text in value]
     if value and all(isinstance(item, int) and not isinstance(item, bool) for item in value):
         return [_token_input(tokenizer, value)]
     if value and all(isinstance(item, list) and item for item in value):
@@ -139,7 +146,7 @@ def _inputs(tokenizer: Tokenizer, request: EmbeddingRequest) -> list[tuple[str, 
     )
 
 
-def _token_input(tokenizer: Tokenizer, token_ids: list[object]) -> tuple[str, int]:
+def _token_input(tokenizer: Tokenizer, token_ids: list[object]) -> tuple[str, int, bool]:
     ids: list[int] = []
     for token_id in token_ids:
         if (
@@ -147,6 +154,6 @@ def _token_input(tokenizer: Tokenizer, token_ids: list[object]) -> tuple[str, in
             or isinstance(token_id, bool)
             or not 0 <= token_id < tokenizer.vocab_size
         ):
-            raise errors.bad_request(f"Token id {token_id} is out of vocabulary", "input", token_id)
+            raise errors.bad_request(f"Token id {token_id} is out of vocabulary")
         ids.append(token_id)
-    return tokenizer.decode(ids), len(ids)
+    return tokenizer.decode(ids), len(ids), False

@@ -7,6 +7,7 @@ Prometheus metrics and the ``/sim/stats`` counters in one place.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -19,12 +20,21 @@ from backends.simulator.scheduler import QueueFullError, Scheduler
 from backends.simulator.settings import SimulatorSettings
 from backends.simulator.tokenizer import Tokenizer
 
+VLLM_VERSION = "0.32.0"
+"""The vLLM release the simulator imitates: the one the real-vLLM tests run (the CPU build)."""
+
 PREFILL_MS_PER_TOKEN = 0.25
 """Extra time to first token per prompt token, at batch size 1 (uncached prefill of a 7-8B model)."""
 
 
 KV_BYTES_PER_TOKEN = 131072
 """KV-cache bytes per token of a 7-8B model (32 layers, 8 KV heads of 128, keys and values in 16 bits)."""
+
+
+def system_fingerprint(settings: SimulatorSettings) -> str:
+    """``vllm-<version>-<8 hex>`` as vLLM writes it: the hex stands for the engine's configuration."""
+    digest = hashlib.sha256(f"{settings.primary_model}:{settings.max_model_len}".encode()).hexdigest()
+    return f"vllm-{VLLM_VERSION}-{digest[:8]}"
 
 
 @dataclass(slots=True)
@@ -85,6 +95,7 @@ class Engine:
         self.in_flight = 0
         self.last_request: LastRequest | None = None
         self._failure_rng = random.Random(settings.seed)
+        self.system_fingerprint = system_fingerprint(settings)
         capacity = settings.kv_capacity_tokens
         # vLLM 0.32's CacheConfig labels (in its sorted order), with a GPU's values for this capacity.
         self.cache_config = {

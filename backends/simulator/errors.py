@@ -15,6 +15,7 @@ at least 1, got -1. (parameter=max_tokens, value=-1)``; ``validation_message`` r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -70,41 +71,92 @@ def bad_request(message: str, parameter: str | None = None, value: Any = None) -
     return openai_error(400, validation_message(message, parameter, value), "BadRequestError", parameter)
 
 
-def request_validation_failed(errors: list[dict[str, Any]], param: str | None = None) -> SimulatorHTTPError:
-    """FastAPI's ``RequestValidationError`` as vLLM's handler renders it: 400, type ``Bad Request``.
+def request_validation_failed(entries: Sequence[dict[str, Any] | str]) -> SimulatorHTTPError:
+    """FastAPI's ``RequestValidationError`` as vLLM 0.32's handler renders it: 400, type ``Bad Request``.
 
-    The message is ``str(exc)`` followed by ``str(exc.errors())``, i.e. the Python reprs of the
-    pydantic error entries.
+    The message is ``N validation error(s):`` then one line per pydantic entry, with its ``loc`` dotted
+    (``body.messages``) and a container ``input`` summarised (``<dict of 2 items>``); ``param`` is the
+    first entry's ``loc``. A plain string entry (the content-type check's) is printed as it is.
     """
-    count = len(errors)
+    count = len(entries)
+    rendered = [_rendered(entry) if isinstance(entry, dict) else entry for entry in entries]
     header = f"{count} validation error{'' if count == 1 else 's'}:\n"
-    lines = "".join(f"  {error!r}\n" for error in errors)
-    message = f"{header}{lines} {errors!r}"
-    return openai_error(400, message, HTTPStatus.BAD_REQUEST.phrase, param)
+    lines = "\n".join(f"  {entry!r}" if isinstance(entry, dict) else f"  {entry}" for entry in rendered)
+    first = rendered[0] if rendered else None
+    param = first["loc"] if isinstance(first, dict) else None
+    return openai_error(400, header + lines, HTTPStatus.BAD_REQUEST.phrase, param)
 
 
-def model_not_found(model: str) -> SimulatorHTTPError:
-    """404 for a model this server does not serve."""
-    return openai_error(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
+def _rendered(entry: dict[str, Any]) -> dict[str, Any]:
+    rendered = dict(entry)
+    loc = entry.get("loc", ())
+    rendered["loc"] = ".".join(str(part) for part in loc) if isinstance(loc, tuple | list) else loc
+    if "input" in entry:
+        rendered["input"] = _input_summary(entry["input"])
+    return rendered
 
 
-def context_length_exceeded(max_model_len: int, prompt_tokens: int) -> SimulatorHTTPError:
-    """400 for a generation prompt that leaves no room for output (0.33 wording)."""
+def _input_summary(value: Any) -> str:
+    """How vLLM prints an entry's ``input``: containers by their size, anything else as text."""
+    if isinstance(value, dict):
+        return f"<dict of {len(value)} items>"
+    if isinstance(value, list | tuple):
+        return f"<list of {len(value)} items>"
+    return str(value)
+
+
+def model_not_found(
+    model: str, aliases: tuple[str, ...] = (), param: str | None = "model"
+) -> SimulatorHTTPError:
+    """404 for a model this server does not serve; generation routes name the served aliases."""
+    message = f"The model `{model}` does not exist."
+    if aliases:
+        message += f" Valid aliases: {', '.join(aliases)}."
+    return openai_error(404, message, "NotFoundError", param)
+
+
+CHARS_PER_TOKEN_BOUND = 10
+"""vLLM 0.32 refuses a text prompt longer than ``max_model_len`` times the longest token's length
+without tokenizing it; the simulator's tokens of ordinary text are at most 9 characters (a space and
+8 letters), so 10 per token is its bound."""
+
+
+def check_prompt_characters(text: str, max_model_len: int) -> None:
+    """400 for a text prompt too long to fit the context whatever its tokens (0.32 wording)."""
+    bound = CHARS_PER_TOKEN_BOUND * max_model_len
+    if len(text) > bound:
+        message = (
+            f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
+            f"{len(text)} characters (more than {bound} characters, which is the upper bound for "
+            f"{max_model_len} input tokens). Please reduce the length of the input prompt."
+        )
+        raise bad_request(message, "input_text", len(text))
+
+
+def context_length_exceeded(
+    max_model_len: int, prompt_tokens: int, *, text: bool = True
+) -> SimulatorHTTPError:
+    """400 for a prompt longer than the context (0.32 wording). A text prompt is tokenized only up to
+    one token past the context, so vLLM says "at least" that many; token ids are counted exactly."""
+    if text:
+        prompt_tokens = max_model_len + 1
+    counted = f"at least {prompt_tokens}" if text else str(prompt_tokens)
     message = (
         f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
-        f"{prompt_tokens} input tokens, which exceeds this limit even without any output tokens. "
+        f"{counted} input tokens, which exceeds this limit even without any output tokens. "
         "Please reduce the length of the input prompt."
     )
     return bad_request(message, "input_tokens", prompt_tokens)
 
 
-def embedding_context_length_exceeded(max_model_len: int, prompt_tokens: int) -> SimulatorHTTPError:
-    """400 for an embedding input longer than the context."""
+def max_tokens_over_context(name: str, value: int, max_model_len: int) -> SimulatorHTTPError:
+    """400 for an output limit above the whole context (smaller ones are clamped to what is left);
+    ``name`` is the field as the client sent it."""
     message = (
-        f"This model's maximum context length is {max_model_len} tokens. However, you requested "
-        f"{prompt_tokens} tokens in the input for embedding generation. Please reduce the length of the input."
+        f"{name}={value} cannot be greater than max_model_len={max_model_len}. "
+        "Please request fewer output tokens."
     )
-    return bad_request(message, "input_tokens", prompt_tokens)
+    return bad_request(message, name, value)
 
 
 def queue_full() -> SimulatorHTTPError:

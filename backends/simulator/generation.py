@@ -124,7 +124,8 @@ def plan_text_choice(
     """Decide one text answer.
 
     ``max_tokens`` is the client's limit (already at least 1), ``room`` what the context leaves
-    (``max_model_len - prompt_tokens``, at least 1); vLLM 0.33 clamps the first to the second.
+    (``max_model_len - prompt_tokens``, at least 1); vLLM clamps the first to the second (after
+    refusing one above ``max_model_len``: ``serving.output_limit``).
     Random mode writes exactly ``max_tokens`` tokens when given (so load tests control the output
     length), otherwise a natural length that ends with ``stop``; echo mode returns the source text.
     """

@@ -79,6 +79,7 @@ class CompletionRequest(Struct, kw_only=True):
     n: int = 1
     echo: bool | None = False
     logprobs: int | None = None
+    prompt_logprobs: int | None = None
     seed: int | None = None
     stop: str | list[str] | None = None
     stream: bool | None = False
@@ -164,13 +165,15 @@ def decode_request(body: bytes, request_type: type[RequestT]) -> RequestT:
     except msgspec.ValidationError as error:
         raise RequestValidationFailure([_pydantic_error(str(error), body)]) from None
     except msgspec.DecodeError as error:
-        raise RequestValidationFailure([_json_invalid_error(str(error))]) from None
+        raise RequestValidationFailure([_json_invalid_error(str(error), len(body))]) from None
     return request
 
 
-def _json_invalid_error(message: str) -> dict[str, Any]:
+def _json_invalid_error(message: str, length: int) -> dict[str, Any]:
+    """pydantic's entry for a body that is not JSON; ``loc`` ends with where parsing stopped (the end
+    of the body when it was cut short)."""
     position_match = re.search(r"\(byte (\d+)\)", message)
-    position = int(position_match.group(1)) if position_match else 0
+    position = int(position_match.group(1)) if position_match else length
     reason = message.split(" (byte")[0].removeprefix("JSON is malformed: ")
     return {
         "type": "json_invalid",
@@ -231,15 +234,6 @@ def _walk(document: Any, path: list[str | int]) -> Any:
         else:
             return None
     return document
-
-
-def model_error(body: bytes, message: str) -> dict[str, Any]:
-    """The entry pydantic produces when a model validator of vLLM's request raises ``ValueError``."""
-    try:
-        document: Any = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        document = None
-    return {"type": "value_error", "loc": ("body",), "msg": f"Value error, {message}", "input": document}
 
 
 def field_error(

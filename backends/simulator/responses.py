@@ -1,10 +1,10 @@
-"""``POST /v1/responses``: the OpenAI Responses API as vLLM 0.33 serves it (no stored responses).
+"""``POST /v1/responses``: the OpenAI Responses API as vLLM 0.32 serves it (no stored responses).
 
 The simulated server behaves like vLLM started with ``--enable-auto-tool-choice`` and a tool parser:
 answers go through the parser, so an empty answer has no output item at all, and a function call is
 a ``function_call`` item. Streams send ``response.created`` and ``response.in_progress`` as soon as
-the request runs, then the items' events, then ``response.completed`` (``response.incomplete`` when
-``max_output_tokens`` cut the answer); there is no ``[DONE]``.
+the request runs, then the items' events, then ``response.completed`` (even when ``max_output_tokens``
+cut the answer: the response it carries then says ``incomplete``); there is no ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -51,13 +51,13 @@ from backends.simulator.serving import (
     check_sampling,
     encode_json,
     new_id,
+    output_limit,
     resolve_model,
     stop_list,
 )
 from backends.simulator.sse import EventWriter, StreamBroken, stamp_text
 from backends.simulator.tokenizer import count_tokens, split_pieces
 
-API_NAME = "Responses"
 MIN_TEMPERATURE = 0.01
 """vLLM raises smaller positive temperatures to this (its ``_MAX_TEMP``), against NaNs in sampling."""
 GREEDY_TEMPERATURE = 1e-5
@@ -89,8 +89,8 @@ class ResponsesPlan:
 
 
 def item_id(prefix: str) -> str:
-    """``<prefix>_<32 hex>``: vLLM's Responses ids (``resp_``, ``msg_``, ``fc_``) use an underscore."""
-    return f"{prefix}_{os.urandom(16).hex()}"
+    """``<prefix>_<16 hex>``: vLLM's Responses ids (``resp_``, ``msg_``, ``fc_``) use an underscore."""
+    return f"{prefix}_{os.urandom(8).hex()}"
 
 
 async def serve_responses(engine: Engine, http: HTTPRequest) -> None:
@@ -119,8 +119,8 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
     """Validate the request in vLLM's order and decide the answer (raises the error vLLM would send)."""
     settings = engine.settings
     request = decode_request(http.body, ResponsesRequest)
-    check_responses_request(http.body, request)
-    model = resolve_model(engine, request.model, "generation", API_NAME)
+    check_responses_request(request)
+    model = resolve_model(engine, request.model, "generation")
     if request.background:
         # vLLM keeps no responses unless VLLM_ENABLE_RESPONSES_API_STORE is set, so it cannot run one later.
         raise errors.openai_error(400, BACKGROUND_UNSUPPORTED, "invalid_request_error", "background")
@@ -135,11 +135,14 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
         )
     tools = function_tools(request)
     prompt = render_chat_prompt(input_messages(request), tools)
+    errors.check_prompt_characters(prompt, settings.max_model_len)
     prompt_tokens = count_tokens(prompt)
     _check_prompt_length(prompt_tokens, settings.max_model_len)
     room = settings.max_model_len - prompt_tokens
-    limit = request.max_output_tokens
-    max_tokens = room if limit is None else min(limit, room)
+    limit = output_limit(
+        request.max_output_tokens, "max_output_tokens", room=room, max_model_len=settings.max_model_len
+    )
+    max_tokens = room if limit is None else limit
     check_sampling(n=1, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
     top_logprobs = (request.top_logprobs or 0) if request.wants_logprobs else None
     check_logprobs_limit(top_logprobs)
@@ -215,7 +218,7 @@ def _tool_answer(rng: random.Random, function: FunctionDefinition, max_tokens: i
     if len(pieces) > max_tokens:
         pieces = pieces[:max_tokens]
         finish_reason = "length"
-    # vLLM's tool parsers name calls like chat completions do: chatcmpl-tool-<32 hex>.
+    # vLLM's tool parsers name calls like chat completions do: chatcmpl-tool-<16 hex>.
     call = ToolCallOutput(new_id("chatcmpl-tool"), function.name, "".join(pieces))
     return ChoiceOutput(pieces, finish_reason, len(pieces), None, call, None)
 
@@ -238,7 +241,8 @@ def _output_items(plan: ResponsesPlan) -> list[dict[str, Any]]:
         if answer.logprobs is not None and plan.top_logprobs is not None
         else None
     )
-    return [message_item(item_id("msg"), status, [output_text(answer.text, logprobs)])]
+    # vLLM 0.32 marks a message item completed even when the response is incomplete.
+    return [message_item(item_id("msg"), "completed", [output_text(answer.text, logprobs)])]
 
 
 async def _respond(engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admission: Admission) -> None:
@@ -312,7 +316,7 @@ class _StreamedItem:
             return item, self._events.close_call(0, item)
         text = answer.text if self._stamped is None else "".join(self._stamped)
         part = output_text(text, self._logprobs or None)
-        item = message_item(self._id, status, [part])
+        item = message_item(self._id, "completed", [part])
         return item, self._events.close_text(0, item, part)
 
 
@@ -364,8 +368,8 @@ async def _stream(
                 await writer.add(event)
             output.append(item)
         final = plan.head.render(plan.status, output, _usage(plan, admission))
-        terminal = "response.incomplete" if plan.status == "incomplete" else "response.completed"
-        await writer.add(events.response_event(terminal, final))
+        # vLLM 0.32 ends every finished stream with response.completed, an incomplete response too.
+        await writer.add(events.response_event("response.completed", final))
         engine.finish(
             admission, finish_reasons=[plan.answer.finish_reason], tokens_per_choice=[plan.answer.num_tokens]
         )

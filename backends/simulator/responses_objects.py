@@ -1,6 +1,6 @@
 """What ``/v1/responses`` writes: the response object, its output items, its usage, its stream events.
 
-vLLM 0.33 builds these from the OpenAI SDK's pydantic types and its own ``ResponsesResponse`` and dumps
+vLLM 0.32 builds these from the OpenAI SDK's pydantic types and its own ``ResponsesResponse`` and dumps
 them whole (``model_dump(mode="json", by_alias=True)``): every declared field is present, ``null``
 when unset, in declaration order. The dictionaries below list the fields in that order; the item
 types follow the OpenAI SDK installed beside vLLM (newer SDKs add fields such as ``phase`` or
@@ -175,11 +175,7 @@ class ResponseHead:
             "max_tool_calls": request.max_tool_calls,
             "previous_response_id": request.previous_response_id,
             "prompt": None,
-            "prompt_cache_options": _prompt_cache_options(request.prompt_cache_options),
-            "prompt_cache_key": request.prompt_cache_key,
-            "prompt_cache_retention": request.prompt_cache_retention,
             "reasoning": _reasoning(request.reasoning),
-            "safety_identifier": request.safety_identifier,
             "service_tier": request.service_tier,
             "status": status,
             "text": _text(request.text),
@@ -223,16 +219,6 @@ def _text(text: dict[str, Any] | None) -> dict[str, Any] | None:
     return dumped
 
 
-def _prompt_cache_options(options: dict[str, Any] | None) -> dict[str, Any] | None:
-    if options is None:
-        return None
-    return {
-        "mode": options.get("mode", "implicit"),
-        "ttl": options.get("ttl", "30m"),
-        "comparison_response_id": options.get("comparison_response_id"),
-    }
-
-
 class ResponseEvents:
     """Builds the SSE events of one streamed response and numbers them from 0, as vLLM does.
 
@@ -255,7 +241,7 @@ class ResponseEvents:
         return b"event: " + event_type.encode() + b"\ndata: " + _encode(body) + b"\n\n"
 
     def response_event(self, event_type: str, response: dict[str, Any]) -> bytes:
-        """``response.created``, ``response.in_progress``, ``response.completed``, ``response.incomplete``."""
+        """``response.created``, ``response.in_progress``, ``response.completed``."""
         return self._emit({"response": response, "sequence_number": 0, "type": event_type})
 
     def _item_event(self, event_type: str, output_index: int, item: dict[str, Any]) -> bytes:

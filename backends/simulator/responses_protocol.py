@@ -1,4 +1,4 @@
-"""``POST /v1/responses`` requests: the body vLLM 0.33's ``ResponsesRequest`` accepts, its checks, and
+"""``POST /v1/responses`` requests: the body vLLM 0.32's ``ResponsesRequest`` accepts, its checks, and
 the chat messages the input becomes.
 
 vLLM validates ``input`` items against the whole union of the OpenAI SDK's item types; the simulator
@@ -69,10 +69,6 @@ class ResponsesRequest(Struct, kw_only=True):
     seed: int | None = None
     stop: str | list[str] | None = None
     include_stop_str_in_output: bool = False
-    prompt_cache_key: str | None = None
-    prompt_cache_retention: str | None = None
-    prompt_cache_options: dict[str, Any] | None = None
-    safety_identifier: str | None = None
 
     @property
     def wants_logprobs(self) -> bool:
@@ -80,17 +76,17 @@ class ResponsesRequest(Struct, kw_only=True):
         return self.include is not None and LOGPROBS_INCLUDE in self.include
 
 
-def check_responses_request(body: bytes, request: ResponsesRequest) -> None:
+def check_responses_request(request: ResponsesRequest) -> None:
     """The schema checks msgspec cannot express, then vLLM's model validators; normalizes ``tool_choice``."""
     _check_literals(request)
     _check_tools(request.tools)
     if isinstance(request.input, list):
         _check_input_items(request.input)
     if request.background and request.store is False:
-        raise model_validator_error(body, "background can only be used when `store` is true", "background")
+        raise model_validator_error("background can only be used when `store` is true", "background")
     if request.prompt is not None:
-        raise model_validator_error(body, "prompt template is not supported", "prompt")
-    _check_tool_usage(body, request)
+        raise model_validator_error("prompt template is not supported", "prompt")
+    _check_tool_usage(request)
 
 
 def _literal_error(loc: tuple[str | int, ...], value: object, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -110,11 +106,6 @@ def _check_literals(request: ResponsesRequest) -> None:
         checks.append((("tool_choice",), request.tool_choice, TOOL_CHOICE_OPTIONS))
     for index, included in enumerate(request.include or []):
         checks.append((("include", index), included, INCLUDE_VALUES))
-    if request.prompt_cache_retention == "in-memory":
-        # Older SDKs spelled it with a hyphen; vLLM normalizes it before checking.
-        request.prompt_cache_retention = "in_memory"
-    if request.prompt_cache_retention is not None:
-        checks.append((("prompt_cache_retention",), request.prompt_cache_retention, ("in_memory", "24h")))
     for loc, value, allowed in checks:
         if value not in allowed:
             raise RequestValidationFailure([_literal_error(loc, value, allowed)])
@@ -193,7 +184,7 @@ def _check_content(loc: tuple[str | int, ...], value: object) -> None:
     _check_string(loc, value)
 
 
-def _check_tool_usage(body: bytes, request: ResponsesRequest) -> None:
+def _check_tool_usage(request: ResponsesRequest) -> None:
     """vLLM's ``check_tool_usage``: without tools ``auto`` becomes ``none``; a forced choice needs a tool."""
     choice = request.tool_choice
     named = isinstance(choice, dict) and choice.get("type") in ("function", "custom")
@@ -203,14 +194,14 @@ def _check_tool_usage(body: bytes, request: ResponsesRequest) -> None:
             request.tool_choice = "none"
         elif choice == "required":
             raise model_validator_error(
-                body, "Tool choice 'required' must be specified with 'tools' parameter.", "tool_choice"
+                "Tool choice 'required' must be specified with 'tools' parameter.", "tool_choice"
             )
         elif named:
-            raise model_validator_error(body, not_found, "tool_choice")
+            raise model_validator_error(not_found, "tool_choice")
     elif named and isinstance(choice, dict):
         names = {tool.get("name") for tool in request.tools}
         if not choice.get("name") or choice.get("name") not in names:
-            raise model_validator_error(body, not_found, "tool_choice")
+            raise model_validator_error(not_found, "tool_choice")
 
 
 def function_tools(request: ResponsesRequest) -> list[ChatTool]:

@@ -11,7 +11,6 @@ import msgspec
 from backends.simulator import errors
 from backends.simulator.asgi import DisconnectWatch, Send
 from backends.simulator.engine import Engine
-from backends.simulator.protocol import model_error
 
 MAX_LOGPROBS = 20
 """vLLM's default ``--max-logprobs``."""
@@ -66,15 +65,14 @@ class HTTPRequest:
 
 
 def new_id(prefix: str) -> str:
-    """``<prefix>-<32 hex>`` like vLLM's ``random_uuid()`` ids."""
-    return f"{prefix}-{os.urandom(16).hex()}"
+    """``<prefix>-<16 hex>`` like vLLM 0.32's ``random_uuid()`` ids."""
+    return f"{prefix}-{os.urandom(8).hex()}"
 
 
-def resolve_model(
-    engine: Engine, requested: str | None, kind: Literal["generation", "embedding"], api_name: str
-) -> str:
-    """The served name a request targets, or vLLM's error: 404 unknown model, or FastAPI's 404 for a
-    model of the other kind, as the vLLM process serving that model has not registered this route.
+def resolve_model(engine: Engine, requested: str | None, kind: Literal["generation", "embedding"]) -> str:
+    """The served name a request targets, or vLLM's error: 404 unknown model (generation routes name
+    the served aliases, the embeddings route does not), or FastAPI's 404 for a model of the other kind,
+    as the vLLM process serving that model has not registered this route.
 
     An absent ``model`` means the first served model, as in vLLM.
     """
@@ -92,7 +90,9 @@ def resolve_model(
         return requested
     if requested in other:
         raise errors.route_not_found()
-    raise errors.model_not_found(requested)
+    if kind == "generation":
+        raise errors.model_not_found(requested, served)
+    raise errors.model_not_found(requested, param=None)
 
 
 def check_engine_alive(engine: Engine) -> None:
@@ -101,27 +101,17 @@ def check_engine_alive(engine: Engine) -> None:
         raise errors.engine_dead()
 
 
-def model_validator_error(body: bytes, message: str, parameter: str | None) -> errors.SimulatorHTTPError:
-    """A failure of one of vLLM's request-model validators (reported like any schema error)."""
-    entry = model_error(body, message)
-    entry["ctx"] = {"error": _ExceptionRepr("VLLMValidationError", message)}
-    return errors.request_validation_failed([entry], parameter)
-
-
-class _ExceptionRepr:
-    """Prints like the exception pydantic keeps in ``ctx``, e.g. ``VLLMValidationError('...')``."""
-
-    def __init__(self, class_name: str, message: str) -> None:
-        self._text = f"{class_name}({message!r})"
-
-    def __repr__(self) -> str:
-        return self._text
+def model_validator_error(message: str, parameter: str | None) -> errors.SimulatorHTTPError:
+    """A failure of one of vLLM's request-model validators: 0.32 reports it as a ``VLLMValidationError``
+    naming the parameter, e.g. ``Stream options can only be defined when `stream=True`.
+    (parameter=stream_options)``."""
+    return errors.bad_request(message, parameter)
 
 
 def check_sampling(*, n: int, temperature: float | None, top_p: float | None, max_tokens: int | None) -> None:
     """``SamplingParams`` checks, in vLLM's order."""
     if n < 1:
-        raise errors.bad_request(f"n must be at least 1, got {n}.", "n", n)
+        raise errors.bad_request(f"n must be at least 1, got {n}.")
     if temperature is not None and temperature < 0:
         raise errors.bad_request(
             f"temperature must be non-negative, got {temperature}.", "temperature", temperature
@@ -153,13 +143,24 @@ def stop_list(stop: str | list[str] | None) -> list[str]:
 
 
 def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
-    """``usage`` of a non-streamed response (``model_dump`` keeps ``prompt_tokens_details: null``)."""
+    """``usage`` of a non-streamed response (``model_dump`` keeps both ``*_details: null``)."""
     return {
         "prompt_tokens": prompt_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "completion_tokens": completion_tokens,
         "prompt_tokens_details": None,
+        "completion_tokens_details": None,
     }
+
+
+def output_limit(requested: int | None, name: str, *, room: int, max_model_len: int) -> int | None:
+    """The output limit vLLM 0.32 applies: one above the whole context is refused, one above what the
+    prompt leaves is clamped to it; ``None`` (no limit asked) stays ``None``."""
+    if requested is None:
+        return None
+    if requested > max_model_len:
+        raise errors.max_tokens_over_context(name, requested, max_model_len)
+    return min(requested, room)
 
 
 encode_json = msgspec.json.encode

@@ -2,8 +2,8 @@
 
 Chunks are assembled from precomputed byte prefixes plus the JSON-encoded token, not by encoding a
 dictionary per token: that is what keeps streaming at tens of thousands of tokens per second. The
-field order and the fields present mirror pydantic's ``model_dump_json`` in vLLM (chat chunks are
-dumped with ``exclude_unset=True``, completion chunks with ``exclude_unset=False``).
+field order and the fields present are those vLLM 0.32 writes (chat chunks leave unset fields out;
+completion chunks write every choice field but leave ``usage`` out unless it is continuous).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import msgspec
 
 from backends.simulator.asgi import SSE_HEADERS, Send
 from backends.simulator.generation import TokenLogprob
+from backends.simulator.tokenizer import Tokenizer
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -36,16 +37,25 @@ def json_string(text: str) -> bytes:
     return _encode(text)
 
 
-def usage_json(prompt_tokens: int, completion_tokens: int, *, with_details: bool) -> bytes:
-    """vLLM's ``UsageInfo`` in field order; ``prompt_tokens_details`` only when not excluded."""
+CHAT_CHUNK_USAGE_DETAILS = b',"completion_tokens_details":null'
+"""What a chat chunk's continuous ``usage`` adds after the counts (completions' and the final usage
+chunk's add nothing)."""
+
+
+def usage_json(prompt_tokens: int, completion_tokens: int, details: bytes = b"") -> bytes:
+    """vLLM's ``UsageInfo`` in field order, then ``details`` (the ``*_details`` fields left in)."""
     total = prompt_tokens + completion_tokens
-    details = b',"prompt_tokens_details":null' if with_details else b""
     return b'{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d%s}' % (
         prompt_tokens,
         total,
         completion_tokens,
         details,
     )
+
+
+def system_fingerprint_json(fingerprint: str) -> bytes:
+    """``,"system_fingerprint":"..."``: what vLLM appends to the last chunk before ``[DONE]``."""
+    return b',"system_fingerprint":' + json_string(fingerprint)
 
 
 def chat_logprobs_json(entries: list[TokenLogprob]) -> bytes:
@@ -66,25 +76,53 @@ def chat_logprob_entry(entry: TokenLogprob) -> dict[str, Any]:
     }
 
 
-def completion_logprobs(entries: list[TokenLogprob], first_offset: int) -> dict[str, Any]:
-    """A ``CompletionLogProbs`` object; ``text_offset`` counts characters from ``first_offset``."""
+def completion_logprobs(
+    entries: list[TokenLogprob], first_offset: int, prompt: list[TokenLogprob] | None = None
+) -> dict[str, Any]:
+    """A ``CompletionLogProbs`` object; ``text_offset`` counts characters from ``first_offset``.
+
+    ``prompt`` (an echoed prompt's tokens) comes first, its first token without a logprob, as vLLM
+    has none for the token nothing precedes.
+    """
     offsets = []
+    token_logprobs: list[float | None] = []
+    tokens = []
+    top_logprobs: list[dict[str, float] | None] = []
     offset = first_offset
-    for entry in entries:
+    for position, entry in enumerate((*(prompt or ()), *entries)):
         offsets.append(offset)
         offset += len(entry.token)
+        tokens.append(entry.token)
+        unknown = position == 0 and bool(prompt)
+        token_logprobs.append(None if unknown else entry.logprob)
+        top_logprobs.append(None if unknown else dict(entry.top))
     return {
         "text_offset": offsets,
-        "token_logprobs": [entry.logprob for entry in entries],
-        "tokens": [entry.token for entry in entries],
-        "top_logprobs": [dict(entry.top) for entry in entries],
+        "token_logprobs": token_logprobs,
+        "tokens": tokens,
+        "top_logprobs": top_logprobs,
     }
+
+
+def prompt_logprobs_json(tokenizer: Tokenizer, entries: list[TokenLogprob]) -> list[dict[str, Any] | None]:
+    """A choice's ``prompt_logprobs``: per prompt token (``null`` for the first), its own and its best
+    alternatives' logprobs keyed by token id, each with its rank and text."""
+    result: list[dict[str, Any] | None] = [None]
+    for entry in entries[1:]:
+        ranked = entry.top or [(entry.token, entry.logprob)]
+        result.append(
+            {
+                str(tokenizer.piece_id(token)): {"logprob": logprob, "rank": rank, "decoded_token": token}
+                for rank, (token, logprob) in enumerate(ranked, start=1)
+            }
+        )
+    return result
 
 
 class ChatChunks:
     """Builds ``chat.completion.chunk`` events for one response."""
 
-    def __init__(self, response_id: str, created: int, model: str) -> None:
+    def __init__(self, response_id: str, created: int, model: str, fingerprint: str) -> None:
         self._head = (
             b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":'
             % (
@@ -93,6 +131,7 @@ class ChatChunks:
                 json_string(model),
             )
         )
+        self._fingerprint = system_fingerprint_json(fingerprint)
 
     def role(self, index: int, usage: bytes | None) -> bytes:
         """The first chunk of a choice: ``delta`` with the assistant role and empty content."""
@@ -102,7 +141,7 @@ class ChatChunks:
             + b'[{"index":%d,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]'
             % index
             + usage_part
-            + b',"prompt_token_ids":null}\n\n'
+            + b',"prompt_token_ids":null,"prompt_text":null}\n\n'
         )
 
     def delta(
@@ -114,8 +153,10 @@ class ChatChunks:
         finish_reason: str | None,
         stop_reason: str | None,
         usage: bytes | None,
+        fingerprint: bool = False,
     ) -> bytes:
-        """A token chunk; the last one of a choice carries ``finish_reason`` and ``stop_reason``."""
+        """A token chunk; the last one of a choice carries ``finish_reason`` and ``stop_reason``, and
+        ``system_fingerprint`` when no usage chunk follows."""
         logprobs_part = logprobs if logprobs is not None else b"null"
         if finish_reason is None:
             ending = b'"finish_reason":null,"token_ids":null}]'
@@ -125,21 +166,24 @@ class ChatChunks:
                 finish_reason.encode(),
                 stop,
             )
-        usage_part = b',"usage":' + usage + b"}\n\n" if usage is not None else b"}\n\n"
+        usage_part = b',"usage":' + usage if usage is not None else b""
         return (
             self._head
             + b'[{"index":%d,"delta":%s,"logprobs":%s,' % (index, delta, logprobs_part)
             + ending
             + usage_part
+            + (self._fingerprint if fingerprint else b"")
+            + b"}\n\n"
         )
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        """The final chunk of ``include_usage``: no choices, only usage (``exclude_none``)."""
+        """The final chunk of ``include_usage``: no choices, usage without details, the fingerprint."""
         return (
             self._head
             + b"[]"
             + b',"usage":'
-            + usage_json(prompt_tokens, completion_tokens, with_details=False)
+            + usage_json(prompt_tokens, completion_tokens)
+            + self._fingerprint
             + b"}\n\n"
         )
 
@@ -166,12 +210,13 @@ def tool_call_delta(index: int, text: str, *, call_id: str | None = None, name: 
 class CompletionChunks:
     """Builds ``text_completion`` stream events for one response."""
 
-    def __init__(self, response_id: str, created: int, model: str) -> None:
+    def __init__(self, response_id: str, created: int, model: str, fingerprint: str) -> None:
         self._head = b'data: {"id":"%s","object":"text_completion","created":%d,"model":%s,"choices":' % (
             response_id.encode(),
             created,
             json_string(model),
         )
+        self._fingerprint = system_fingerprint_json(fingerprint)
 
     def text(
         self,
@@ -182,26 +227,31 @@ class CompletionChunks:
         finish_reason: str | None,
         stop_reason: str | None,
         usage: bytes | None,
+        prompt_token_ids: bytes = b"null",
+        fingerprint: bool = False,
     ) -> bytes:
-        """One chunk; every field is present, ``null`` when unset."""
+        """One chunk: every choice field, ``null`` when unset; ``usage`` only when continuous, and
+        ``system_fingerprint`` on a choice's last chunk when no usage chunk follows."""
         finish = b'"%s"' % finish_reason.encode() if finish_reason is not None else b"null"
         stop = json_string(stop_reason) if stop_reason is not None else b"null"
         return (
             self._head
             + b'[{"index":%d,"text":%s,"logprobs":%s,"finish_reason":%s,"stop_reason":%s,'
             % (index, json_string(text), logprobs if logprobs is not None else b"null", finish, stop)
-            + b'"prompt_token_ids":null,"token_ids":null}],"usage":'
-            + (usage if usage is not None else b"null")
+            + b'"prompt_token_ids":%s,"token_ids":null}]' % prompt_token_ids
+            + (b',"usage":' + usage if usage is not None else b"")
+            + (self._fingerprint if fingerprint else b"")
             + b"}\n\n"
         )
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        """The final ``include_usage`` chunk (``exclude_none``: no ``prompt_tokens_details``)."""
+        """The final ``include_usage`` chunk: usage without details, the fingerprint."""
         return (
             self._head
             + b"[]"
             + b',"usage":'
-            + usage_json(prompt_tokens, completion_tokens, with_details=False)
+            + usage_json(prompt_tokens, completion_tokens)
+            + self._fingerprint
             + b"}\n\n"
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from backends.simulator import errors
 from backends.simulator.asgi import send_response
 from backends.simulator.chat_template import render_chat_prompt
@@ -13,23 +15,31 @@ from backends.simulator.vocabulary import BOS_PIECE
 
 def _check_model(engine: Engine, model: str | None) -> None:
     settings = engine.settings
-    if model and model not in settings.models and model not in settings.embedding_models:
-        raise errors.model_not_found(model)
+    served = (*settings.models, *settings.embedding_models)
+    if model and model not in served:
+        raise errors.model_not_found(model, served)
 
 
 async def serve_tokenize(engine: Engine, http: HTTPRequest) -> None:
     """Token ids of a prompt, or of chat messages rendered through the chat template."""
     request = decode_request(http.body, TokenizeRequest)
+    if request.messages is None and request.prompt is None:
+        # vLLM's request is a union of a completion-style and a chat-style body: both fail.
+        document = _document(http.body)
+        raise errors.request_validation_failed(
+            [
+                {"type": "missing", "loc": ("body", field), "msg": "Field required", "input": document}
+                for field in ("prompt", "messages")
+            ]
+        )
     _check_model(engine, request.model)
     tokenizer = engine.tokenizer
     if request.messages is not None:
         text = render_chat_prompt(request.messages, add_generation_prompt=request.add_generation_prompt)
         add_bos = False  # the chat template already starts with it
-    elif request.prompt is not None:
-        text = request.prompt
-        add_bos = request.add_special_tokens
     else:
-        raise errors.bad_request("Either `prompt` or `messages` must be provided.")
+        text = request.prompt or ""
+        add_bos = request.add_special_tokens
     tokens = tokenizer.encode(text, add_bos=add_bos)
     token_strs = (
         [tokenizer.id_to_piece(token_id) for token_id in tokens] if request.return_token_strs else None
@@ -46,13 +56,31 @@ async def serve_tokenize(engine: Engine, http: HTTPRequest) -> None:
 
 
 async def serve_detokenize(engine: Engine, http: HTTPRequest) -> None:
-    """Text of token ids (the beginning-of-sequence token is skipped, as ``skip_special_tokens`` does)."""
+    """Text of token ids (the beginning-of-sequence token is skipped, as ``skip_special_tokens`` does);
+    a negative id is a schema error, an id past the vocabulary decodes to nothing, as in vLLM."""
     request = decode_request(http.body, DetokenizeRequest)
+    for index, token_id in enumerate(request.tokens):
+        if token_id < 0:
+            raise errors.request_validation_failed(
+                [
+                    {
+                        "type": "greater_than_equal",
+                        "loc": ("body", "tokens", index),
+                        "msg": "Input should be greater than or equal to 0",
+                        "input": token_id,
+                        "ctx": {"ge": 0},
+                    }
+                ]
+            )
     _check_model(engine, request.model)
     tokenizer = engine.tokenizer
-    for token_id in request.tokens:
-        if not 0 <= token_id < tokenizer.vocab_size:
-            raise errors.bad_request(f"Token id {token_id} is out of vocabulary", "tokens", token_id)
-    text = tokenizer.decode(request.tokens)
+    text = tokenizer.decode([token_id for token_id in request.tokens if token_id < tokenizer.vocab_size])
     text = text.removeprefix(BOS_PIECE)
     await send_response(http.send, 200, encode_json({"prompt": text}))
+
+
+def _document(body: bytes) -> object:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None

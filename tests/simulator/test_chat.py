@@ -6,6 +6,7 @@ import json
 
 import httpx
 import openai
+import pytest
 from openai.types.chat import ChatCompletionFunctionToolParam
 
 from tests.simulator.conftest import StartSimulator
@@ -37,7 +38,8 @@ def test_plain_chat_with_the_sdk(sdk: openai.OpenAI) -> None:
     assert completion.id.startswith("chatcmpl-")
     assert completion.object == "chat.completion"
     assert completion.model == "test-model"
-    assert completion.system_fingerprint is None
+    assert completion.system_fingerprint is not None
+    assert completion.system_fingerprint.startswith("vllm-0.32.0-")
     choice = completion.choices[0]
     assert choice.message.role == "assistant"
     assert choice.message.content
@@ -115,6 +117,10 @@ def test_raw_stream_framing_without_usage(client: httpx.Client) -> None:
     assert chunks[-1]["choices"][0]["stop_reason"] is None
     assert all("usage" not in chunk for chunk in chunks)
     assert '"choices":[]' not in raw
+    # vLLM 0.32: the role chunk names the (unrequested) prompt, the finish chunk the engine.
+    assert (chunks[0]["prompt_token_ids"], chunks[0]["prompt_text"]) == (None, None)
+    assert chunks[-1]["system_fingerprint"].startswith("vllm-0.32.0-")
+    assert all("system_fingerprint" not in chunk for chunk in chunks[:-1])
 
 
 def test_raw_stream_with_include_usage(client: httpx.Client) -> None:
@@ -132,6 +138,9 @@ def test_raw_stream_with_include_usage(client: httpx.Client) -> None:
     assert usage_chunk["usage"]["total_tokens"] == usage_chunk["usage"]["prompt_tokens"] + 5
     assert "prompt_tokens_details" not in usage_chunk["usage"]
     assert all("usage" not in chunk for chunk in chunks[:-1])
+    # The fingerprint moves to the usage chunk, the last one before [DONE].
+    assert usage_chunk["system_fingerprint"].startswith("vllm-0.32.0-")
+    assert all("system_fingerprint" not in chunk for chunk in chunks[:-1])
 
 
 def test_continuous_usage_stats_on_every_chunk(client: httpx.Client) -> None:
@@ -142,6 +151,9 @@ def test_continuous_usage_stats_on_every_chunk(client: httpx.Client) -> None:
         chunks = json_events(response.read().decode())
 
     assert [chunk["usage"]["completion_tokens"] for chunk in chunks] == [0, 1, 2, 3, 3]
+    # Per-chunk usage carries completion_tokens_details, the final usage chunk does not.
+    assert all(chunk["usage"]["completion_tokens_details"] is None for chunk in chunks[:-1])
+    assert "completion_tokens_details" not in chunks[-1]["usage"]
 
 
 def test_n_choices(client: httpx.Client) -> None:
@@ -226,7 +238,7 @@ def test_auto_tool_choice_calls_a_mentioned_tool_only(client: httpx.Client) -> N
 
     assert mentioned["choices"][0]["finish_reason"] == "tool_calls"
     assert mentioned["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
-    assert not_mentioned["choices"][0]["message"]["tool_calls"] == []
+    assert "tool_calls" not in not_mentioned["choices"][0]["message"]  # vLLM leaves it out then
     assert not_mentioned["choices"][0]["message"]["content"]
 
 
@@ -275,14 +287,30 @@ def test_server_seed_changes_the_text(start_simulator: StartSimulator) -> None:
     assert texts[0] != texts[1]
 
 
-def test_oversized_max_tokens_is_clamped_to_the_context(start_simulator: StartSimulator) -> None:
+def test_max_tokens_past_the_prompts_room_is_clamped_to_the_context(start_simulator: StartSimulator) -> None:
     with httpx.Client(base_url=start_simulator(max_model_len=64), timeout=10.0) as http:
-        response = http.post(CHAT_PATH, json=chat_body(max_tokens=10_000))
+        response = http.post(CHAT_PATH, json=chat_body(max_tokens=60))
 
     assert response.status_code == 200
     usage = response.json()["usage"]
+    assert usage["prompt_tokens"] > 4
     assert usage["total_tokens"] == 64
     assert response.json()["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_max_tokens_above_the_whole_context_is_400(start_simulator: StartSimulator, field: str) -> None:
+    with httpx.Client(base_url=start_simulator(max_model_len=64), timeout=10.0) as http:
+        response = http.post(CHAT_PATH, json=chat_body("Hello there, how are you?", **{field: 65}))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": f"{field}=65 cannot be greater than max_model_len=64. Please request fewer output tokens. "
+        f"(parameter={field}, value=65)",
+        "type": "BadRequestError",
+        "param": field,
+        "code": 400,
+    }
 
 
 def test_echo_mode_answers_with_the_last_user_message(start_simulator: StartSimulator) -> None:

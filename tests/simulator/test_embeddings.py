@@ -44,6 +44,7 @@ def test_base64_is_little_endian_float32_of_the_same_vector(client: httpx.Client
         "total_tokens": 2,
         "completion_tokens": 0,
         "prompt_tokens_details": None,
+        "completion_tokens_details": None,
     }
 
 
@@ -69,11 +70,23 @@ def test_embedding_dimension_flag_and_bad_format(start_simulator: StartSimulator
 
 def test_long_input_is_400(start_simulator: StartSimulator) -> None:
     with httpx.Client(base_url=start_simulator(max_model_len=16), timeout=10.0) as http:
-        # 20 words, the trailing space and the beginning-of-sequence token.
-        response = http.post(EMBEDDINGS_PATH, json={"input": "word " * 20})
+        # 20 words, the trailing space and the beginning-of-sequence token: 22 tokens in 100 characters.
+        too_many_tokens = http.post(EMBEDDINGS_PATH, json={"input": "word " * 20})
+        # More than 10 characters per token of the context: refused without being counted.
+        too_many_characters = http.post(EMBEDDINGS_PATH, json={"input": "w" * 161})
 
-    assert response.status_code == 400
-    assert response.json()["error"]["message"].startswith(
-        "This model's maximum context length is 16 tokens. However, you requested 22 tokens in the input for "
-        "embedding generation."
+    assert too_many_tokens.status_code == 400
+    assert too_many_tokens.json()["error"] == {
+        "message": "This model's maximum context length is 16 tokens. However, your prompt contains at least 17 "
+        "input tokens, which exceeds this limit even without any output tokens. Please reduce the length of the "
+        "input prompt. (parameter=input_tokens, value=17)",
+        "type": "BadRequestError",
+        "param": "input_tokens",
+        "code": 400,
+    }
+    assert too_many_characters.status_code == 400
+    assert too_many_characters.json()["error"]["param"] == "input_text"
+    assert too_many_characters.json()["error"]["message"].startswith(
+        "This model's maximum context length is 16 tokens. However, your prompt contains 161 characters "
+        "(more than 160 characters, which is the upper bound for 16 input tokens)."
     )

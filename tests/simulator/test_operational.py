@@ -36,7 +36,7 @@ def test_health_version_ping_load(client: httpx.Client) -> None:
 
     assert health.status_code == 200
     assert health.content == b""
-    assert client.get("/version").json() == {"version": "0.33.0"}
+    assert client.get("/version").json() == {"version": "0.32.0"}
     assert client.get("/ping").status_code == 200
     assert client.post("/ping").status_code == 200
     assert client.get("/load").json() == {"server_load": 0}
@@ -52,6 +52,22 @@ def test_tokenize_detokenize_round_trip(client: httpx.Client) -> None:
     assert tokenized["token_strs"][0] == "<s>"
     assert "".join(tokenized["token_strs"][1:]) == text
     assert detokenized == {"prompt": text}
+
+
+def test_tokenize_and_detokenize_errors_as_vllm(client: httpx.Client) -> None:
+    neither = client.post("/tokenize", json={"model": "test-model"})
+    negative = client.post("/detokenize", json={"tokens": [-1]})
+    unknown = client.post("/detokenize", json={"tokens": [10**9]})
+
+    # The tokenize body is a union of a prompt body and a chat body: both miss their field.
+    assert neither.status_code == 400
+    assert neither.json()["error"]["param"] == "body.prompt"
+    assert neither.json()["error"]["message"].startswith("2 validation errors:\n")
+    assert "'loc': 'body.messages'" in neither.json()["error"]["message"]
+    assert negative.status_code == 400
+    assert negative.json()["error"]["param"] == "body.tokens.0"
+    # An id past the vocabulary decodes to nothing.
+    assert (unknown.status_code, unknown.json()) == (200, {"prompt": ""})
 
 
 def test_stored_responses_are_never_found(client: httpx.Client) -> None:

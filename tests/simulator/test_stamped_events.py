@@ -100,7 +100,7 @@ def test_responses_stream_text_is_the_stamps_it_sent(start_simulator: StartSimul
     done = next(event for event, _ in events if event["type"] == "response.output_text.done")
     final = events[-1][0]
     assert done["text"] == text
-    assert final["type"] == "response.incomplete"
+    assert (final["type"], final["response"]["status"]) == ("response.completed", "incomplete")
     assert final["response"]["output"][0]["content"][0]["text"] == text
 
 
