@@ -29,6 +29,7 @@ from backends.simulator.serving import (
     check_sampling,
     encode_json,
     model_validator_error,
+    most_choices,
     new_id,
     resolve_model,
     stop_list,
@@ -110,7 +111,13 @@ def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
         raise errors.context_length_exceeded(settings.max_model_len, prompt_tokens)
     max_tokens = request.max_completion_tokens or request.max_tokens
     n = 1 if request.n is None else request.n
-    check_sampling(n=n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_sampling(
+        n=n,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=max_tokens,
+        most_n=most_choices(settings),
+    )
     top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
     check_logprobs_limit(top_logprobs)
 

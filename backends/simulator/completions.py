@@ -17,6 +17,7 @@ from backends.simulator.serving import (
     check_sampling,
     encode_json,
     model_validator_error,
+    most_choices,
     new_id,
     resolve_model,
     stop_list,
@@ -100,7 +101,13 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
             raise errors.context_length_exceeded(settings.max_model_len, prompt.tokens)
     echo_only = bool(request.echo) and request.max_tokens == 0
     max_tokens = 1 if echo_only else request.max_tokens
-    check_sampling(n=request.n, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_sampling(
+        n=request.n,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=max_tokens,
+        most_n=most_choices(settings),
+    )
     check_logprobs_limit(request.logprobs)
     stops = stop_list(request.stop)
     choices = []

@@ -50,6 +50,7 @@ from backends.simulator.serving import (
     check_logprobs_limit,
     check_sampling,
     encode_json,
+    most_choices,
     new_id,
     resolve_model,
     stop_list,
@@ -140,7 +141,13 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
     room = settings.max_model_len - prompt_tokens
     limit = request.max_output_tokens
     max_tokens = room if limit is None else min(limit, room)
-    check_sampling(n=1, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_sampling(
+        n=1,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=max_tokens,
+        most_n=most_choices(settings),
+    )
     top_logprobs = (request.top_logprobs or 0) if request.wants_logprobs else None
     check_logprobs_limit(top_logprobs)
 
