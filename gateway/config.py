@@ -64,6 +64,10 @@ class ServerConfig(_Strict):
     """Worker processes (one event loop each). Recommended: one per CPU core given to the gateway."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     """Largest request body accepted; larger ones get 413. Images sent inline count here."""
+    max_choices: Annotated[int, Field(ge=1, le=1024)] = 128
+    """Largest `n` (choices generated for one request) accepted; above it the request gets 400
+    before any backend sees it. Each choice is a generation of its own: without a bound, one
+    request could make a backend plan 10**18 of them. 128 is OpenAI's own limit."""
     shutdown_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
     """On SIGTERM the gateway stops accepting connections and lets requests in flight, streams
     included, finish for up to this long; then it cancels what is left, settles every request's

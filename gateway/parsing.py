@@ -92,6 +92,16 @@ def _optional_int(payload: dict[str, Any], field: str, minimum: int) -> None:
         )
 
 
+def _check_choices(payload: dict[str, Any], most: int) -> None:
+    _optional_int(payload, "n", 1)
+    value = payload.get("n")
+    if value is not None and value > most:
+        raise InvalidRequest(
+            f"Invalid 'n': integer above maximum value. Expected a value <= {most}, but got {value} instead.",
+            param="n",
+        )
+
+
 def _check_messages(payload: dict[str, Any]) -> None:
     if "messages" not in payload:
         raise InvalidRequest("Missing required parameter: 'messages'.", param="messages")
@@ -159,8 +169,9 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
-    """Validate what the gateway relies on; leave everything else to the backend."""
+def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> ParsedRequest:
+    """Validate what the gateway relies on and bound what a request may ask a backend to do
+    (`max_choices`: `server.max_choices`); leave everything else to the backend."""
     payload = decode_json_object(raw)
     model = payload.get("model")
     if model is None:
@@ -178,6 +189,6 @@ def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
     _optional_int(payload, "max_tokens", 1)
     _optional_int(payload, "max_completion_tokens", 1)
     _optional_int(payload, "max_output_tokens", 1)
-    _optional_int(payload, "n", 1)
+    _check_choices(payload, max_choices)
     _BODY_CHECKS[operation](payload)
     return ParsedRequest(operation, raw, payload)

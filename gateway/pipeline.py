@@ -82,8 +82,11 @@ class Pipeline:
         recorder: UsageRecorder,
         redactor: Redactor | None = None,
         observer: Observer | None = None,
+        *,
+        max_choices: int,
     ) -> None:
         self._pools = pools
+        self._max_choices = max_choices
         self._redactor = redactor
         self._observer = observer or Observer()
         self._authenticator = authenticator
@@ -158,7 +161,7 @@ class Pipeline:
             principal.service,
             principal.key_id,
         )
-        parsed = parse_request(operation, await request.body())
+        parsed = parse_request(operation, await request.body(), max_choices=self._max_choices)
         facts.model = parsed.model
 
         pool = self._pools.get(parsed.model)

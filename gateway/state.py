@@ -100,6 +100,7 @@ class Gateway:
             self.recorder,
             build_redactor(config.pii),
             self._observer(),
+            max_choices=config.server.max_choices,
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()
