@@ -180,6 +180,13 @@ class UpstreamConfig(_Strict):
     max_connections: Annotated[int, Field(ge=1)] = 1000
     """Connections kept open to all backends together, per worker."""
     keepalive_seconds: PositiveSeconds = 60.0
+    max_response_bytes: Annotated[int, Field(ge=65536)] = 64 * 1024 * 1024
+    """Largest non-streamed answer read from a backend (the gateway holds it whole to restore
+    placeholders and read its usage), and largest single event of a stream (streams are otherwise
+    relayed event by event). Beyond it the connection is closed with the rest unread and the client
+    gets 502 `upstream_response_too_large` (an error event in a stream); the request is charged its
+    exact prompt and every output token it reserved. The default holds 2,048 embeddings of 1,024
+    floats."""
 
 
 class GatewayConfig(_Strict):

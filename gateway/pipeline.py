@@ -28,7 +28,13 @@ from litestar.response import Stream
 from gateway.authz import Authorizer, PermissionDenied
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, UpstreamFailure
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    UpstreamAnswerTooLarge,
+    UpstreamFailure,
+)
 from gateway.identity import Authenticator, Principal
 from gateway.metering import UsageRecord, UsageRecorder
 from gateway.operations import Operation
@@ -137,7 +143,13 @@ class Pipeline:
         except GatewayError as exc:
             facts.status = exc.status_code
             facts.error = error_type(exc)
-            self._quotas.later(self._account(exchange, None))
+            if isinstance(exc, UpstreamAnswerTooLarge):
+                # The backend generated it all, but its usage was in the part left unread: the
+                # request pays its exact prompt and every output token it reserved.
+                generated = exchange.charge.output_bound
+                self._quotas.later(self._settle_unfinished(exchange, generated=generated))
+            else:
+                self._quotas.later(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
         except BaseException as exc:

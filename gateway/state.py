@@ -96,7 +96,9 @@ class Gateway:
             self.authenticator,
             self.authorizer,
             self.quotas,
-            Forwarder(self._client, transport, config.health),
+            Forwarder(
+                self._client, transport, config.health, max_response_bytes=config.upstream.max_response_bytes
+            ),
             self.recorder,
             build_redactor(config.pii),
             self._observer(),
