@@ -28,6 +28,7 @@ from gateway.authz.settings import PolicyConfig
 from gateway.console.settings import ConsoleConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
 from gateway.metering.settings import MeteringConfig
+from gateway.parsing import MODEL_NAME_MAX_CHARS
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
 from gateway.telemetry.settings import MetricsConfig
@@ -139,7 +140,7 @@ class BackendConfig(_Strict):
 class ModelConfig(_Strict):
     """A model name that clients send, and the backends that serve it."""
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Annotated[str, Field(min_length=1, max_length=MODEL_NAME_MAX_CHARS)]
     """The name clients put in `model`; backends must serve it under the same name
     (vLLM's `--served-model-name`)."""
     backends: Annotated[list[BackendConfig], Field(min_length=1)]

@@ -14,7 +14,10 @@ import msgspec
 from gateway.errors import InvalidRequest
 from gateway.operations import Operation
 
-__all__ = ["ParsedRequest", "parse_request"]
+__all__ = ["MODEL_NAME_MAX_CHARS", "ParsedRequest", "parse_request"]
+
+MODEL_NAME_MAX_CHARS = 256
+"""The longest model name a configuration may define, so the longest `model` worth looking up."""
 
 _decode = msgspec.json.Decoder().decode
 _INCLUDE_USAGE = {"include_usage": True}
@@ -180,6 +183,13 @@ def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> Pars
         raise _type_error("model", "a string", model)
     if not model:
         raise InvalidRequest("Invalid 'model': empty string.", param="model")
+    if len(model) > MODEL_NAME_MAX_CHARS:
+        # Named by its length only: the string itself could be megabytes long.
+        raise InvalidRequest(
+            f"Invalid 'model': string too long. Expected a string with maximum length "
+            f"{MODEL_NAME_MAX_CHARS}, but got a string with length {len(model)} instead.",
+            param="model",
+        )
     stream = payload.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _type_error("stream", "a boolean", stream)

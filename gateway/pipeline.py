@@ -45,7 +45,7 @@ from gateway.quotas import QuotaExceeded
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.telemetry import genai
-from gateway.telemetry.facts import RequestFacts
+from gateway.telemetry.facts import UNKNOWN_MODEL, RequestFacts
 from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import AnySpan, error_type
 from gateway.upstream.forward import Forwarder, UpstreamReply
@@ -173,13 +173,13 @@ class Pipeline:
             principal.service,
             principal.key_id,
         )
+        facts.model = UNKNOWN_MODEL  # until the request names a configured model
         parsed = parse_request(operation, await request.body(), max_choices=self._max_choices)
-        facts.model = parsed.model
-
         pool = self._pools.get(parsed.model)
         if pool is None:
             # Before authorization, so that made-up model names cannot fill the decision cache.
             raise ModelNotFound(parsed.model)
+        facts.model = parsed.model
         with trace.step("authorize") as span:
             try:
                 decision = self._authorizer.authorize(
