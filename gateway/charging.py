@@ -40,13 +40,15 @@ _GENERATING = (Operation.CHAT, Operation.COMPLETIONS, Operation.RESPONSES)
 class Charge:
     """One request's reservation; `settle` or `release` ends it (the second call does nothing)."""
 
-    __slots__ = ("_done", "_ledger", "headers", "input_bound", "reservation")
+    __slots__ = ("_done", "_ledger", "headers", "input_bound", "output_bound", "reservation")
 
-    def __init__(self, ledger: Ledger, reservation: Reservation, input_bound: int) -> None:
+    def __init__(self, ledger: Ledger, reservation: Reservation, input_bound: int, output_bound: int) -> None:
         self._ledger = ledger
         self._done = False
         self.reservation = reservation
         self.input_bound = input_bound
+        # The output tokens reserved, all choices together (0 when nothing is limited).
+        self.output_bound = output_bound
         self.headers = rate_limit_headers(reservation)
 
     @property
@@ -106,7 +108,7 @@ class QuotaStep:
             plan = self._planner.plan(
                 principal.department, principal.service, principal.key_id, parsed.model, 0, 0, now
             )
-            return Charge(self._ledger, empty_reservation(plan, now), 0), None
+            return Charge(self._ledger, empty_reservation(plan, now), 0, 0), None
         operation = parsed.operation
         payload = parsed.payload
         context = pool.max_model_len()
@@ -136,7 +138,7 @@ class QuotaStep:
         outcome = await self._ledger.reserve(principal_plan)
         if isinstance(outcome, Refusal):
             raise QuotaExceeded(outcome)
-        return Charge(self._ledger, outcome, input_bound), extra
+        return Charge(self._ledger, outcome, input_bound, output), extra
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in the background, keeping a reference until it ends."""

@@ -28,6 +28,7 @@ from gateway.authz.settings import PolicyConfig
 from gateway.console.settings import ConsoleConfig
 from gateway.identity.settings import AuthConfig, StoreConfig
 from gateway.metering.settings import MeteringConfig
+from gateway.parsing import MODEL_NAME_MAX_CHARS
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
 from gateway.telemetry.settings import MetricsConfig
@@ -64,6 +65,10 @@ class ServerConfig(_Strict):
     """Worker processes (one event loop each). Recommended: one per CPU core given to the gateway."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     """Largest request body accepted; larger ones get 413. Images sent inline count here."""
+    max_choices: Annotated[int, Field(ge=1, le=1024)] = 128
+    """Largest `n` (choices generated for one request) accepted; above it the request gets 400
+    before any backend sees it. Each choice is a generation of its own: without a bound, one
+    request could make a backend plan 10**18 of them. 128 is OpenAI's own limit."""
     shutdown_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
     """On SIGTERM the gateway stops accepting connections and lets requests in flight, streams
     included, finish for up to this long; then it cancels what is left, settles every request's
@@ -135,7 +140,7 @@ class BackendConfig(_Strict):
 class ModelConfig(_Strict):
     """A model name that clients send, and the backends that serve it."""
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Annotated[str, Field(min_length=1, max_length=MODEL_NAME_MAX_CHARS)]
     """The name clients put in `model`; backends must serve it under the same name
     (vLLM's `--served-model-name`)."""
     backends: Annotated[list[BackendConfig], Field(min_length=1)]
@@ -176,6 +181,13 @@ class UpstreamConfig(_Strict):
     max_connections: Annotated[int, Field(ge=1)] = 1000
     """Connections kept open to all backends together, per worker."""
     keepalive_seconds: PositiveSeconds = 60.0
+    max_response_bytes: Annotated[int, Field(ge=65536)] = 64 * 1024 * 1024
+    """Largest non-streamed answer read from a backend (the gateway holds it whole to restore
+    placeholders and read its usage), and largest single event of a stream (streams are otherwise
+    relayed event by event). Beyond it the connection is closed with the rest unread and the client
+    gets 502 `upstream_response_too_large` (an error event in a stream); the request is charged its
+    exact prompt and every output token it reserved. The default holds 2,048 embeddings of 1,024
+    floats."""
 
 
 class GatewayConfig(_Strict):

@@ -10,6 +10,7 @@ the boundary where they occur (request parsing, the upstream call), never furthe
     ├── BackendUnavailable      503 no healthy backend (with Retry-After)
     ├── UpstreamTimeout         504 the backend did not answer in time
     └── UpstreamFailure         502 the backend failed or misbehaved
+        └── UpstreamAnswerTooLarge  502 a non-streamed answer beyond `upstream.max_response_bytes`
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidRequest",
     "ModelNotFound",
     "PayloadTooLarge",
+    "UpstreamAnswerTooLarge",
     "UpstreamFailure",
     "UpstreamTimeout",
     "error_body",
@@ -104,3 +106,13 @@ class UpstreamFailure(GatewayError):
     status_code = 502
     error_type = "server_error"
     code = "upstream_error"
+
+
+class UpstreamAnswerTooLarge(UpstreamFailure):
+    code = "upstream_response_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The backend's answer is larger than the {limit} bytes the gateway accepts for a non-streamed "
+            "answer; ask for less (fewer choices, fewer tokens) or stream it (`stream: true`)."
+        )

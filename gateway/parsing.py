@@ -1,8 +1,10 @@
 """Turn a request body into a `ParsedRequest`, or an `InvalidRequest` that names the field.
 
 Only the fields the gateway acts on are checked; every other field, known to vLLM or not, is
-left for the backend and passed through untouched. The original bytes are kept so that a
-request the gateway does not need to change is forwarded byte for byte.
+left for the backend and passed through. What goes upstream is the decoded payload encoded again,
+never the client's own bytes: the backend receives exactly what the gateway parsed, checked and
+scanned. (A body with a key written twice decodes to its last copy; forwarding the original bytes
+sent the other copy, unscanned, to a backend whose parser might even keep that one.)
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import msgspec
 from gateway.errors import InvalidRequest
 from gateway.operations import Operation
 
-__all__ = ["ParsedRequest", "parse_request"]
+__all__ = ["MODEL_NAME_MAX_CHARS", "ParsedRequest", "parse_request"]
+
+MODEL_NAME_MAX_CHARS = 256
+"""The longest model name a configuration may define, so the longest `model` worth looking up."""
 
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 _INCLUDE_USAGE = {"include_usage": True}
 
 _JSON_TYPE_NAMES = {
@@ -31,7 +37,7 @@ _JSON_TYPE_NAMES = {
 
 
 class ParsedRequest:
-    """A validated request: the decoded payload, its original bytes and what the gateway needs."""
+    """A validated request: the decoded payload, its encoding (`raw`) and what the gateway needs."""
 
     __slots__ = ("client_wants_usage", "model", "operation", "payload", "raw", "stream")
 
@@ -48,9 +54,9 @@ class ParsedRequest:
         """The bytes to send upstream, with `added` fields (absent from the request) put in.
 
         Streams always ask vLLM for the final usage chunk, which the gateway needs to meter the
-        request (and strips again when the client did not ask for it). New fields are spliced into
-        the original bytes, so every field the client wrote reaches the backend exactly as written;
-        only a client's own `stream_options` without `include_usage` makes the body re-encoded.
+        request (and strips again when the client did not ask for it). New fields are spliced into the
+        payload's encoding; only a client's own `stream_options` without `include_usage` makes the
+        body encoded again.
         """
         fields = dict(added) if added else {}
         if self.stream and self.operation.streams_with_usage_option and not self.client_wants_usage:
@@ -89,6 +95,16 @@ def _optional_int(payload: dict[str, Any], field: str, minimum: int) -> None:
             f"Invalid '{field}': integer below minimum value. Expected a value >= {minimum}, "
             f"but got {value} instead.",
             param=field,
+        )
+
+
+def _check_choices(payload: dict[str, Any], most: int) -> None:
+    _optional_int(payload, "n", 1)
+    value = payload.get("n")
+    if value is not None and value > most:
+        raise InvalidRequest(
+            f"Invalid 'n': integer above maximum value. Expected a value <= {most}, but got {value} instead.",
+            param="n",
         )
 
 
@@ -159,8 +175,9 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
-    """Validate what the gateway relies on; leave everything else to the backend."""
+def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> ParsedRequest:
+    """Validate what the gateway relies on and bound what a request may ask a backend to do
+    (`max_choices`: `server.max_choices`); leave everything else to the backend."""
     payload = decode_json_object(raw)
     model = payload.get("model")
     if model is None:
@@ -169,6 +186,13 @@ def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
         raise _type_error("model", "a string", model)
     if not model:
         raise InvalidRequest("Invalid 'model': empty string.", param="model")
+    if len(model) > MODEL_NAME_MAX_CHARS:
+        # Named by its length only: the string itself could be megabytes long.
+        raise InvalidRequest(
+            f"Invalid 'model': string too long. Expected a string with maximum length "
+            f"{MODEL_NAME_MAX_CHARS}, but got a string with length {len(model)} instead.",
+            param="model",
+        )
     stream = payload.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _type_error("stream", "a boolean", stream)
@@ -178,6 +202,6 @@ def parse_request(operation: Operation, raw: bytes) -> ParsedRequest:
     _optional_int(payload, "max_tokens", 1)
     _optional_int(payload, "max_completion_tokens", 1)
     _optional_int(payload, "max_output_tokens", 1)
-    _optional_int(payload, "n", 1)
+    _check_choices(payload, max_choices)
     _BODY_CHECKS[operation](payload)
-    return ParsedRequest(operation, raw, payload)
+    return ParsedRequest(operation, _encode(payload), payload)

@@ -28,7 +28,13 @@ from litestar.response import Stream
 from gateway.authz import Authorizer, PermissionDenied
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, UpstreamFailure
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    UpstreamAnswerTooLarge,
+    UpstreamFailure,
+)
 from gateway.identity import Authenticator, Principal
 from gateway.metering import UsageRecord, UsageRecorder
 from gateway.operations import Operation
@@ -39,7 +45,7 @@ from gateway.quotas import QuotaExceeded
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.telemetry import genai
-from gateway.telemetry.facts import RequestFacts
+from gateway.telemetry.facts import UNKNOWN_MODEL, RequestFacts
 from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import AnySpan, error_type
 from gateway.upstream.forward import Forwarder, UpstreamReply
@@ -82,8 +88,11 @@ class Pipeline:
         recorder: UsageRecorder,
         redactor: Redactor | None = None,
         observer: Observer | None = None,
+        *,
+        max_choices: int,
     ) -> None:
         self._pools = pools
+        self._max_choices = max_choices
         self._redactor = redactor
         self._observer = observer or Observer()
         self._authenticator = authenticator
@@ -134,7 +143,13 @@ class Pipeline:
         except GatewayError as exc:
             facts.status = exc.status_code
             facts.error = error_type(exc)
-            self._quotas.later(self._account(exchange, None))
+            if isinstance(exc, UpstreamAnswerTooLarge):
+                # The backend generated it all, but its usage was in the part left unread: the
+                # request pays its exact prompt and every output token it reserved.
+                generated = exchange.charge.output_bound
+                self._quotas.later(self._settle_unfinished(exchange, generated=generated))
+            else:
+                self._quotas.later(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
         except BaseException as exc:
@@ -158,13 +173,13 @@ class Pipeline:
             principal.service,
             principal.key_id,
         )
-        parsed = parse_request(operation, await request.body())
-        facts.model = parsed.model
-
+        facts.model = UNKNOWN_MODEL  # until the request names a configured model
+        parsed = parse_request(operation, await request.body(), max_choices=self._max_choices)
         pool = self._pools.get(parsed.model)
         if pool is None:
             # Before authorization, so that made-up model names cannot fill the decision cache.
             raise ModelNotFound(parsed.model)
+        facts.model = parsed.model
         with trace.step("authorize") as span:
             try:
                 decision = self._authorizer.authorize(

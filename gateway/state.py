@@ -96,10 +96,13 @@ class Gateway:
             self.authenticator,
             self.authorizer,
             self.quotas,
-            Forwarder(self._client, transport, config.health),
+            Forwarder(
+                self._client, transport, config.health, max_response_bytes=config.upstream.max_response_bytes
+            ),
             self.recorder,
             build_redactor(config.pii),
             self._observer(),
+            max_choices=config.server.max_choices,
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()

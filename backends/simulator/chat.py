@@ -29,6 +29,7 @@ from backends.simulator.serving import (
     check_sampling,
     encode_json,
     model_validator_error,
+    most_choices,
     new_id,
     output_limit,
     resolve_model,
@@ -123,6 +124,7 @@ def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
         temperature=request.temperature,
         top_p=request.top_p,
         max_tokens=room if max_tokens is None else max_tokens,
+        most_n=most_choices(settings),
     )
     top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
     check_logprobs_limit(top_logprobs)

@@ -23,6 +23,7 @@ from backends.simulator.serving import (
     check_sampling,
     encode_json,
     model_validator_error,
+    most_choices,
     new_id,
     output_limit,
     resolve_model,
@@ -131,6 +132,7 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
         temperature=request.temperature,
         top_p=request.top_p,
         max_tokens=room if max_tokens is None else max_tokens,
+        most_n=most_choices(settings),
     )
     check_logprobs_limit(request.logprobs)
     # vLLM returns the prompt's logprobs when asked, and with ``echo`` it takes ``logprobs`` for it.

@@ -50,6 +50,7 @@ from backends.simulator.serving import (
     check_logprobs_limit,
     check_sampling,
     encode_json,
+    most_choices,
     new_id,
     output_limit,
     resolve_model,
@@ -143,7 +144,13 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
         request.max_output_tokens, "max_output_tokens", room=room, max_model_len=settings.max_model_len
     )
     max_tokens = room if limit is None else limit
-    check_sampling(n=1, temperature=request.temperature, top_p=request.top_p, max_tokens=max_tokens)
+    check_sampling(
+        n=1,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=max_tokens,
+        most_n=most_choices(settings),
+    )
     top_logprobs = (request.top_logprobs or 0) if request.wants_logprobs else None
     check_logprobs_limit(top_logprobs)
 

@@ -11,6 +11,7 @@ import msgspec
 from backends.simulator import errors
 from backends.simulator.asgi import DisconnectWatch, Send
 from backends.simulator.engine import Engine
+from backends.simulator.settings import SimulatorSettings
 
 MAX_LOGPROBS = 20
 """vLLM's default ``--max-logprobs``."""
@@ -108,10 +109,20 @@ def model_validator_error(message: str, parameter: str | None) -> errors.Simulat
     return errors.bad_request(message, parameter)
 
 
-def check_sampling(*, n: int, temperature: float | None, top_p: float | None, max_tokens: int | None) -> None:
-    """``SamplingParams`` checks, in vLLM's order."""
+def most_choices(settings: SimulatorSettings) -> int:
+    """The largest ``n`` the simulator plans: every slot and queue place it has. vLLM sets no bound of
+    its own; without one, a client's ``n`` of 10**18 kept the simulator planning choices forever."""
+    return settings.max_num_seqs + settings.max_queue
+
+
+def check_sampling(
+    *, n: int, temperature: float | None, top_p: float | None, max_tokens: int | None, most_n: int
+) -> None:
+    """``SamplingParams`` checks, in vLLM's order (``most_n``: the simulator's own bound on ``n``)."""
     if n < 1:
         raise errors.bad_request(f"n must be at least 1, got {n}.")
+    if n > most_n:
+        raise errors.bad_request(f"n must be at most {most_n}, got {n}.", "n", n)
     if temperature is not None and temperature < 0:
         raise errors.bad_request(
             f"temperature must be non-negative, got {temperature}.", "temperature", temperature

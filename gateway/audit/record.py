@@ -41,7 +41,9 @@ class AuditRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     key_id: str
     """The key's public id (never the key, never its hash)."""
     model: str
-    """The model name the client asked for, as configured in the gateway."""
+    """The model name the client asked for, as configured in the gateway; `unknown` when the body
+    named no configured model or could not be read (the client's string is never written), empty
+    when the request ended before its body was read (401)."""
     operation: str
     """`chat`, `completions`, `embeddings`, `responses` (`gateway.operations.Operation.value`)."""
     backend: str

@@ -12,11 +12,11 @@ from typing import Any
 
 import msgspec
 
-from gateway.errors import PayloadTooLarge
+from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.parsing import ParsedRequest
 from gateway.pii.detection import Detector, Finding
 from gateway.pii.errors import PiiBlocked, PiiDetectionFailed
-from gateway.pii.fields import Slot, json_slots, text_slots
+from gateway.pii.fields import Slot, json_document, json_slots, text_slots
 from gateway.pii.policy import PiiPolicy, Treatment
 from gateway.pii.pseudonyms import Pseudonyms
 from gateway.pii.restore import PlaceholderRestorer
@@ -25,7 +25,6 @@ __all__ = ["Redaction", "Redactor"]
 
 logger = logging.getLogger("gateway.pii")
 
-_decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.encode
 
 
@@ -75,7 +74,7 @@ class Redactor:
         pseudonyms = Pseudonyms() if treatment.pseudonymizes else None
         try:
             scan = self._scan(parsed, treatment, pseudonyms)
-        except PayloadTooLarge:
+        except (PayloadTooLarge, InvalidRequest):  # the request's own fault: too much text, too deep
             raise
         except Exception as exc:
             # Only the exception's type: its message could quote the text being scanned.
@@ -109,11 +108,8 @@ class Redactor:
     @staticmethod
     def _slots(parsed: ParsedRequest, scan: _Scan) -> Iterator[Slot]:
         for slot in text_slots(parsed.operation, parsed.payload):
-            if slot.key == "arguments":
-                try:
-                    document = _decode(slot.text)
-                except msgspec.DecodeError:
-                    document = None
+            if slot.key == "arguments" and not slot.fixed:
+                document = json_document(slot)
                 if isinstance(document, dict | list):
                     scan.documents.append((slot, document))
                     yield from json_slots(document, slot.path)
@@ -131,7 +127,8 @@ class Redactor:
             for finding in findings:
                 counts[finding.entity] = counts.get(finding.entity, 0) + 1
                 mode = treatment.mode_of(finding.entity)
-                if mode == "block":
+                # What cannot be rewritten (a URL, a key) is refused wherever it would be changed.
+                if mode == "block" or (slot.fixed and mode in ("mask", "pseudonymize")):
                     blocked.setdefault(finding.entity, slot.path)
                 elif mode in ("mask", "pseudonymize"):
                     changes = True

@@ -11,7 +11,11 @@ from typing import Any, Literal
 from gateway.operations import Operation
 from gateway.telemetry.request_trace import NO_TRACE, AnyTrace
 
-__all__ = ["RequestFacts"]
+__all__ = ["UNKNOWN_MODEL", "RequestFacts"]
+
+UNKNOWN_MODEL = "unknown"
+"""The model recorded for a name that no `models` entry defines (the metrics' label for it too): the
+client's own string, which may be anything, is never recorded."""
 
 
 class RequestFacts:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from gateway.config import HealthConfig, TimeoutConfig
-from gateway.errors import BackendUnavailable, UpstreamFailure, UpstreamTimeout
+from gateway.errors import BackendUnavailable, UpstreamAnswerTooLarge, UpstreamFailure, UpstreamTimeout
 from gateway.routing.backend import Backend, monotonic
 from gateway.routing.pool import ModelPool
 from gateway.telemetry.request_trace import NO_TRACE, AnySpan, AnyTrace, error_type, server_attributes
@@ -40,6 +40,8 @@ class UpstreamReply:
     """The upstream call's CLIENT span; whoever reads the answer to its end ends it."""
     opened_at: float
     """`time.perf_counter()` when the backend's response headers arrived."""
+    max_bytes: int
+    """The largest body read from this answer (`upstream.max_response_bytes`)."""
     error_body: bytes | None = None
     """The body of a 5xx answer, read while deciding whether to retry."""
     _released: bool = False
@@ -58,13 +60,29 @@ class UpstreamReply:
             return self.error_body
         try:
             async with asyncio.timeout(timeouts.total):
-                return await self.response.aread()
+                return await self.read_body()
         except (TimeoutError, httpx.TimeoutException):
             raise UpstreamTimeout("The backend did not finish its answer in time.") from None
         except httpx.HTTPError:
             raise UpstreamFailure("The backend closed the connection before finishing its answer.") from None
         finally:
             await self.release()
+
+    async def read_body(self) -> bytes:
+        """The body, or UpstreamAnswerTooLarge as soon as it is known to exceed `max_bytes`: the
+        caller's `release()` then closes the connection with the rest of the body unread."""
+        limit = self.max_bytes
+        declared = self.response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise UpstreamAnswerTooLarge(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.response.aiter_bytes():  # decoded: a compressed body is bounded too
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamAnswerTooLarge(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _traced(reply: UpstreamReply) -> UpstreamReply:
@@ -84,9 +102,15 @@ class Forwarder:
     """Chooses backends, sends, and keeps their passive health up to date."""
 
     def __init__(
-        self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport, health: HealthConfig
+        self,
+        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
+        health: HealthConfig,
+        *,
+        max_response_bytes: int,
     ) -> None:
         self._client = client
+        self._max_response_bytes = max_response_bytes
         # Requests go to the transport directly: httpx's client layer (request building, auth,
         # redirects, cookies) cost a third of the gateway's CPU per request and does nothing here.
         self._transport = transport
@@ -200,7 +224,7 @@ class Forwarder:
         except BaseException:
             backend.in_flight -= 1
             raise
-        return UpstreamReply(backend, response, attempt, span, time.perf_counter())
+        return UpstreamReply(backend, response, attempt, span, time.perf_counter(), self._max_response_bytes)
 
     async def count_prompt_tokens(self, backend: Backend, model: str, payload: dict[str, Any]) -> int | None:
         """The exact prompt size, from the backend's own tokenizer (`POST /tokenize`), or None.
@@ -227,8 +251,9 @@ class Forwarder:
     async def _note_server_error(self, reply: UpstreamReply) -> None:
         # Read the (small) error body now so the connection can be reused and the body relayed.
         try:
-            reply.error_body = await reply.response.aread()
-        except httpx.HTTPError:
+            reply.error_body = await reply.read_body()
+        except (httpx.HTTPError, UpstreamAnswerTooLarge):
+            # An error body this large is no vLLM's: relayed empty, its connection closed on release.
             reply.error_body = b""
         if reply.response.status_code == 503 and _QUEUE_FULL_MARKER in reply.error_body:
             reply.backend.record_busy(monotonic())  # overloaded, not broken: no ejection

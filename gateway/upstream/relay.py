@@ -106,7 +106,7 @@ class StreamRelay:
         self._wait_started = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._expired = False
-        self._pending = b""
+        self._pending = bytearray()
         self._saw_done = False
         self._closed = False
         self.usage: dict[str, Any] | None = None
@@ -141,13 +141,31 @@ class StreamRelay:
                 return await self._finish_with_error(
                     "The backend closed the stream unexpectedly.", "upstream_error"
                 )
-            data = self._pending + chunk if self._pending else chunk
-            cut = data.rfind(_EVENT_END)
+            data: bytes | bytearray
+            if self._pending:
+                # The held tail has no event end: look only in the new bytes (and the one before
+                # them) and grow the tail in place, so that a long event costs linear time.
+                start = len(self._pending) - 1
+                self._pending += chunk
+                data = self._pending
+                cut = data.rfind(_EVENT_END, start)
+            else:
+                data = chunk
+                cut = data.rfind(_EVENT_END)
             if cut < 0:
-                self._pending = data
+                if len(data) > self._reply.max_bytes:
+                    # Far beyond any vLLM event: holding more would let a backend fill the worker.
+                    return await self._finish_with_error(
+                        f"The backend sent an event larger than the {self._reply.max_bytes} bytes "
+                        "the gateway accepts.",
+                        "upstream_response_too_large",
+                    )
+                if data is chunk:
+                    self._pending = bytearray(chunk)
                 continue
             cut += 2
-            complete, self._pending = data[:cut], data[cut:]
+            complete = bytes(data[:cut])
+            self._pending = bytearray(data[cut:])
             if _EMPTY_CHOICES in complete or _DONE in complete or _RESPONSE_END.search(complete):
                 complete = self._inspect(complete)
             if self._collect_finish:
@@ -236,7 +254,7 @@ class StreamRelay:
 
     async def _finish_upstream_ended(self) -> bytes:
         self.ended_upstream = True
-        tail = self._pending
+        tail = bytes(self._pending)
         await self.aclose()
         if self._saw_done:
             return tail if tail else b""

@@ -245,14 +245,15 @@ def test_completions_and_embeddings_inputs_are_redacted(pii: PiiDeployment) -> N
 
 
 def test_tool_call_arguments_in_the_answer_are_restored(pii: PiiDeployment) -> None:
-    """The model calls a tool with the placeholder it was given; the caller gets the real value."""
+    """The model calls a tool with the placeholder it was given; the caller gets the real value. (The
+    tool's schema is redacted too: the simulator picks the enum's value, the message's placeholder.)"""
     tool: Any = {
         "type": "function",
         "function": {
             "name": "send_mail",
             "parameters": {
                 "type": "object",
-                "properties": {"to": {"type": "string", "enum": ["<EMAIL_1>"]}},
+                "properties": {"to": {"type": "string", "enum": [EMAIL]}},
                 "required": ["to"],
             },
         },
@@ -263,6 +264,7 @@ def test_tool_call_arguments_in_the_answer_are_restored(pii: PiiDeployment) -> N
     reply = client.chat.completions.create(
         model=SOLO_MODEL, messages=messages, tools=[tool], tool_choice=choice
     )
+    assert EMAIL not in pii.received()
     calls = reply.choices[0].message.tool_calls
     assert calls is not None and calls[0].type == "function"
     assert json.loads(calls[0].function.arguments) == {"to": EMAIL}

@@ -46,7 +46,9 @@ def _relay(
     response = response or httpx.Response(200, stream=stream)
     backend = Backend("http://127.0.0.1:9")
     backend.in_flight = 1
-    reply = UpstreamReply(backend, response, attempts=1, span=NO_TRACE.step("x"), opened_at=0.0)
+    reply = UpstreamReply(
+        backend, response, attempts=1, span=NO_TRACE.step("x"), opened_at=0.0, max_bytes=1024 * 1024
+    )
     return StreamRelay(reply, strip_usage=True, idle=idle, total=total)
 
 

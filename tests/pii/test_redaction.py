@@ -33,7 +33,7 @@ def _redactor(**config: Any) -> Redactor:
 
 
 def _parsed(operation: Operation, **payload: Any) -> Any:
-    return parse_request(operation, json.dumps({"model": "m", **payload}).encode())
+    return parse_request(operation, json.dumps({"model": "m", **payload}).encode(), max_choices=128)
 
 
 def test_rules_apply_in_order_and_merge_entity_overrides() -> None:

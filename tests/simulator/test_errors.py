@@ -299,3 +299,23 @@ def test_engine_death_mid_stream_is_reported_inside_the_stream(start_simulator: 
     assert rest[-2].startswith('data: {"error": {"message": "EngineCore encountered an issue.')
     assert len(rest) < 200
     assert load_while_dead == {"server_load": 0}
+
+
+@pytest.mark.parametrize(("path", "body"), [(CHAT_PATH, chat_body()), ("/v1/completions", {"prompt": "x"})])
+def test_more_choices_than_the_engine_can_hold_are_refused_at_once(
+    start_simulator: StartSimulator, path: str, body: dict[str, object]
+) -> None:
+    # vLLM sets no upper bound of its own on `n`; the simulator must still never try to plan 10**18
+    # choices (it hung doing so). Its bound is every slot and queue place it has: 4 + 2 here.
+    with httpx.Client(base_url=start_simulator(max_num_seqs=4, max_queue=2), timeout=10.0) as http:
+        refused = http.post(path, json={"model": "test-model", **body, "n": 10**18})
+        too_many = http.post(path, json={"model": "test-model", **body, "n": 7})
+        allowed = http.post(path, json={"model": "test-model", **body, "n": 6, "max_tokens": 2})
+
+    for response in (refused, too_many):
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["param"] == "n"
+        assert error["message"].startswith("n must be at most 6, got ")
+    assert allowed.status_code == 200
+    assert len(allowed.json()["choices"]) == 6
