@@ -199,7 +199,7 @@ class Pipeline:
         if self._redactor is not None:
             with trace.step("redact") as span:
                 try:
-                    redaction = self._redactor.redact(parsed, principal.department, principal.service)
+                    redaction = await self._redactor.redact(parsed, principal.department, principal.service)
                     if redaction is not None:
                         parsed, restorer, facts.pii = redaction.parsed, redaction.restorer, redaction.counts
                 except PiiBlocked as exc:

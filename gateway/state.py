@@ -27,7 +27,7 @@ from gateway.identity import (
     pepper_for,
 )
 from gateway.metering import UsageRecorder, start_usage_recorder
-from gateway.pii import build_redactor
+from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
 from gateway.routing import HealthMonitor, ModelPool, build_pools
@@ -71,6 +71,7 @@ class Gateway:
         self.quotas: QuotaStep | None = None
         self.recorder: UsageRecorder | None = None
         self.audit: AuditLog | None = None
+        self.redactor: Redactor | None = None
 
     async def startup(self) -> None:
         config = self.config
@@ -91,6 +92,7 @@ class Gateway:
         self.quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
         self.recorder = await start_usage_recorder(config.store, config.metering)
         self.audit = await start_audit_log(config.audit)
+        self.redactor = await start_redactor(config.pii)
         self.pipeline = Pipeline(
             self.pools,
             self.authenticator,
@@ -100,7 +102,7 @@ class Gateway:
                 self._client, transport, config.health, max_response_bytes=config.upstream.max_response_bytes
             ),
             self.recorder,
-            build_redactor(config.pii),
+            self.redactor,
             self._observer(),
             max_choices=config.server.max_choices,
         )
@@ -135,6 +137,8 @@ class Gateway:
             await asyncio.to_thread(self.tracer_provider.shutdown)
         if self._health is not None:
             await self._health.stop()
+        if self.redactor is not None:
+            await self.redactor.close()
         if self._client is not None:
             await self._client.aclose()
         if self.authenticator is not None:

@@ -8,9 +8,10 @@ redaction    the redact step of the pipeline
 pseudonyms   placeholders issued for one request
 restore      placeholders back to values in an answer
 stream       the same, event by event in an SSE stream
+offload      detection in processes of its own, within a time budget per request
 """
 
-from gateway.pii.build import build_redactor
+from gateway.pii.build import start_redactor
 from gateway.pii.errors import PiiBlocked, PiiDetectionFailed
 from gateway.pii.redaction import Redaction, Redactor
 from gateway.pii.settings import PiiConfig, PiiMode, PiiRule
@@ -25,5 +26,5 @@ __all__ = [
     "Redaction",
     "Redactor",
     "StreamRestorer",
-    "build_redactor",
+    "start_redactor",
 ]

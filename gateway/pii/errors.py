@@ -3,9 +3,9 @@ never the values found."""
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
 
-__all__ = ["PiiBlocked", "PiiDetectionFailed"]
+__all__ = ["PiiBlocked", "PiiDetectionFailed", "PiiDetectionTimeout"]
 
 
 class PiiBlocked(InvalidRequest):
@@ -37,4 +37,17 @@ class PiiDetectionFailed(GatewayError):
         super().__init__(
             "Personal data detection failed, so the request was not forwarded. "
             "Try again; if it persists, contact the operators."
+        )
+
+
+class PiiDetectionTimeout(PayloadTooLarge):
+    """413: the request's text could not be checked for personal data within the time budget, so
+    nothing was forwarded (`pii.on_timeout: refuse`)."""
+
+    code = "pii_detection_timeout"
+
+    def __init__(self, budget_seconds: float) -> None:
+        super().__init__(
+            "The text of this request could not be checked for personal data within the "
+            f"{budget_seconds:g} s allowed, so it was not forwarded; send less text per request."
         )

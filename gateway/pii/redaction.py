@@ -6,17 +6,19 @@ behind and placeholders are numbered in the order the model reads the values.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.parsing import ParsedRequest
-from gateway.pii.detection import Detector, Finding
-from gateway.pii.errors import PiiBlocked, PiiDetectionFailed
+from gateway.pii.detection import Finding
+from gateway.pii.errors import PiiBlocked, PiiDetectionFailed, PiiDetectionTimeout
 from gateway.pii.fields import Slot, json_document, json_slots, text_slots
+from gateway.pii.offload import AsyncDetector, DetectionTimeout
 from gateway.pii.policy import PiiPolicy, Treatment
 from gateway.pii.pseudonyms import Pseudonyms
 from gateway.pii.restore import PlaceholderRestorer
@@ -58,24 +60,42 @@ class Redactor:
     """Applies the `pii` configuration to requests. One per worker; holds no per-request state."""
 
     def __init__(
-        self, policy: PiiPolicy, detector: Detector, *, fail_open: bool, max_scanned_chars: int
+        self,
+        policy: PiiPolicy,
+        detector: AsyncDetector,
+        *,
+        fail_open: bool,
+        max_scanned_chars: int,
+        time_budget_seconds: float = 10.0,
+        on_timeout: Literal["refuse", "forward"] = "refuse",
     ) -> None:
         self._policy = policy
         self._detector = detector
         self._fail_open = fail_open
         self._max_scanned_chars = max_scanned_chars
+        self._time_budget = time_budget_seconds
+        self._on_timeout = on_timeout
 
-    def redact(self, parsed: ParsedRequest, department: str, service: str) -> Redaction | None:
+    async def redact(self, parsed: ParsedRequest, department: str, service: str) -> Redaction | None:
         """The request to forward, or None when nothing is looked for; raises PiiBlocked (400),
-        PayloadTooLarge (413) or PiiDetectionFailed (500)."""
+        PayloadTooLarge or PiiDetectionTimeout (413) or PiiDetectionFailed (500)."""
         treatment = self._policy.treatment(department, service, parsed.model)
         if not treatment.active:
             return None
         pseudonyms = Pseudonyms() if treatment.pseudonymizes else None
+        deadline = asyncio.get_running_loop().time() + self._time_budget
         try:
-            scan = self._scan(parsed, treatment, pseudonyms)
+            scan = await self._scan(parsed, treatment, pseudonyms, deadline)
         except (PayloadTooLarge, InvalidRequest):  # the request's own fault: too much text, too deep
             raise
+        except DetectionTimeout:
+            if self._on_timeout == "forward":
+                logger.warning(
+                    "PII detection exceeded its %g s budget; forwarding unredacted (on_timeout: forward)",
+                    self._time_budget,
+                )
+                return Redaction(parsed, {}, None)
+            raise PiiDetectionTimeout(self._time_budget) from None
         except Exception as exc:
             # Only the exception's type: its message could quote the text being scanned.
             if self._fail_open:
@@ -87,9 +107,15 @@ class Redactor:
             raise PiiDetectionFailed() from None
         return self._apply(parsed, treatment, scan, pseudonyms)
 
-    def _scan(self, parsed: ParsedRequest, treatment: Treatment, pseudonyms: Pseudonyms | None) -> _Scan:
+    async def close(self) -> None:
+        """Stops the detection processes."""
+        await self._detector.close()
+
+    async def _scan(
+        self, parsed: ParsedRequest, treatment: Treatment, pseudonyms: Pseudonyms | None, deadline: float
+    ) -> _Scan:
         scan = _Scan()
-        scanned = treatment.scanned
+        slots: list[Slot] = []
         for slot in self._slots(parsed, scan):
             text = slot.text
             scan.scanned_chars += len(text)
@@ -100,7 +126,11 @@ class Redactor:
                 )
             if pseudonyms is not None:
                 pseudonyms.reserve_literals(text)
-            findings = [finding for finding in self._detector.find(text) if finding.entity in scanned]
+            slots.append(slot)
+        found = await self._detector.find([slot.text for slot in slots], deadline)
+        scanned = treatment.scanned
+        for slot, in_slot in zip(slots, found, strict=True):
+            findings = [finding for finding in in_slot if finding.entity in scanned]
             if findings:
                 scan.findings.append((slot, findings))
         return scan

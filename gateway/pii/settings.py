@@ -78,7 +78,21 @@ class PiiConfig(BaseModel):
     it; `off` never loads it."""
     max_scanned_chars: Annotated[int, Field(ge=1024)] = 4_000_000
     """Text scanned per request at most; a request with more text to scan is refused with 413
-    (detection is linear, about 0.2 ms per kB: this bounds the time one request can take)."""
+    before anything is scanned (detection is linear in length: this bounds the work one request
+    can ask for)."""
+    time_budget_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """Detection time allowed per request, waiting for a free detection process included. Past
+    it, `on_timeout` applies. At the measured costs (docs/pii.md), 10 s covers about 4 MB of text
+    without names and several hundred kB with names on an unloaded core."""
+    on_timeout: Literal["refuse", "forward"] = "refuse"
+    """What happens to a request whose detection overruns `time_budget_seconds`: `refuse` answers
+    413 `pii_detection_timeout` and forwards nothing; `forward` sends it unredacted, as `fail_open`
+    does on a failure. With `forward`, anyone can get text past detection by making it long
+    enough: only where availability matters more than redaction."""
+    detection_processes: Annotated[int, Field(ge=1, le=64)] = 1
+    """Processes per gateway worker that run detection off the event loop: the name model always,
+    the patterns for requests with more than 4 kB of text. Each holds its own copy of the model
+    (about 190 MB resident with it, 3 s to load at start); requests take turns on them chunk by chunk."""
 
     _entities = field_validator("entities")(_check_entities)
 

@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.identity import create_key, open_key_store, pepper_for
 from gateway.state import Gateway
-from tests.servers import serve_in_thread
+from tests.servers import STARTUP_TIMEOUT, serve_in_thread
 
 CHAT_MODEL = "mistral-small"
 SOLO_MODEL = "llama-3.1-8b"
@@ -96,14 +96,17 @@ def issue_key(
 
 
 @contextmanager
-def running_gateway(models: list[dict[str, Any]], **sections: Any) -> Iterator[RunningGateway]:
-    """A gateway with its own embedded store in a temporary folder and one `user` key in it."""
+def running_gateway(
+    models: list[dict[str, Any]], *, startup_timeout: float = STARTUP_TIMEOUT, **sections: Any
+) -> Iterator[RunningGateway]:
+    """A gateway with its own embedded store in a temporary folder and one `user` key in it.
+    `startup_timeout`: longer for a gateway that starts detection processes with the name model."""
     with tempfile.TemporaryDirectory(prefix="gateway-test-") as folder:
         sections.setdefault("store", {"kind": "embedded", "path": f"{folder}/gateway.db"})
         config = gateway_config(models, **sections)
         api_key = issue_key(config)
         app = create_app(config)
-        with serve_in_thread(app) as url:
+        with serve_in_thread(app, startup_timeout=startup_timeout) as url:
             yield RunningGateway(url, app.state.gateway, api_key)
 
 

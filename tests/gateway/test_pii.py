@@ -165,6 +165,26 @@ def test_off_changes_nothing(pii: PiiDeployment) -> None:
     assert NIR in pii.received()
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        IBAN.replace(" ", "\u00a0"),  # word processors
+        IBAN.replace(" ", "\u202f"),
+        IBAN.replace(" ", "-"),  # forms and spreadsheets
+        IBAN.lower(),
+        IBAN.replace(" ", ""),
+    ],
+    ids=["no-break-space", "narrow-no-break-space", "hyphen", "lower-case", "compact"],
+)
+def test_iban_variants_never_reach_the_backend(pii: PiiDeployment, written: str) -> None:
+    """Review finding: the same IBAN with other separators or in lower case went through raw."""
+    answer = _chat(pii.client("mask"), f"Remboursement sur {written} merci.")
+    received = json.loads(pii.received())["messages"][0]["content"]
+    assert received == "Remboursement sur [IBAN] merci."
+    assert written not in pii.received()
+    assert answer == received
+
+
 def test_block_refuses_naming_types_not_values(pii: PiiDeployment) -> None:
     before = last_request(pii.sim)
     with pytest.raises(openai.BadRequestError) as caught:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -45,6 +45,10 @@ class FakePipeline:
                 spans.append(FakeSpan(label, start, start + len(word)))
                 start = text.find(word, start + len(word))
         return FakeDoc(sorted(spans, key=lambda span: span.start_char))
+
+    def pipe(self, texts: Iterable[str], *, batch_size: int) -> Iterator[FakeDoc]:
+        assert batch_size > 0
+        return map(self, texts)
 
 
 def with_fake_names(monkeypatch: pytest.MonkeyPatch, words: dict[str, str]) -> FakePipeline:

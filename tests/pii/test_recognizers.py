@@ -251,6 +251,44 @@ def test_known_french_iban_followed_by_a_bic(detector: Detector) -> None:
     assert found(detector, text) == [("IBAN", "FR76 3000 6000 0112 3456 7890 189")]
 
 
+@pytest.mark.parametrize(
+    "separator",
+    [" ", "\u00a0", "\u202f", "-", "."],
+    ids=["space", "no-break space", "narrow no-break space", "hyphen", "dot"],
+)
+def test_iban_groups_with_the_separators_numbers_are_written_with(detector: Detector, separator: str) -> None:
+    """The same separators as NIR and the other numbers: word processors put no-break spaces
+    between groups, forms and spreadsheets hyphens."""
+    value = "FR7630006000011234567890189"
+    written = separator.join(value[i : i + 4] for i in range(0, len(value), 4))
+    text = f"Virement sur le compte {written} avant le 5."
+    assert found(detector, text) == [("IBAN", written)]
+    # The IBAN alone is replaced, not the words after it.
+    assert found(detector, f"IBAN {written}{separator}BIC AGRIFRPP") == [("IBAN", written)]
+    bad = written.replace("FR76", "FR77")
+    assert found(detector, f"compte {bad}") == []
+
+
+@pytest.mark.parametrize("case", [str.lower, str.title], ids=["lower", "capitalised"])
+def test_iban_in_any_case(detector: Detector, case: object) -> None:
+    assert callable(case)
+    for value in (
+        "FR76 3000 6000 0112 3456 7890 189",
+        "DE89370400440532013000",
+        "GB29 NWBK 6016 1331 9268 19",
+    ):
+        assert iban.is_valid(value)
+        written = case(value)
+        assert found(detector, f"mon rib : {written}, merci") == [("IBAN", written)]
+    assert found(detector, "mon rib : fr77 3000 6000 0112 3456 7890 189") == []
+
+
+def test_iban_with_mixed_separators_still_checked(detector: Detector) -> None:
+    # One group mistyped with a hyphen is still the account number; the checksum decides.
+    written = "FR76 3000-6000 0112\u00a03456 7890 189"
+    assert found(detector, f"compte {written}.") == [("IBAN", written)]
+
+
 # --- phones ------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,8 +15,9 @@ from gateway.parsing import parse_request
 from gateway.pii.detection import Detector
 from gateway.pii.detection.findings import ENTITY_TYPES
 from gateway.pii.errors import PiiBlocked
+from gateway.pii.offload import AsyncDetector
 from gateway.pii.policy import PiiPolicy
-from gateway.pii.redaction import Redactor
+from gateway.pii.redaction import Redaction, Redactor
 from gateway.pii.settings import PiiConfig
 
 EMAIL = "jeanne.roux@ac-lyon.fr"
@@ -26,10 +28,14 @@ def _redactor(**config: Any) -> Redactor:
     settings = PiiConfig.model_validate(config)
     return Redactor(
         PiiPolicy(settings, ENTITY_TYPES),
-        Detector(ner=False),
+        AsyncDetector(Detector(ner=False)),
         fail_open=settings.fail_open,
         max_scanned_chars=settings.max_scanned_chars,
     )
+
+
+def _redact(redactor: Redactor, parsed: Any) -> Redaction | None:
+    return asyncio.run(redactor.redact(parsed, "d", "s"))
 
 
 def _parsed(operation: Operation, **payload: Any) -> Any:
@@ -83,12 +89,12 @@ def test_off_everywhere_means_no_redactor_work() -> None:
     assert PiiConfig().is_off()
     assert not PiiConfig.model_validate({"rules": [{"service": "x", "mode": "mask"}]}).is_off()
     parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": EMAIL}])
-    assert _redactor(mode="off").redact(parsed, "d", "s") is None
+    assert _redact(_redactor(mode="off"), parsed) is None
 
 
 def test_detect_counts_without_changing_a_byte() -> None:
     parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": f"{EMAIL} {EMAIL} {IBAN}"}])
-    redaction = _redactor(mode="detect").redact(parsed, "d", "s")
+    redaction = _redact(_redactor(mode="detect"), parsed)
     assert redaction is not None
     assert redaction.counts == {"EMAIL": 2, "IBAN": 1}
     assert redaction.parsed is parsed and redaction.restorer is None
@@ -104,7 +110,7 @@ def test_pseudonymize_numbers_values_in_reading_order() -> None:
             {"type": "function_call_output", "call_id": "c", "output": f"envoyé à {EMAIL}"},
         ],
     )
-    redaction = _redactor(mode="pseudonymize").redact(parsed, "d", "s")
+    redaction = _redact(_redactor(mode="pseudonymize"), parsed)
     assert redaction is not None and redaction.restorer is not None
     payload = json.loads(redaction.parsed.raw)
     assert payload["instructions"] == "Répondre depuis <EMAIL_1>"
@@ -125,7 +131,7 @@ def test_pseudonymize_numbers_values_in_reading_order() -> None:
     ],
 )
 def test_mask_covers_prompts_and_inputs(operation: Operation, field: str, value: Any, expected: Any) -> None:
-    redaction = _redactor(mode="mask").redact(_parsed(operation, **{field: value}), "d", "s")
+    redaction = _redact(_redactor(mode="mask"), _parsed(operation, **{field: value}))
     assert redaction is not None and redaction.restorer is None
     assert json.loads(redaction.parsed.raw)[field] == expected
 
@@ -137,7 +143,7 @@ def test_block_raises_before_changing_anything() -> None:
     )
     raw = parsed.raw
     with pytest.raises(PiiBlocked) as caught:
-        _redactor(mode="pseudonymize", entities={"IBAN": "block"}).redact(parsed, "d", "s")
+        _redact(_redactor(mode="pseudonymize", entities={"IBAN": "block"}), parsed)
     assert caught.value.entities == ["IBAN"]
     assert caught.value.param == "messages[1].content"
     assert IBAN not in caught.value.message
@@ -147,4 +153,4 @@ def test_block_raises_before_changing_anything() -> None:
 def test_text_beyond_the_limit_is_refused() -> None:
     parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": "a" * 3000}])
     with pytest.raises(PayloadTooLarge):
-        _redactor(mode="mask", max_scanned_chars=2048).redact(parsed, "d", "s")
+        _redact(_redactor(mode="mask", max_scanned_chars=2048), parsed)

@@ -49,9 +49,23 @@ class Detector:
     def find(self, text: str) -> list[Finding]:
         """The personal data in `text`, sorted by start, never overlapping. Where an identifier and
         a name overlap, the identifier wins: its pattern and checksum are surer than the model."""
-        findings = scan(text)
-        if self._names is not None:
-            findings = _merge(findings, self._names.find(text))
+        names = self._names.find(text) if self._names is not None else []
+        return self.combine(scan(text), names)
+
+    # The three steps of `find`, for callers that run them apart (gateway/pii/offload.py runs the
+    # model in other processes, chunk by chunk).
+
+    def identifiers(self, text: str) -> list[Finding]:
+        """What patterns and checksums find in `text`, before `combine`."""
+        return scan(text)
+
+    def names_in_chunk(self, chunk: str) -> list[Finding]:
+        """The names in one of `ner.chunks(text)`, offsets in the chunk, before `combine`."""
+        return self._names.find_in_chunk(chunk) if self._names is not None else []
+
+    def combine(self, identifiers: list[Finding], names: list[Finding]) -> list[Finding]:
+        """One text's identifiers and names (offsets in the text), as `find` reports them."""
+        findings = _merge(identifiers, names)
         if self._restricted:
             findings = [finding for finding in findings if finding.entity in self._entities]
         return findings

