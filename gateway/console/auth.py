@@ -62,7 +62,8 @@ async def signed_in(request: AnyRequest) -> Administrator:
         principal = record.principal()
         if principal != session.principal():
             raise NotSignedIn()
-    admin = Administrator(principal, gateway.authorizer, session.nonce)
+    models = tuple(model.name for model in gateway.config.models)
+    admin = Administrator(principal, gateway.authorizer, session.nonce, models)
     if not admin.may_use_console():
         raise NotSignedIn()  # the policy changed since the sign-in
     return admin
