@@ -7,6 +7,7 @@ validation errors into `ConfigError` messages that name the file, the key and th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -68,6 +69,25 @@ class ServerConfig(_Strict):
     """On SIGTERM the gateway stops accepting connections and lets requests in flight, streams
     included, finish for up to this long; then it cancels what is left, settles every request's
     usage and exits. Kubernetes' terminationGracePeriodSeconds must be longer."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (`10.0.0.7`, `10.42.0.0/16`) of the reverse proxies whose
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a request from one of them is taken as
+    coming from the client that header names (for the failed-authentication limiter, and HTTPS for
+    the console's cookies). Empty: no header is believed, from anywhere, loopback included."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for entry in value:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.7 or 10.42.0.0/16)"
+                ) from None
+            networks.append(str(network))
+        return tuple(networks)
 
 
 class TimeoutConfig(_Strict):

@@ -38,7 +38,8 @@ def test_sign_in_gives_a_strict_httponly_cookie_without_the_key(site: ConsoleSit
 
 
 def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(site: ConsoleSite) -> None:
-    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1 (its default), as `gateway serve` runs it.
+    # The test server is uvicorn with its defaults, which trust X-Forwarded-Proto from 127.0.0.1; `gateway
+    # serve` trusts only server.trusted_proxies (tests/gateway/test_forwarded_headers.py).
     with httpx.Client(timeout=10, headers={"x-forwarded-proto": "https"}) as client:
         form = client.get(f"{site.console}/login")
         assert "Secure" in _cookie_header(form, "sgw_console_login")

@@ -39,6 +39,7 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert mistral.routing.max_attempts == 2
     assert config.models[2].backends[0].max_concurrent == 64
     assert config.server.shutdown_timeout_seconds == 120
+    assert config.server.trusted_proxies == ("10.42.0.0/16",)
     assert config.store.url == "rediss://gateway@10.0.5.20:6380/2"
     assert config.store.prefix == "sgw-prod"
     assert config.tracing.enabled
@@ -46,6 +47,14 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert config.audit.enabled
     assert config.health.interval == 10
     assert config.auth.failed_auth_per_minute == 50
+
+
+def test_forwarded_headers_are_believed_from_the_listed_proxies_only(scenario: Scenario) -> None:
+    """The gateway, not uvicorn's FORWARDED_ALLOW_IPS, decides whose X-Forwarded-For is believed."""
+    defaults = scenario("defaults")
+    assert GatewayConfig.model_validate(defaults.gateway_config).server.trusted_proxies == ()
+    for name in ("defaults", "several-backends"):
+        assert "FORWARDED_ALLOW_IPS" not in scenario(name).env()
 
 
 def test_large_budgets_stay_integers(scenario: Scenario) -> None:

@@ -111,7 +111,8 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
   "port" $values.server.port
   "workers" (include "sovereign-gateway.workers" . | int)
   "max_body_bytes" $values.server.maxBodyBytes
-  "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds) -}}
+  "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds
+  "trusted_proxies" $values.server.trustedProxies) -}}
 {{- $_ = set $config "models" (include "sovereign-gateway.models" . | fromJsonArray) -}}
 {{- $_ = set $config "store" (include "sovereign-gateway.store" . | fromJson) -}}
 {{- $policyDirectory := include "sovereign-gateway.policyDirectory" . -}}
