@@ -76,7 +76,7 @@ def test_a_forwarded_address_is_escaped_in_the_log(tmp_path: Path) -> None:
     with served_gateway(tmp_path, extra, log_level="debug") as gateway, _client_from("127.0.0.5") as proxy:
         response = proxy.get(
             f"{gateway.url}/v1/models",
-            headers={"authorization": BAD_KEY, "x-forwarded-for": forged.encode("latin-1")},
+            headers={b"authorization": BAD_KEY.encode(), b"x-forwarded-for": forged.encode("latin-1")},
         )
         assert response.status_code == 401
     log = gateway.stderr()
