@@ -106,7 +106,6 @@ def _serve(args: argparse.Namespace) -> int:
             port=port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
             access_log=False,
             log_level=args.log_level,
             server_header=False,
