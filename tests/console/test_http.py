@@ -133,6 +133,21 @@ def test_sign_out_forgets_the_session(site: ConsoleSite) -> None:
         assert client.get(f"{site.console}/", follow_redirects=False).status_code == 303
 
 
+def test_sign_out_ends_the_session_on_the_server(site: ConsoleSite) -> None:
+    """A copy of the cookie taken before signing out (another tab's, a stolen one) stops working too."""
+    with httpx.Client(timeout=10) as client, httpx.Client(timeout=10) as copy:
+        sign_in(client, site.console, site.dgfip_admin_key)
+        copy.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE], path="/console")
+        assert copy.get(f"{site.console}/keys").status_code == 200
+        token = csrf_of(client.get(f"{site.console}/").text)
+        assert client.post(f"{site.console}/logout", data={"csrf_token": token}).status_code == 303
+        answer = copy.get(f"{site.console}/keys", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+        # Another sign-in with the same key is a new session, unaffected.
+        assert sign_in(client, site.console, site.dgfip_admin_key).status_code == 303
+        assert client.get(f"{site.console}/keys").status_code == 200
+
+
 def test_department_admins_stay_in_their_department(site: ConsoleSite) -> None:
     drees_request = site.seeded_ids["drees"][0]
     with httpx.Client(timeout=10) as client:
