@@ -57,6 +57,15 @@ def test_forwarded_headers_are_believed_from_the_listed_proxies_only(scenario: S
         assert "FORWARDED_ALLOW_IPS" not in scenario(name).env()
 
 
+def test_metrics_need_a_token_unless_the_values_open_them(scenario: Scenario, helm: Path) -> None:
+    defaults = GatewayConfig.model_validate(scenario("defaults").gateway_config).metrics
+    assert defaults.token_env is None and not defaults.allow_anonymous
+    monitored = GatewayConfig.model_validate(scenario("service-monitor").gateway_config).metrics
+    assert monitored.token_env == "GATEWAY_METRICS_TOKEN" and not monitored.allow_anonymous
+    opened = render({"metrics": {"allowAnonymous": True}}, helm).gateway_config
+    assert GatewayConfig.model_validate(opened).metrics.allow_anonymous
+
+
 def test_large_budgets_stay_integers(scenario: Scenario) -> None:
     """Helm holds numbers from values as floats; printed one by one, 50000000 would become 5e+07,
     which YAML reads back as a string."""

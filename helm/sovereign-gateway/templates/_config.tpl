@@ -129,8 +129,14 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
 {{- fail "metrics.path must be outside /v1, e.g. /metrics" -}}
 {{- end -}}
 {{- $metrics := dict "enabled" $values.metrics.enabled "path" $values.metrics.path "multiprocess_directory" (include "sovereign-gateway.metricsDirectory" .) -}}
+{{- if and $values.metrics.tokenSecret $values.metrics.allowAnonymous -}}
+{{- fail "metrics: give tokenSecret or allowAnonymous: true, not both" -}}
+{{- end -}}
 {{- if $values.metrics.tokenSecret -}}
 {{- $_ = set $metrics "token_env" (include "sovereign-gateway.metricsTokenEnv" .) -}}
+{{- end -}}
+{{- if $values.metrics.allowAnonymous -}}
+{{- $_ = set $metrics "allow_anonymous" true -}}
 {{- end -}}
 {{- $_ = set $config "metrics" $metrics -}}
 {{- toYaml $config -}}
