@@ -76,6 +76,21 @@ def test_posts_without_the_csrf_token_are_refused(site: ConsoleSite) -> None:
         assert created.status_code == 200 and "sgw_" in created.text
 
 
+def test_the_origin_must_match_in_scheme_as_well_as_host(site: ConsoleSite) -> None:
+    """A page served over plain HTTP on the console's own host (where a network attacker can write)
+    must not post to the console served over HTTPS, nor the other way round."""
+    host = site.url.removeprefix("http://")
+    with httpx.Client(timeout=10) as client:
+        sign_in(client, site.console, site.dgfip_admin_key)
+        token = csrf_of(client.get(f"{site.console}/keys").text)
+        form = {"service": "scheme-probe", "roles": "user", "csrf_token": token}
+        other_scheme = client.post(f"{site.console}/keys", data=form, headers={"origin": f"https://{host}"})
+        assert other_scheme.status_code == 403
+        assert "scheme-probe" not in client.get(f"{site.console}/keys").text
+        same = client.post(f"{site.console}/keys", data=form, headers={"origin": f"http://{host}"})
+        assert same.status_code == 200 and "sgw_" in same.text
+
+
 def test_a_token_from_another_session_does_not_work(site: ConsoleSite) -> None:
     with httpx.Client(timeout=10) as first, httpx.Client(timeout=10) as second:
         sign_in(first, site.console, site.dgfip_admin_key)
