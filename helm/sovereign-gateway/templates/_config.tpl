@@ -111,6 +111,9 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
   "port" $values.server.port
   "workers" (include "sovereign-gateway.workers" . | int)
   "max_body_bytes" $values.server.maxBodyBytes
+  "max_header_bytes" $values.server.maxHeaderBytes
+  "header_timeout_seconds" $values.server.headerTimeoutSeconds
+  "body_timeout_seconds" $values.server.bodyTimeoutSeconds
   "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds
   "trusted_proxies" $values.server.trustedProxies) -}}
 {{- $_ = set $config "models" (include "sovereign-gateway.models" . | fromJsonArray) -}}
