@@ -3,8 +3,9 @@
 Who may administer what is decided by the same Casbin policy as everything else, operation
 `admin`, always in the caller's own department. Another department is reachable only by platform
 administrators (role `admin`, or the bootstrap key), and their rights are then decided in that
-department. Only they may hand out the `admin` role: a department administrator cannot mint a key
-more powerful than its own.
+department. Only they may hand out the `admin` role, or any role at will: a department administrator
+grants only roles it holds, and none that reaches what its own key may not (gateway/authz/grants.py),
+so it cannot mint a key more powerful than its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from litestar import Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from gateway.audit.lookup import AuditNotSearchable, find_record, is_request_id
-from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, PermissionDenied, PolicyError
+from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, PermissionDenied, PolicyError, grant_refusal
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.identity import (
     InvalidKeyRequest,
@@ -29,7 +30,7 @@ from gateway.identity import (
     revoke_key,
 )
 from gateway.identity.cli import record_summary
-from gateway.identity.management import key_id_from
+from gateway.identity.management import key_id_from, validate_roles
 from gateway.metering import InvalidUsageQuery, UsageStoreError, admin_usage
 from gateway.parsing import decode_json_object
 from gateway.state import AnyRequest, Gateway, gateway_of
@@ -44,6 +45,14 @@ class RequestNotFound(GatewayError):
     status_code = 404
     error_type = "invalid_request_error"
     code = "request_not_found"
+
+
+class GrantDenied(GatewayError):
+    """403: the roles asked for a new key reach further than the caller's own key."""
+
+    status_code = 403
+    error_type = "invalid_request_error"
+    code = "permission_denied"
 
 
 class KeyNotFound(GatewayError):
@@ -62,6 +71,22 @@ def _require_admin(gateway: Gateway, principal: Principal, department: str) -> N
         raise PermissionDenied(ANY_MODEL, ADMIN)
     domain = principal.department if department == _EVERY_DEPARTMENT else department
     gateway.authorizer.authorize(domain, principal.service, principal.roles, ANY_MODEL, ADMIN)
+
+
+def _check_grant(gateway: Gateway, principal: Principal, roles: tuple[str, ...]) -> None:
+    """403 unless the caller may give a key these roles (platform administrators always may)."""
+    if _is_platform_admin(principal):
+        return
+    refusal = grant_refusal(
+        gateway.authorizer,
+        department=principal.department,
+        service=principal.service,
+        roles=principal.roles,
+        granted=roles,
+        models=[model.name for model in gateway.config.models],
+    )
+    if refusal is not None:
+        raise GrantDenied(refusal, param="roles")
 
 
 def _string_field(payload: dict[str, Any], field: str, *, required: bool = False) -> str | None:
@@ -113,6 +138,12 @@ async def create_api_key(request: AnyRequest) -> dict[str, Any]:
     if PLATFORM_ROLE in roles and not _is_platform_admin(principal):
         raise PermissionDenied(ANY_MODEL, ADMIN)
     assert gateway.key_store is not None and gateway.pepper is not None and service is not None
+    try:
+        # What the key will carry (`user` when none is given) is what the grant check must see.
+        roles = validate_roles(roles)
+    except InvalidKeyRequest as exc:
+        raise InvalidRequest(str(exc), param="roles") from None
+    _check_grant(gateway, principal, roles)
     try:
         expires_in = parse_duration(expires) if expires is not None else None
         record, key = await create_key(

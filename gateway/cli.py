@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.authz import Authorizer, PolicyError
     from gateway.config import ConfigError, load_config
     from gateway.identity import IdentityError, admin_key_for, pepper_for
+    from gateway.serving import uvicorn_settings
     from gateway.telemetry import multiprocess_metrics
 
     path = _config_path(args.config)
@@ -105,11 +106,11 @@ def _serve(args: argparse.Namespace) -> int:
             port=port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
             access_log=False,
             log_level=args.log_level,
             server_header=False,
             timeout_graceful_shutdown=config.server.shutdown_timeout_seconds,
+            **uvicorn_settings(config.server),
         )
     return 0
 

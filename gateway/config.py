@@ -7,6 +7,7 @@ validation errors into `ConfigError` messages that name the file, the key and th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -73,6 +74,35 @@ class ServerConfig(_Strict):
     """On SIGTERM the gateway stops accepting connections and lets requests in flight, streams
     included, finish for up to this long; then it cancels what is left, settles every request's
     usage and exits. Kubernetes' terminationGracePeriodSeconds must be longer."""
+    max_header_bytes: Annotated[int, Field(ge=8 * 1024, le=1024 * 1024)] = 32 * 1024
+    """Largest request line and headers of one request, in bytes; larger ones get 431 and the
+    connection is closed, as soon as the limit is passed (a header is never held whole first)."""
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """Time a client has, from opening a connection (or from a request's first byte on a kept-alive
+    one), to send the request's headers: 408 after it, or a silent close if it sent nothing."""
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    """Time a client has, once its headers are in, to send the whole body (at most `max_body_bytes`:
+    the default pair asks for about 280 KB/s); 408 after it. Answers then take as long as the models
+    need: this bounds only what the client sends."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (`10.0.0.7`, `10.42.0.0/16`) of the reverse proxies whose
+    `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a request from one of them is taken as
+    coming from the client that header names (for the failed-authentication limiter, and HTTPS for
+    the console's cookies). Empty: no header is believed, from anywhere, loopback included."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for entry in value:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.7 or 10.42.0.0/16)"
+                ) from None
+            networks.append(str(network))
+        return tuple(networks)
 
 
 class TimeoutConfig(_Strict):

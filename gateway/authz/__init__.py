@@ -13,6 +13,7 @@ from gateway.authz.actions import ACTIONS, ADMIN, ANY_MODEL, MODEL_ACTIONS, USAG
 from gateway.authz.authorizer import Authorizer
 from gateway.authz.decision import DENIED_BY_DEFAULT, Decision
 from gateway.authz.errors import PermissionDenied, PolicyError
+from gateway.authz.grants import grant_refusal
 from gateway.authz.loading import compile_policy, load_policy
 from gateway.authz.matching import wildcard_match
 from gateway.authz.reloader import PolicyReloader
@@ -35,6 +36,7 @@ __all__ = [
     "PolicyReloader",
     "PolicySnapshot",
     "compile_policy",
+    "grant_refusal",
     "load_policy",
     "wildcard_match",
 ]

@@ -6,7 +6,9 @@ admin API (`gateway/admin.py`).
 - A department administrator reaches only its own department: another department's pages answer
   403, and its rows are filtered out of every list before anything is rendered.
 - Platform administrators (role `admin`, or the bootstrap key whose department is `*`) reach every
-  department, and they alone see the backends and the policy, and hand out the `admin` role.
+  department, and they alone see the backends and the policy, and hand out any role. A department
+  administrator hands out only the roles it holds, and none that reaches further than its own key
+  (gateway/authz/grants.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.admin import PLATFORM_ROLE
-from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, Authorizer
+from gateway.authz import ADMIN, ANY_MODEL, USAGE_READ, Authorizer, grant_refusal
 from gateway.identity import Principal
 
 __all__ = ["EVERY_DEPARTMENT", "Administrator", "Forbidden"]
@@ -34,6 +36,8 @@ class Administrator:
     authorizer: Authorizer
     nonce: str
     """The session's nonce, which CSRF tokens are bound to."""
+    models: tuple[str, ...] = ()
+    """The configured model names, on which the reach of roles to grant is compared."""
 
     @property
     def department(self) -> str:
@@ -69,8 +73,22 @@ class Administrator:
         return self.is_platform and self._allowed(EVERY_DEPARTMENT, ADMIN)
 
     def may_grant(self, roles: tuple[str, ...]) -> bool:
-        """Only platform administrators hand out the platform role."""
-        return PLATFORM_ROLE not in roles or self.is_platform
+        """Platform administrators hand out any role; others only what `grant_refusal` allows, and
+        never the platform role."""
+        if self.is_platform:
+            return True
+        if PLATFORM_ROLE in roles:
+            return False
+        principal = self.principal
+        refusal = grant_refusal(
+            self.authorizer,
+            department=principal.department,
+            service=principal.service,
+            roles=principal.roles,
+            granted=roles,
+            models=self.models,
+        )
+        return refusal is None
 
     def require(self, allowed: bool) -> None:
         if not allowed:

@@ -8,7 +8,8 @@ the key.
 On every page, `signed_in` reads the session cookie and then the key's record from the store: a key
 revoked, expired or deleted since the sign-in ends its session there and then, on every worker (the
 store is shared), without any session store. The bootstrap admin key, which has no record, is
-checked by its fingerprint against the key configured now.
+checked by its fingerprint against the key configured now. Signing out is recorded in the same
+store until the session would have expired: the cookie, and any copy of it, is refused from then on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import time
 
 from litestar import get, post
+from litestar.exceptions import ServiceUnavailableException
 from litestar.response import Redirect, Template
 
 from gateway.console.access import Administrator
@@ -47,12 +49,17 @@ async def signed_in(request: AnyRequest) -> Administrator:
     session = console.codec.read(request.cookies.get(SESSION_COOKIE), now)
     if session is None:
         raise NotSignedIn()
+    assert gateway.key_store is not None, "the gateway has not started"
+    try:
+        if await gateway.key_store.session_ended(session.ended_id()):
+            raise NotSignedIn()
+    except KeyStoreError:
+        raise NotSignedIn() from None
     if session.kid == BOOTSTRAP_ADMIN.key_id:
         if console.admin_fingerprint is None or session.fp != console.admin_fingerprint:
             raise NotSignedIn()
         principal = BOOTSTRAP_ADMIN
     else:
-        assert gateway.key_store is not None, "the gateway has not started"
         try:
             record = await gateway.key_store.get(session.kid)
         except KeyStoreError:
@@ -62,7 +69,8 @@ async def signed_in(request: AnyRequest) -> Administrator:
         principal = record.principal()
         if principal != session.principal():
             raise NotSignedIn()
-    admin = Administrator(principal, gateway.authorizer, session.nonce)
+    models = tuple(model.name for model in gateway.config.models)
+    admin = Administrator(principal, gateway.authorizer, session.nonce, models)
     if not admin.may_use_console():
         raise NotSignedIn()  # the policy changed since the sign-in
     return admin
@@ -135,8 +143,17 @@ async def login(request: AnyRequest) -> Template | Redirect:
 
 @post("/logout", name="console-logout", status_code=303)
 async def logout(request: AnyRequest) -> Redirect:
-    """Forget the session in this browser. (A signed cookie copied elsewhere before would last until it
-    expires: revoke the key to end every session of it at once.)"""
+    """End the session: recorded in the store, so that every copy of the cookie is refused from now
+    on, and forgotten by this browser. (Revoking the key ends all of its sessions at once.)"""
+    session = console_of(request).codec.read(request.cookies.get(SESSION_COOKIE), time.time())
+    gateway = gateway_of(request)
+    if session is not None:
+        assert gateway.key_store is not None, "the gateway has not started"
+        try:
+            await gateway.key_store.end_session(session.ended_id(), session.exp)
+        except KeyStoreError:
+            # Saying "signed out" while the cookie still works elsewhere would be a lie.
+            raise ServiceUnavailableException() from None
     return redirect(
         f"{BASE}/login?signed_out=1",
         cookies=[console_cookie(request, SESSION_COOKIE, "", 0)],

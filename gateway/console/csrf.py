@@ -9,7 +9,9 @@ The token is HMAC(console secret, binding), in a hidden field `csrf_token`:
 
 The guard below runs on the console's router only, for every method but GET, HEAD and OPTIONS; the
 OpenAI API and the admin API are not behind it. It also refuses a post whose `Origin` header names
-another host (pages are `Referrer-Policy: same-origin`, so browsers send it). Cookies are SameSite=Strict on top of this.
+another origin, scheme included (pages are `Referrer-Policy: same-origin`, so browsers send it): a
+page served over plain HTTP on the console's own host, which anyone on the network path can write,
+is another origin than the console over HTTPS. Cookies are SameSite=Strict on top of this.
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ def _same_origin(request: Request[Any, Any, Any]) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return True  # not said (older browsers, privacy settings): the token decides alone
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    # The scheme the browser used: the request's own (a trusted proxy's X-Forwarded-Proto included),
+    # or HTTPS when the operator says the console is only ever reached through a TLS proxy it does not
+    # trust for headers (console.secure_cookie: always).
+    secure_only = console_of(request).settings.secure_cookie == "always"
+    scheme = "https" if secure_only else request.url.scheme
+    parts = urlsplit(origin)
+    return parts.scheme == scheme and parts.netloc == request.headers.get("host", "")
 
 
 async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

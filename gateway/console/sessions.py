@@ -1,4 +1,4 @@
-"""Console sessions as signed, self-contained cookies: nothing is kept on the server.
+"""Console sessions as signed, self-contained cookies: nothing is kept on the server but sign-outs.
 
 A session cookie is `<payload>.<signature>`, both base64url without padding: the payload is a small
 JSON object (key id, department, service, roles, issue and expiry times, a random nonce, and for the
@@ -9,6 +9,9 @@ no shared session store. The API key itself is never in it.
 A valid signature only says "this key signed in, and the session has not expired": `auth.py` checks
 the key again on every request (revoked, expired or deleted keys end their sessions at once), and
 `access.py` asks the policy in force what the key may do.
+
+Signing out records the session's `ended_id` in the key store until the session would have expired
+(`auth.py`), so that a copy of the cookie stops working too, on every worker and replica.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = ["SESSION_VERSION", "Session", "SessionCodec", "derive_secret"]
 SESSION_VERSION = 1
 _MAX_COOKIE = 4096
 _DERIVATION_LABEL = b"sovereign-gateway/console/session/v1"
+_ENDED_LABEL = b"sovereign-gateway/console/ended/v1\0"
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +54,11 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
 
     def principal(self) -> Principal:
         return Principal(key_id=self.kid, department=self.dep, service=self.svc, roles=self.roles)
+
+    def ended_id(self) -> str:
+        """What the store keeps of a signed-out session: a digest of its nonce, since the nonce
+        itself binds the session's CSRF tokens and is nobody else's to read."""
+        return hashlib.sha256(_ENDED_LABEL + self.nonce.encode("ascii", "replace")).hexdigest()[:32]
 
 
 def _b64(data: bytes) -> str:

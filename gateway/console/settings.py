@@ -23,8 +23,8 @@ class ConsoleConfig(BaseModel):
     """Environment variable (or `<NAME>_FILE`) holding the secret that signs session cookies, at least
     32 bytes and the same on every replica. Unset: derived from the key pepper."""
     secure_cookie: Literal["auto", "always"] = "auto"
-    """`auto`: cookies are `Secure` when the request came over HTTPS (uvicorn's trusted
-    `X-Forwarded-Proto` included); `always`: whatever the scheme, for a TLS proxy the gateway does
+    """`auto`: cookies are `Secure` when the request came over HTTPS (the
+    `X-Forwarded-Proto` of a proxy in `server.trusted_proxies` included); `always`: whatever the scheme, for a TLS proxy the gateway does
     not trust."""
     language: Literal["fr", "en"] = "fr"
     """The language pages use until the person picks the other one."""

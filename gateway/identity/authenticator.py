@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,21 @@ from gateway.identity.store import KeyStore
 __all__ = ["BOOTSTRAP_ADMIN", "Authenticator"]
 
 logger = logging.getLogger("gateway.identity")
+
+_SHOWN_CHARACTERS = 64
+
+
+def shown_address(address: str) -> str:
+    """A client address as the log shows it: an IP address as it is; anything else quoted, escaped and
+    cut. Behind a trusted proxy the address is text from a header, which must neither break the line
+    (obs-text such as U+0085 is a line break to some log readers) nor pass for more of it."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        cut = address[:_SHOWN_CHARACTERS]
+        return ascii(cut) + ("..." if len(address) > len(cut) else "")
+    return address
+
 
 BOOTSTRAP_ADMIN = Principal(key_id="bootstrap-admin", department="*", service="platform", roles=("admin",))
 
@@ -160,14 +176,16 @@ class Authenticator:
 
     def _failure(self, address: str, reason: str, key_id: str | None = None) -> AuthenticationFailed:
         blocked = self._limiter.record_failure(address)
-        if key_id is None:
-            logger.debug("authentication failed from %s: %s", address, reason)
-        else:
-            logger.debug("authentication failed from %s: %s (%s)", address, reason, display_prefix(key_id))
+        if logger.isEnabledFor(logging.DEBUG):
+            shown = shown_address(address)
+            if key_id is None:
+                logger.debug("authentication failed from %s: %s", shown, reason)
+            else:
+                logger.debug("authentication failed from %s: %s (%s)", shown, reason, display_prefix(key_id))
         if blocked:
             logger.warning(
                 "refusing %s for %.0f s: %d failed authentications within %.0f s",
-                address,
+                shown_address(address),
                 self._limiter.block_seconds,
                 self._limiter.max_failures,
                 self._limiter.window,

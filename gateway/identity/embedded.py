@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,7 +52,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_department ON api_keys (department, created);
 CREATE INDEX IF NOT EXISTS api_keys_version ON api_keys (version);
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    id          TEXT PRIMARY KEY,
+    until       INTEGER NOT NULL
+);
 """
+# ended_sessions came later without a version change: an older gateway ignores a table it does not
+# know, so a file may still go back to it.
 # Written out whole rather than assembled, so that no statement is ever built from strings.
 # `version` orders the changes that caches must hear about: each create or revoke takes the next one.
 _INSERT = """
@@ -78,6 +85,9 @@ WHERE id = ? AND revoked IS NULL
 _TOUCH = "UPDATE api_keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)"
 _LATEST_VERSION = "SELECT COALESCE(MAX(version), 0) FROM api_keys"
 _CHANGES_SINCE = "SELECT id, version FROM api_keys WHERE version > ? ORDER BY version"
+_END_SESSION = "INSERT OR REPLACE INTO ended_sessions (id, until) VALUES (?, ?)"
+_FORGET_SESSIONS = "DELETE FROM ended_sessions WHERE until <= ?"
+_SESSION_ENDED = "SELECT 1 FROM ended_sessions WHERE id = ? AND until > ?"
 
 _encode_roles = msgspec.json.Encoder().encode
 _decode_roles = msgspec.json.Decoder(tuple[str, ...]).decode
@@ -192,6 +202,14 @@ class EmbeddedKeyStore(KeyStore):
         rows = self._db.execute(_CHANGES_SINCE, (version,)).fetchall()
         return [(str(key_id), int(seen)) for key_id, seen in rows]
 
+    def _insert_ended_session(self, session_id: str, until: int, now: int) -> None:
+        # Sign-outs are rare: dropping the sessions past their expiry here keeps the table small.
+        self._db.execute(_FORGET_SESSIONS, (now,))
+        self._db.execute(_END_SESSION, (session_id, until))
+
+    def _select_ended_session(self, session_id: str, now: int) -> bool:
+        return self._db.execute(_SESSION_ENDED, (session_id, now)).fetchone() is not None
+
     def _disconnect(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -217,6 +235,12 @@ class EmbeddedKeyStore(KeyStore):
 
     async def touch(self, key_id: str, when: int) -> None:
         await self._run(self._mark_used, key_id, when)
+
+    async def end_session(self, session_id: str, until: int) -> None:
+        await self._run(self._insert_ended_session, session_id, until, int(time.time()))
+
+    async def session_ended(self, session_id: str) -> bool:
+        return await self._run(self._select_ended_session, session_id, int(time.time()))
 
     async def subscribe_changes(self, callback: ChangeCallback) -> None:
         self._callbacks.append(callback)

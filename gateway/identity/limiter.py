@@ -6,8 +6,8 @@ guesser when it succeeded. Other addresses are not affected.
 
 Memory is bounded: at most `max_addresses` addresses are tracked (each with at most `max_failures`
 timestamps); when the table is full, idle addresses go first, then those that failed longest ago,
-addresses serving a block last. Addresses are taken as given: behind a reverse proxy the pipeline
-must pass the real client address, and IPv6 clients, who may hold a whole /64, are not grouped.
+addresses serving a block last. Addresses are taken as given: behind a reverse proxy, list it in `server.trusted_proxies` so that
+the pipeline passes the real client address, and IPv6 clients, who may hold a whole /64, are not grouped.
 """
 
 from __future__ import annotations

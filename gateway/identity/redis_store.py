@@ -6,6 +6,7 @@ Layout, with the default prefix `sgw`:
     sgw:keys:department:<department>  set of key ids, for listing one department
     sgw:keys:all                      set of every key id, for listing them all
     sgw:keys:changed                  pub/sub channel: the id of every created or revoked key
+    sgw:session:ended:<id>            a console session signed out, until it would have expired
 
 Every command touches one key (the Lua scripts too), so the layout works on Redis Cluster as is; the
 `{<id>}` hash tag lets later per-key data (budgets) share that key's slot. The two sets are written
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -168,6 +170,9 @@ class RedisKeyStore(KeyStore):
     def _key(self, key_id: str) -> str:
         return f"{self._prefix}:key:{{{key_id}}}"
 
+    def _ended_session(self, session_id: str) -> str:
+        return f"{self._prefix}:session:ended:{session_id}"
+
     def _department(self, department: str) -> str:
         return f"{self._prefix}:keys:department:{department}"
 
@@ -184,6 +189,18 @@ class RedisKeyStore(KeyStore):
                 pipe.sadd(self._all, record.id)
                 await pipe.execute()
             await self._announce(record.id)
+
+    async def end_session(self, session_id: str, until: int) -> None:
+        # Redis forgets it when the session would have expired anyway.
+        seconds = until - int(time.time())
+        if seconds <= 0:
+            return
+        with _mapped_errors("end a console session"):
+            await self._client.set(self._ended_session(session_id), b"1", ex=seconds)
+
+    async def session_ended(self, session_id: str) -> bool:
+        with _mapped_errors("check a console session"):
+            return bool(await self._client.exists(self._ended_session(session_id)))
 
     async def get(self, key_id: str) -> KeyRecord | None:
         with _mapped_errors("read a key"):

@@ -49,6 +49,15 @@ class KeyStore(abc.ABC):
         caches need not hear about it. A key that does not exist is left alone."""
 
     @abc.abstractmethod
+    async def end_session(self, session_id: str, until: int) -> None:
+        """Remember that the console session `session_id` was ended (signed out) before it expires at
+        epoch `until`; forgotten after that, when its cookie is refused anyway."""
+
+    @abc.abstractmethod
+    async def session_ended(self, session_id: str) -> bool:
+        """Whether `end_session` was called for `session_id` and its `until` has not passed."""
+
+    @abc.abstractmethod
     async def subscribe_changes(self, callback: ChangeCallback) -> None:
         """Start calling `callback` on changes, until `close()`. Returns once the subscription is
         established, or after a short wait if it cannot be yet (it keeps trying in the background)."""

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = ["MetricsConfig"]
 
@@ -20,11 +20,16 @@ class MetricsConfig(BaseModel):
     """Serve the metrics endpoint. Turned off, the route is not mounted and nothing is shared
     between workers; the counting itself (a microsecond per request) goes on."""
     path: Annotated[str, Field(min_length=2, max_length=256)] = "/metrics"
-    """Where Prometheus scrapes. It is served on the API's own port: keep it from the API's clients
-    with a network policy, or with `token_env`, since it names departments, services and backends."""
+    """Where Prometheus scrapes. It is served on the API's own port, and names departments, services
+    and backends and counts the personal data found: scrapers need `token_env`'s token, unless
+    `allow_anonymous` says otherwise."""
     token_env: str | None = None
     """Name of the environment variable holding a token that scrapers must send as
-    `Authorization: Bearer <token>` (Prometheus' `authorization` setting). Unset: no token is asked."""
+    `Authorization: Bearer <token>` (Prometheus' `authorization` setting). Unset, and without
+    `allow_anonymous`, every scrape is refused (403) and the start says so in the log."""
+    allow_anonymous: bool = False
+    """Serve the metrics without a token, to whoever reaches the port: only where a network policy or
+    firewall keeps the API's clients away from it."""
     multiprocess_directory: Path | None = None
     """With several workers, the directory where each worker writes its figures for the others
     (prometheus_client's multiprocess mode); emptied when the gateway starts. One directory per
@@ -41,6 +46,12 @@ class MetricsConfig(BaseModel):
         if not value.startswith("/") or value.startswith("/v1/") or value.rstrip("/") == "/v1":
             raise ValueError("must be an absolute path outside /v1, e.g. /metrics")
         return value
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> MetricsConfig:
+        if self.token_env is not None and self.allow_anonymous:
+            raise ValueError("give either metrics.token_env or metrics.allow_anonymous: true, not both")
+        return self
 
     def scrape_token(self) -> SecretStr | None:
         """The token scrapers must send, or None when none is configured.

@@ -38,7 +38,8 @@ def test_sign_in_gives_a_strict_httponly_cookie_without_the_key(site: ConsoleSit
 
 
 def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(site: ConsoleSite) -> None:
-    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1 (its default), as `gateway serve` runs it.
+    # The test server is uvicorn with its defaults, which trust X-Forwarded-Proto from 127.0.0.1; `gateway
+    # serve` trusts only server.trusted_proxies (tests/gateway/test_forwarded_headers.py).
     with httpx.Client(timeout=10, headers={"x-forwarded-proto": "https"}) as client:
         form = client.get(f"{site.console}/login")
         assert "Secure" in _cookie_header(form, "sgw_console_login")
@@ -73,6 +74,21 @@ def test_posts_without_the_csrf_token_are_refused(site: ConsoleSite) -> None:
         assert "csrf-probe" not in client.get(f"{site.console}/keys").text, "a refused post created a key"
         created = client.post(f"{site.console}/keys", data={**form, "csrf_token": token})
         assert created.status_code == 200 and "sgw_" in created.text
+
+
+def test_the_origin_must_match_in_scheme_as_well_as_host(site: ConsoleSite) -> None:
+    """A page served over plain HTTP on the console's own host (where a network attacker can write)
+    must not post to the console served over HTTPS, nor the other way round."""
+    host = site.url.removeprefix("http://")
+    with httpx.Client(timeout=10) as client:
+        sign_in(client, site.console, site.dgfip_admin_key)
+        token = csrf_of(client.get(f"{site.console}/keys").text)
+        form = {"service": "scheme-probe", "roles": "user", "csrf_token": token}
+        other_scheme = client.post(f"{site.console}/keys", data=form, headers={"origin": f"https://{host}"})
+        assert other_scheme.status_code == 403
+        assert "scheme-probe" not in client.get(f"{site.console}/keys").text
+        same = client.post(f"{site.console}/keys", data=form, headers={"origin": f"http://{host}"})
+        assert same.status_code == 200 and "sgw_" in same.text
 
 
 def test_a_token_from_another_session_does_not_work(site: ConsoleSite) -> None:
@@ -130,6 +146,21 @@ def test_sign_out_forgets_the_session(site: ConsoleSite) -> None:
         assert out.status_code == 303 and out.headers["location"].startswith("/console/login")
         assert SESSION_COOKIE not in client.cookies
         assert client.get(f"{site.console}/", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_ends_the_session_on_the_server(site: ConsoleSite) -> None:
+    """A copy of the cookie taken before signing out (another tab's, a stolen one) stops working too."""
+    with httpx.Client(timeout=10) as client, httpx.Client(timeout=10) as copy:
+        sign_in(client, site.console, site.dgfip_admin_key)
+        copy.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE], path="/console")
+        assert copy.get(f"{site.console}/keys").status_code == 200
+        token = csrf_of(client.get(f"{site.console}/").text)
+        assert client.post(f"{site.console}/logout", data={"csrf_token": token}).status_code == 303
+        answer = copy.get(f"{site.console}/keys", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+        # Another sign-in with the same key is a new session, unaffected.
+        assert sign_in(client, site.console, site.dgfip_admin_key).status_code == 303
+        assert client.get(f"{site.console}/keys").status_code == 200
 
 
 def test_department_admins_stay_in_their_department(site: ConsoleSite) -> None:

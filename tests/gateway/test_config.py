@@ -22,6 +22,9 @@ def test_minimal_file_gets_safe_defaults(tmp_path: Path) -> None:
         _write(tmp_path, "models:\n  - name: m\n    backends: [{url: 'http://127.0.0.1:8001/'}]\n")
     )
     assert config.server.host == "127.0.0.1"
+    assert config.server.trusted_proxies == (), "no one's X-Forwarded-For is believed by default"
+    assert 16 * 1024 <= config.server.max_header_bytes <= 64 * 1024
+    assert config.server.header_timeout_seconds <= 30 and config.server.body_timeout_seconds <= 120
     assert config.models[0].backends[0].url == "http://127.0.0.1:8001"
     timeouts = config.models[0].timeouts
     assert timeouts.first_byte >= 60 and timeouts.total >= 600, (
@@ -51,6 +54,10 @@ def test_minimal_file_gets_safe_defaults(tmp_path: Path) -> None:
         ),
         ("models: [{name: m, backends: [{url: 'http://h:1'}]}", "line 1"),
         ("- just\n- a list\n", "top level must be a mapping"),
+        (
+            "server: {trusted_proxies: ['ingress']}\nmodels: [{name: m, backends: [{url: 'http://h:1'}]}]",
+            "server.trusted_proxies: 'ingress' is not an IP address or network",
+        ),
     ],
 )
 def test_errors_say_where_and_what(tmp_path: Path, text: str, expected: str) -> None:

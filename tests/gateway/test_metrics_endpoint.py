@@ -35,6 +35,7 @@ def test_metrics_after_known_traffic() -> None:
             [{"name": SOLO_MODEL, "backends": [{"url": sim}]}],
             pii={"mode": "mask", "names": "off"},
             quotas=quotas,
+            metrics={"allow_anonymous": True},
         ) as gateway,
         openai.OpenAI(base_url=gateway.v1, api_key=gateway.api_key, max_retries=0) as client,
     ):
@@ -77,3 +78,27 @@ def test_metrics_after_known_traffic() -> None:
         text = httpx.get(f"{gateway.url}/metrics", timeout=5).text
         key_id = gateway.api_key.split("_")[1]
         assert key_id not in text and "req-" not in text and EMAIL not in text
+
+
+def test_metrics_need_a_token_unless_told_otherwise() -> None:
+    """They name departments, services and backends, and count personal data found: not for anyone
+    who reaches the API port."""
+    with (
+        running_simulator(SOLO_MODEL) as sim,
+        running_gateway([{"name": SOLO_MODEL, "backends": [{"url": sim}]}]) as gateway,
+    ):
+        answer = httpx.post(
+            f"{gateway.v1}/chat/completions",
+            json={"model": SOLO_MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": 1},
+            headers=gateway.headers,
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        refused = httpx.get(f"{gateway.url}/metrics", timeout=5)
+        with_a_key = httpx.get(f"{gateway.url}/metrics", headers=gateway.headers, timeout=5)
+    for response in (refused, with_a_key):
+        assert response.status_code == 403
+        assert "metrics.token_env" in response.text
+        assert (
+            DEPARTMENT not in response.text and sim not in response.text and "gateway_" not in response.text
+        )

@@ -44,6 +44,7 @@ def test_serve_with_two_workers_on_redis(tmp_path: Path) -> None:
         config.write_text(
             f"models:\n  - name: {SOLO_MODEL}\n    backends: [{{url: '{sim}'}}]\n"
             f"store: {{kind: redis, url: '{redis_url}'}}\n"
+            "metrics: {allow_anonymous: true}\n"
             f"policy: {{model_file: '{POLICIES / 'model.conf'}', policy_file: '{POLICIES / 'policy.csv'}'}}\n",
             encoding="utf-8",
         )

@@ -21,7 +21,12 @@ Values = dict[str, Any]
 # in-cluster collector over gRPC; quotas with large budgets (they must stay integers).
 SEVERAL_BACKENDS: Values = {
     "resources": {"requests": {"cpu": "4", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
-    "server": {"trustedProxies": ["10.42.0.0/16"], "shutdownTimeoutSeconds": 120},
+    "server": {
+        "trustedProxies": ["10.42.0.0/16"],
+        "shutdownTimeoutSeconds": 120,
+        "maxHeaderBytes": 65536,
+        "bodyTimeoutSeconds": 120,
+    },
     "backends": [
         {
             "name": "vllm-mistral-small",

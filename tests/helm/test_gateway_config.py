@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, ServerConfig
 from tests.helm.rendering import ROOT, Rendered, render
 from tests.helm.scenarios import REDIS_CLUSTER, REDIS_SENTINEL, SCENARIOS, SEVERAL_BACKENDS
 
@@ -39,6 +39,9 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert mistral.routing.max_attempts == 2
     assert config.models[2].backends[0].max_concurrent == 64
     assert config.server.shutdown_timeout_seconds == 120
+    assert config.server.trusted_proxies == ("10.42.0.0/16",)
+    assert config.server.max_header_bytes == 65536
+    assert (config.server.header_timeout_seconds, config.server.body_timeout_seconds) == (10, 120)
     assert config.store.url == "rediss://gateway@10.0.5.20:6380/2"
     assert config.store.prefix == "sgw-prod"
     assert config.tracing.enabled
@@ -46,6 +49,30 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert config.audit.enabled
     assert config.health.interval == 10
     assert config.auth.failed_auth_per_minute == 50
+
+
+def test_forwarded_headers_are_believed_from_the_listed_proxies_only(scenario: Scenario) -> None:
+    """The gateway, not uvicorn's FORWARDED_ALLOW_IPS, decides whose X-Forwarded-For is believed."""
+    defaults = scenario("defaults")
+    assert GatewayConfig.model_validate(defaults.gateway_config).server.trusted_proxies == ()
+    for name in ("defaults", "several-backends"):
+        assert "FORWARDED_ALLOW_IPS" not in scenario(name).env()
+
+
+def test_request_limits_default_to_the_gateways_own(scenario: Scenario) -> None:
+    server = GatewayConfig.model_validate(scenario("defaults").gateway_config).server
+    gateway_defaults = ServerConfig()
+    for name in ("max_header_bytes", "header_timeout_seconds", "body_timeout_seconds", "max_body_bytes"):
+        assert getattr(server, name) == getattr(gateway_defaults, name), name
+
+
+def test_metrics_need_a_token_unless_the_values_open_them(scenario: Scenario, helm: Path) -> None:
+    defaults = GatewayConfig.model_validate(scenario("defaults").gateway_config).metrics
+    assert defaults.token_env is None and not defaults.allow_anonymous
+    monitored = GatewayConfig.model_validate(scenario("service-monitor").gateway_config).metrics
+    assert monitored.token_env == "GATEWAY_METRICS_TOKEN" and not monitored.allow_anonymous
+    opened = render({"metrics": {"allowAnonymous": True}}, helm).gateway_config
+    assert GatewayConfig.model_validate(opened).metrics.allow_anonymous
 
 
 def test_large_budgets_stay_integers(scenario: Scenario) -> None:

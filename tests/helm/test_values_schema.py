@@ -119,6 +119,14 @@ TEMPLATE_REFUSALS: list[tuple[dict[str, Any], str]] = [
         {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
         "metrics.serviceMonitor.enabled needs metrics.enabled",
     ),
+    (
+        {"metrics": {"serviceMonitor": {"enabled": True}}},
+        "metrics.serviceMonitor.enabled needs metrics.tokenSecret",
+    ),
+    (
+        {"metrics": {"allowAnonymous": True, "tokenSecret": {"name": "gateway-metrics", "key": "token"}}},
+        "metrics: give tokenSecret or allowAnonymous: true, not both",
+    ),
     ({"redis": {"url": None}}, "redis.url: mode standalone needs the server's URL"),
     ({"redis": {"mode": "sentinel", "url": None}}, "redis.sentinel.addresses: mode sentinel needs host:port"),
     (

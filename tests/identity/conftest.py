@@ -120,6 +120,14 @@ class CountingStore(KeyStore):
         self.calls["touch"] += 1
         await self.inner.touch(key_id, when)
 
+    async def end_session(self, session_id: str, until: int) -> None:
+        self.calls["end_session"] += 1
+        await self.inner.end_session(session_id, until)
+
+    async def session_ended(self, session_id: str) -> bool:
+        self.calls["session_ended"] += 1
+        return await self.inner.session_ended(session_id)
+
     async def subscribe_changes(self, callback: ChangeCallback) -> None:
         self.calls["subscribe_changes"] += 1
         await self.inner.subscribe_changes(callback)

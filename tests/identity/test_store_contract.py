@@ -154,6 +154,23 @@ async def test_records_survive_closing_and_reopening(backend: Backend, pepper: P
 
 
 @pytest.mark.asyncio
+async def test_an_ended_session_is_seen_by_every_instance_until_it_expires(backend: Backend) -> None:
+    writer = await backend.open()
+    reader = await backend.open()
+    now = int(time.time())
+    assert not await reader.session_ended("a" * 32)
+    await writer.end_session("a" * 32, now + 60)
+    await writer.end_session("b" * 32, now + 2)
+    await writer.end_session("c" * 32, now - 1)  # already expired: nothing to remember
+    assert await reader.session_ended("a" * 32)
+    assert not await reader.session_ended("c" * 32)
+    assert not await reader.session_ended("d" * 32)
+    await wait_for(lambda: time.time() >= now + 3, deadline=5)
+    assert not await reader.session_ended("b" * 32)
+    assert await reader.session_ended("a" * 32)
+
+
+@pytest.mark.asyncio
 async def test_close_is_idempotent(store: KeyStore) -> None:
     await store.close()
     await store.close()

@@ -20,7 +20,7 @@ from litestar import Litestar, post
 from gateway.telemetry import GatewayMetrics, MetricsConfig, metrics_routes, multiprocess_metrics
 from tests.telemetry.helpers import CHAT_MODEL, deployment_pools
 
-CONFIG = MetricsConfig(flush_interval_seconds=0.05)
+CONFIG = MetricsConfig(flush_interval_seconds=0.05, allow_anonymous=True)
 
 
 def create_app() -> Litestar:

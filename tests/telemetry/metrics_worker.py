@@ -49,7 +49,9 @@ def backend_a_in_flight(index: int) -> int:
 async def serve(index: int, flush_interval: float) -> None:
     pools, backends = build_pools(deployment_config())
     by_url = {backend.url: backend for backend in backends}
-    metrics = GatewayMetrics(pools, MetricsConfig(flush_interval_seconds=flush_interval))
+    metrics = GatewayMetrics(
+        pools, MetricsConfig(flush_interval_seconds=flush_interval, allow_anonymous=True)
+    )
     if not metrics.multiprocess:
         print(json.dumps("not in multiprocess mode"), flush=True)
         return

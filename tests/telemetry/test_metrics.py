@@ -350,6 +350,7 @@ def test_batched_histogram_matches_observe() -> None:
 def test_configuration() -> None:
     config = MetricsConfig()
     assert config.enabled and config.path == "/metrics" and config.multiprocess_directory is None
+    assert not config.allow_anonymous, "metrics are for scrapers with a token unless told otherwise"
     with pytest.raises(ValidationError):
         MetricsConfig.model_validate({"enabled": True, "unknown": 1})
     for bad in ("metrics", "/v1/metrics", "/v1"):

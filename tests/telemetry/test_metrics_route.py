@@ -26,7 +26,7 @@ def serving(config: MetricsConfig) -> Iterator[tuple[str, GatewayMetrics]]:
 
 
 def test_metrics_are_served_in_prometheus_text_format() -> None:
-    with serving(MetricsConfig()) as (url, metrics):
+    with serving(MetricsConfig(allow_anonymous=True)) as (url, metrics):
         metrics.request_started(CHAT_MODEL)
         metrics.request_finished("dgfip", "courrier", CHAT_MODEL, "chat", 200, 0.2, 0.01, 10, 5)
         response = httpx.get(f"{url}/metrics", timeout=5)
@@ -39,7 +39,7 @@ def test_metrics_are_served_in_prometheus_text_format() -> None:
 
 
 def test_openmetrics_is_negotiated() -> None:
-    with serving(MetricsConfig()) as (url, _):
+    with serving(MetricsConfig(allow_anonymous=True)) as (url, _):
         response = httpx.get(
             f"{url}/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}, timeout=5
         )
@@ -49,7 +49,7 @@ def test_openmetrics_is_negotiated() -> None:
 
 
 def test_the_path_is_configurable_and_the_route_can_be_left_out() -> None:
-    with serving(MetricsConfig(path="/internal/metrics")) as (url, _):
+    with serving(MetricsConfig(path="/internal/metrics", allow_anonymous=True)) as (url, _):
         assert httpx.get(f"{url}/internal/metrics", timeout=5).status_code == 200
         assert httpx.get(f"{url}/metrics", timeout=5).status_code == 404
     pools, _ = deployment_pools()
@@ -73,3 +73,17 @@ def test_a_token_variable_that_is_not_set_stops_the_start(monkeypatch: pytest.Mo
     pools, _ = deployment_pools()
     with pytest.raises(ValueError, match=TOKEN_VARIABLE):
         metrics_routes(GatewayMetrics(pools), MetricsConfig(token_env=TOKEN_VARIABLE))
+
+
+def test_without_a_token_or_allow_anonymous_every_scrape_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="gateway.telemetry"), serving(MetricsConfig()) as (url, metrics):
+        metrics.request_finished("dgfip", "courrier", CHAT_MODEL, "chat", 200, 0.2, 0.01, 10, 5)
+        refused = httpx.get(f"{url}/metrics", headers={"authorization": "Bearer anything"}, timeout=5)
+    assert refused.status_code == 403
+    assert "dgfip" not in refused.text and "gateway_" not in refused.text
+    assert "refuses every scrape" in caplog.text
+
+
+def test_a_token_and_anonymous_access_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        MetricsConfig(token_env=TOKEN_VARIABLE, allow_anonymous=True)

@@ -111,7 +111,11 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
   "port" $values.server.port
   "workers" (include "sovereign-gateway.workers" . | int)
   "max_body_bytes" $values.server.maxBodyBytes
-  "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds) -}}
+  "max_header_bytes" $values.server.maxHeaderBytes
+  "header_timeout_seconds" $values.server.headerTimeoutSeconds
+  "body_timeout_seconds" $values.server.bodyTimeoutSeconds
+  "shutdown_timeout_seconds" $values.server.shutdownTimeoutSeconds
+  "trusted_proxies" $values.server.trustedProxies) -}}
 {{- $_ = set $config "models" (include "sovereign-gateway.models" . | fromJsonArray) -}}
 {{- $_ = set $config "store" (include "sovereign-gateway.store" . | fromJson) -}}
 {{- $policyDirectory := include "sovereign-gateway.policyDirectory" . -}}
@@ -128,8 +132,14 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
 {{- fail "metrics.path must be outside /v1, e.g. /metrics" -}}
 {{- end -}}
 {{- $metrics := dict "enabled" $values.metrics.enabled "path" $values.metrics.path "multiprocess_directory" (include "sovereign-gateway.metricsDirectory" .) -}}
+{{- if and $values.metrics.tokenSecret $values.metrics.allowAnonymous -}}
+{{- fail "metrics: give tokenSecret or allowAnonymous: true, not both" -}}
+{{- end -}}
 {{- if $values.metrics.tokenSecret -}}
 {{- $_ = set $metrics "token_env" (include "sovereign-gateway.metricsTokenEnv" .) -}}
+{{- end -}}
+{{- if $values.metrics.allowAnonymous -}}
+{{- $_ = set $metrics "allow_anonymous" true -}}
 {{- end -}}
 {{- $_ = set $config "metrics" $metrics -}}
 {{- toYaml $config -}}
