@@ -70,7 +70,7 @@ def new_request_id() -> str:
 
 def client_address(request: Request[Any, Any, Any]) -> str:
     """The peer's address, for the failed-authentication limiter. Behind a reverse proxy this is the
-    proxy's: run the server with uvicorn's --proxy-headers and --forwarded-allow-ips to see clients."""
+    proxy's, unless the proxy is listed in `server.trusted_proxies` (its X-Forwarded-For is then believed)."""
     client = request.client
     return client.host if client is not None else ""
 

@@ -24,6 +24,7 @@ def gateway(vllm: VllmServers) -> Iterator[RunningGateway]:
             {"name": GENERATE_MODEL, "backends": [{"url": vllm.generate}]},
             {"name": EMBED_MODEL, "backends": [{"url": vllm.embed}]},
             {"name": RERANK_MODEL, "backends": [{"url": vllm.rerank}]},
-        ]
+        ],
+        metrics={"allow_anonymous": True},  # the backend gauges are read from the gateway's /metrics
     ) as running:
         yield running
