@@ -276,7 +276,7 @@ def _finished(metrics: str) -> float:
     )
 
 
-def _long_stream(gateway: RunningGateway, max_tokens: int) -> dict[str, Any]:
+def _long_stream(max_tokens: int) -> dict[str, Any]:
     return {
         "model": GENERATE_MODEL,
         "messages": MESSAGES,
@@ -293,7 +293,7 @@ def test_backend_gauges_come_from_vllm_metrics(gateway: RunningGateway, vllm: Vl
     with httpx.stream(
         "POST",
         f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(gateway, 900),
+        json=_long_stream(900),
         headers=gateway.headers,
         timeout=60,
     ) as response:
@@ -313,7 +313,7 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
     with httpx.stream(
         "POST",
         f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(gateway, 1000),
+        json=_long_stream(1000),
         headers=gateway.headers,
         timeout=60,
     ) as response:
