@@ -26,10 +26,11 @@ from pydantic import (
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
 from gateway.console.settings import ConsoleConfig
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.metering.settings import MeteringConfig
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
+from gateway.storage import StoreConfig
 from gateway.telemetry.settings import MetricsConfig
 from gateway.telemetry.tracing import TracingConfig
 

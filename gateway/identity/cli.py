@@ -27,8 +27,9 @@ from gateway.identity.management import (
     revoke_key,
 )
 from gateway.identity.records import KeyRecord
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.identity.store import KeyStore
+from gateway.storage import StoreConfig
 
 __all__ = ["add_key_commands", "record_summary", "run_key_command", "run_keys"]
 

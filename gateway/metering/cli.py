@@ -24,12 +24,12 @@ from typing import TextIO
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.identity.settings import StoreConfig
 from gateway.metering.errors import InvalidUsageQuery, MeteringError
 from gateway.metering.factory import open_usage_store
 from gateway.metering.reports import DIMENSIONS, FORMATS, render, usage_report
 from gateway.metering.settings import MeteringConfig
 from gateway.metering.store import UsageStore
+from gateway.storage import StoreConfig
 
 __all__ = ["add_usage_commands", "main", "run_usage", "run_usage_command"]
 

@@ -19,7 +19,7 @@ from gateway.quotas import QuotaStoreError, Refusal, Reservation, script_batch
 from gateway.quotas.redis_ledger import RedisLedger
 from gateway.quotas.redis_scripts import FINISH, RESERVE
 from gateway.quotas.script_batch import ScriptBatcher
-from gateway.redis_client import RedisClient
+from gateway.storage.redis_client import RedisClient
 from tests.quotas.conftest import FakeClock, plan, planner, reserved
 from tests.redis_server import ClusterServers, RedisServer, SentinelServers, redis_server
 from tests.redis_topologies import cluster_connection, sentinel_connection
