@@ -1,30 +1,29 @@
 """The gateway's configuration: a YAML file validated by pydantic.
 
 Every model and field forbids unknown keys so that a typo (`max_concurent`) fails at start
-instead of being silently ignored. `load_config` is the only entry point; it turns YAML and
-validation errors into `ConfigError` messages that name the file, the key and the problem.
+instead of being silently ignored. `load_config` reads a whole file through `gateway.config_file`,
+the loader every command shares, which turns YAML and validation errors into `ConfigError` messages
+that name the file, the key and the problem.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
+from gateway.config_file import ConfigError, read_config
 from gateway.console.settings import ConsoleConfig
 from gateway.identity.settings import AuthConfig
 from gateway.metering.settings import MeteringConfig
@@ -235,46 +234,6 @@ class GatewayConfig(_Strict):
         return self
 
 
-class ConfigError(Exception):
-    """A configuration file that cannot be used; the message is meant for a person."""
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: {error.error_count()} problem(s)"]
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        lines.append(f"  {path}: {_location(item['loc'])}: {message}")
-    return "\n".join(lines)
-
-
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
-    """Read and validate a configuration file, or raise ConfigError saying what is wrong where."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot be read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{file}: {where}not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping with at least a `models` key")
-    try:
-        return GatewayConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(file, exc)) from None
+    """Read and validate a whole configuration file, or raise ConfigError saying what is wrong where."""
+    return read_config(path, GatewayConfig)
