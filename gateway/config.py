@@ -233,6 +233,20 @@ class GatewayConfig(_Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _reservations_outlast_requests(self) -> GatewayConfig:
+        # A reservation given back while its request still runs frees budget and a concurrency slot
+        # that the request still uses: the limits would let through more than they allow.
+        ttl = self.quotas.reservation_ttl_seconds
+        longest = max(self.models, key=lambda model: model.timeouts.total)
+        if self.quotas.enabled and ttl <= longest.timeouts.total:
+            raise ValueError(
+                f"quotas.reservation_ttl_seconds ({ttl:g}) must be longer than the longest request: "
+                f"model `{longest.name}` allows timeouts.total {longest.timeouts.total:g} s, and a "
+                "reservation given back before its request ends frees budget and concurrency it still uses"
+            )
+        return self
+
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and validate a whole configuration file, or raise ConfigError saying what is wrong where."""
