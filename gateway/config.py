@@ -50,7 +50,7 @@ PositiveSeconds = Annotated[float, Field(gt=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServerConfig(_Strict):
@@ -139,8 +139,11 @@ class ModelConfig(_Strict):
     """The name clients put in `model`; backends must serve it under the same name
     (vLLM's `--served-model-name`)."""
     backends: Annotated[list[BackendConfig], Field(min_length=1)]
+    """The vLLM servers that serve this model, one or more."""
     timeouts: TimeoutConfig = TimeoutConfig()
+    """Upstream timeouts for this model."""
     routing: RoutingConfig = RoutingConfig()
+    """How this model's requests are spread over its backends."""
 
     @model_validator(mode="after")
     def _unique_backends(self) -> ModelConfig:
@@ -157,14 +160,18 @@ class HealthConfig(_Strict):
     interval: PositiveSeconds = 5.0
     """Seconds between two `GET /health` of a backend."""
     metrics_interval: Annotated[float, Field(ge=0)] = 1.0
-    """Seconds between two scrapes of a backend's `/metrics` for its queue and KV-cache load; 0 turns
-    scraping off (routing then relies on the gateway's own in-flight counts)."""
+    """Seconds between two scrapes of a backend's `/metrics` for its queue and KV-cache load
+    (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`, or the
+    pre-0.9 `vllm:gpu_cache_usage_perc`); 0 turns scraping off (routing then relies on the gateway's own
+    in-flight counts)."""
     timeout: PositiveSeconds = 2.0
     """Timeout of one health check or scrape."""
     eject_after: Annotated[int, Field(ge=1)] = 3
-    """Consecutive failed requests (connection errors, 5xx) after which a backend is taken out."""
+    """Consecutive failed requests (connection errors, 5xx other than "queue full") after which a
+    backend is taken out."""
     eject_seconds: PositiveSeconds = 10.0
-    """How long an ejected backend stays out unless a health check finds it well earlier."""
+    """How long a backend taken out for failed requests stays out: all that time, even if its
+    `/health` answers meanwhile (requests can fail while `/health` answers)."""
 
 
 class UpstreamConfig(_Strict):
@@ -176,6 +183,7 @@ class UpstreamConfig(_Strict):
     max_connections: Annotated[int, Field(ge=1)] = 1000
     """Connections kept open to all backends together, per worker."""
     keepalive_seconds: PositiveSeconds = 60.0
+    """How long an idle connection to a backend is kept open for the next request."""
 
 
 class GatewayConfig(_Strict):

@@ -17,7 +17,7 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class AuthConfig(_Strict):
@@ -26,8 +26,9 @@ class AuthConfig(_Strict):
     pepper_env: Annotated[str, Field(pattern=_ENV_NAME)] = "GATEWAY_KEY_PEPPER"
     """Environment variable holding the key pepper (or `<NAME>_FILE`, a file holding it): the
     HMAC key of every stored key hash, at least 32 bytes, the same on every replica. Required with
-    the Redis store; with the embedded store one is generated next to the database if unset. It
-    cannot be rotated: a new pepper invalidates every key."""
+    the Redis store; with the embedded store one is generated next to the database if unset
+    (`data/gateway.pepper`, mode 0600). It cannot be rotated: a new pepper invalidates every key, so
+    back it up with the store."""
     admin_key_env: Annotated[str, Field(pattern=_ENV_NAME)] = "GATEWAY_ADMIN_KEY"
     """Environment variable holding the bootstrap admin key (or `<NAME>_FILE`), at least 32
     printable characters. Unset: no bootstrap key. It authenticates as department `*`, service

@@ -51,7 +51,7 @@ Amount = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Limits(_Strict):
@@ -140,7 +140,8 @@ class QuotaConfig(_Strict):
     on_store_error: Literal["fail_closed", "fail_open"] = "fail_closed"
     """When the store cannot be reached: `fail_closed` answers 503; `fail_open` keeps serving on
     counters kept in each gateway process (starting from the last usage seen in the store) and writes
-    the usage to the store when it answers again, so that none is lost."""
+    the usage to the store when it answers again, so that none is lost; keys already seen keep working
+    too (none can be revoked while the store is down, and caches are flushed when it is back)."""
     weights: Weights = Weights()
     """Weights of input and output tokens, for every model."""
     models: dict[str, ModelPricing] = {}

@@ -20,7 +20,7 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
@@ -44,7 +44,8 @@ class StoreConfig(_Strict):
     """`embedded`: a SQLite file on local disk, for one gateway process. `redis`: shared by several
     workers or replicas, with changes (revocations) broadcast to all of them at once."""
     path: Path = Path("data/gateway.db")
-    """The SQLite file of the embedded store, created with its directory if missing."""
+    """The SQLite file of the embedded store (relative to the working directory), created with its
+    directory if missing. Usage goes to a file beside it (`data/gateway.usage.db`)."""
     redis_mode: RedisMode = "standalone"
     """How that Redis is deployed. `standalone`: one server, at `url`. `sentinel`: a master and its
     replicas watched by Redis Sentinel, which names the master, also after a failover (`sentinels`,
@@ -56,9 +57,11 @@ class StoreConfig(_Strict):
     user and database only: `rediss://gateway@/0`. `cluster`: one node to discover the cluster from
     (database 0, the only one a cluster has), or without a host next to `cluster_nodes`."""
     password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
-    """Environment variable holding the Redis password (or `<NAME>_FILE`, a file holding it)."""
+    """Environment variable holding the Redis password: the master's and its replicas', or every
+    Cluster node's (or `<NAME>_FILE`, a file holding it)."""
     sentinels: tuple[Address, ...] = ()
-    """`host:port` of every Sentinel (`redis_mode: sentinel`), asked in turn where the master is."""
+    """`host:port` of every Sentinel (`redis_mode: sentinel`; `[fd00::1]:26379` for IPv6), asked in
+    turn where the master is."""
     sentinel_master: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
     """The name the Sentinels know the master by (`sentinel monitor <name> ...` in their configuration)."""
     sentinel_password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
