@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock sbom vllm
+.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock sbom vllm config-docs
 
 # Installed from requirements/dev.lock (every package pinned, every file's hash checked, the `dev` and
 # `ner` extras included), then the project itself with no dependency resolution at all: a fresh clone
@@ -47,6 +47,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# docs/configuration.md's tables, written from the configuration models' field docstrings (the prose
+# around them is edited in the file). tests/gateway/test_docs.py fails while they disagree.
+config-docs: $(STAMP)
+	$(BIN)/python -m gateway.config_docs
 
 # The real helm binaries (3 and 4) that tests/helm renders the chart with: pinned, checked, a few seconds.
 HELM_TOOLS := $(VENV)/helm/.installed

@@ -7,16 +7,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from gateway.audit.cli import add_audit_commands, run_audit_command
 from gateway.authz.cli import add_policy_commands, run_policy_command
+from gateway.config_file import CONFIG_ENV, ConfigError, config_path
 from gateway.identity.cli import add_key_commands
 from gateway.metering.cli import add_usage_commands
 
 __all__ = ["main"]
-
-_CONFIG_ENV = "GATEWAY_CONFIG"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", help=f"configuration file (default: ${_CONFIG_ENV})")
+    serve.add_argument("--config", help=f"configuration file (default: ${CONFIG_ENV})")
     serve.add_argument("--host", help="interface to bind (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to bind (overrides server.port)")
     serve.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
@@ -45,24 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_path(given: str | None) -> str:
-    path = given or os.environ.get(_CONFIG_ENV)
-    if not path:
-        raise SystemExit(f"gateway: no configuration: pass --config FILE or set {_CONFIG_ENV}")
-    return str(Path(path).resolve())
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.authz import Authorizer, PolicyError
-    from gateway.config import ConfigError, load_config
+    from gateway.config import load_config
     from gateway.identity import IdentityError, admin_key_for, pepper_for
     from gateway.serving import uvicorn_settings
     from gateway.telemetry import multiprocess_metrics
 
-    path = _config_path(args.config)
     try:
+        path = config_path(args.config)
         config = load_config(path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -83,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     try:
         # Fail here, with a readable message, rather than in every worker's start-up.
-        Authorizer.from_config(config.policy, Path(path).parent)
+        Authorizer.from_config(config.policy, path.parent)
         pepper_for(config.store, config.auth)
         admin_key_for(config.auth)
     except (PolicyError, IdentityError) as exc:
@@ -96,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     # Each worker process builds its own app from the file named here.
-    os.environ[_CONFIG_ENV] = path
+    os.environ[CONFIG_ENV] = str(path)
     # Several workers share their metrics through a directory made (and emptied) before they start.
     with multiprocess_metrics(config.metrics, workers):
         uvicorn.run(
@@ -116,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from gateway.config import ConfigError, load_config
+    from gateway.config import load_config
 
     try:
         config = load_config(args.file)
@@ -129,11 +120,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from gateway.config import ConfigError, load_config
+    from gateway.config import load_config
     from gateway.identity.cli import run_keys
 
     try:
-        config = load_config(_config_path(args.config))
+        config = load_config(config_path(args.config))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -141,11 +132,11 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from gateway.config import ConfigError, load_config
+    from gateway.config import load_config
     from gateway.metering.cli import run_usage
 
     try:
-        config = load_config(_config_path(args.config))
+        config = load_config(config_path(args.config))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,37 +1,37 @@
 """The gateway's configuration: a YAML file validated by pydantic.
 
 Every model and field forbids unknown keys so that a typo (`max_concurent`) fails at start
-instead of being silently ignored. `load_config` is the only entry point; it turns YAML and
-validation errors into `ConfigError` messages that name the file, the key and the problem.
+instead of being silently ignored. `load_config` reads a whole file through `gateway.config_file`,
+the loader every command shares, which turns YAML and validation errors into `ConfigError` messages
+that name the file, the key and the problem.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
+from gateway.config_file import ConfigError, read_config
 from gateway.console.settings import ConsoleConfig
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.metering.settings import MeteringConfig
 from gateway.parsing import MODEL_NAME_MAX_CHARS
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
+from gateway.storage import StoreConfig
 from gateway.telemetry.settings import MetricsConfig
 from gateway.telemetry.tracing import TracingConfig
 
@@ -52,7 +52,7 @@ PositiveSeconds = Annotated[float, Field(gt=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServerConfig(_Strict):
@@ -174,8 +174,11 @@ class ModelConfig(_Strict):
     """The name clients put in `model`; backends must serve it under the same name
     (vLLM's `--served-model-name`)."""
     backends: Annotated[list[BackendConfig], Field(min_length=1)]
+    """The vLLM servers that serve this model, one or more."""
     timeouts: TimeoutConfig = TimeoutConfig()
+    """Upstream timeouts for this model."""
     routing: RoutingConfig = RoutingConfig()
+    """How this model's requests are spread over its backends."""
 
     @model_validator(mode="after")
     def _unique_backends(self) -> ModelConfig:
@@ -192,14 +195,18 @@ class HealthConfig(_Strict):
     interval: PositiveSeconds = 5.0
     """Seconds between two `GET /health` of a backend."""
     metrics_interval: Annotated[float, Field(ge=0)] = 1.0
-    """Seconds between two scrapes of a backend's `/metrics` for its queue and KV-cache load; 0 turns
-    scraping off (routing then relies on the gateway's own in-flight counts)."""
+    """Seconds between two scrapes of a backend's `/metrics` for its queue and KV-cache load
+    (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`, or the
+    pre-0.9 `vllm:gpu_cache_usage_perc`); 0 turns scraping off (routing then relies on the gateway's own
+    in-flight counts)."""
     timeout: PositiveSeconds = 2.0
     """Timeout of one health check or scrape."""
     eject_after: Annotated[int, Field(ge=1)] = 3
-    """Consecutive failed requests (connection errors, 5xx) after which a backend is taken out."""
+    """Consecutive failed requests (connection errors, 5xx other than "queue full") after which a
+    backend is taken out."""
     eject_seconds: PositiveSeconds = 10.0
-    """How long an ejected backend stays out unless a health check finds it well earlier."""
+    """How long a backend taken out for failed requests stays out: all that time, even if its
+    `/health` answers meanwhile (requests can fail while `/health` answers)."""
 
 
 class UpstreamConfig(_Strict):
@@ -211,6 +218,7 @@ class UpstreamConfig(_Strict):
     max_connections: Annotated[int, Field(ge=1)] = 1000
     """Connections kept open to all backends together, per worker."""
     keepalive_seconds: PositiveSeconds = 60.0
+    """How long an idle connection to a backend is kept open for the next request."""
     max_response_bytes: Annotated[int, Field(ge=65536)] = 64 * 1024 * 1024
     """Largest non-streamed answer read from a backend (the gateway holds it whole to restore
     placeholders and read its usage), and largest single event of a stream (streams are otherwise
@@ -275,47 +283,21 @@ class GatewayConfig(_Strict):
                     )
         return self
 
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; the message is meant for a person."""
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: {error.error_count()} problem(s)"]
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        lines.append(f"  {path}: {_location(item['loc'])}: {message}")
-    return "\n".join(lines)
+    @model_validator(mode="after")
+    def _reservations_outlast_requests(self) -> GatewayConfig:
+        # A reservation given back while its request still runs frees budget and a concurrency slot
+        # that the request still uses: the limits would let through more than they allow.
+        ttl = self.quotas.reservation_ttl_seconds
+        longest = max(self.models, key=lambda model: model.timeouts.total)
+        if self.quotas.enabled and ttl <= longest.timeouts.total:
+            raise ValueError(
+                f"quotas.reservation_ttl_seconds ({ttl:g}) must be longer than the longest request: "
+                f"model `{longest.name}` allows timeouts.total {longest.timeouts.total:g} s, and a "
+                "reservation given back before its request ends frees budget and concurrency it still uses"
+            )
+        return self
 
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
-    """Read and validate a configuration file, or raise ConfigError saying what is wrong where."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot be read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{file}: {where}not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping with at least a `models` key")
-    try:
-        return GatewayConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(file, exc)) from None
+    """Read and validate a whole configuration file, or raise ConfigError saying what is wrong where."""
+    return read_config(path, GatewayConfig)

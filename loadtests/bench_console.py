@@ -34,9 +34,9 @@ import yaml
 
 from gateway.audit import AuditRecord, audit_time
 from gateway.identity import EmbeddedKeyStore, Pepper, create_key
-from gateway.identity.settings import StoreConfig
 from gateway.metering import UsageRecord, open_usage_store
 from gateway.metering.periods import Calendar
+from gateway.storage import StoreConfig
 from loadtests.processes import Processes, free_port, wait_until_up
 
 __all__ = ["main"]

@@ -26,7 +26,7 @@ import redis.asyncio as redis
 import uvloop
 
 from gateway.quotas.script_batch import ScriptBatcher
-from gateway.redis_client import connect_redis
+from gateway.storage.redis_client import connect_redis
 from loadtests.arguments import bounded_count
 from loadtests.processes import Processes, cpu_layout, free_port, pin
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.identity.settings import split_address
-from gateway.redis_target import STANDALONE, RedisTopology
+from gateway.storage import split_address
+from gateway.storage.redis_target import STANDALONE, RedisTopology
 from tests.redis_server import ClusterServers, SentinelServers
 
 __all__ = ["REDIS_KINDS", "STORE_KINDS", "RedisConnection", "redis_connection"]

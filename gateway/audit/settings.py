@@ -18,7 +18,7 @@ class AuditConfig(BaseModel):
     """One JSON line per request (ids, decision, counts, costs; never prompt text), written in the
     background by each worker."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     enabled: bool = False
     """Write the audit log."""
@@ -33,12 +33,12 @@ class AuditConfig(BaseModel):
     across rotations and restarts, which standard output cannot do."""
     rotate_bytes: Annotated[int, Field(ge=65_536)] | None = None
     """Start a new file before one would grow beyond this many bytes; the full one is renamed
-    `<path>.000001`, `.000002`... (the lowest is the oldest). Unset: one file that only grows. Do not
-    rotate the file with another tool while the gateway runs: `copytruncate` loses lines, and a moved
-    file keeps receiving them."""
+    `<path>.000001`, `.000002`... (the lowest is the oldest); needs a file, not `-`. Unset: one file
+    that only grows. Do not rotate the file with another tool while the gateway runs: `copytruncate`
+    loses lines, and a moved file keeps receiving them."""
     keep_files: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    """Rotated files to keep; older ones are deleted. Unset: keep them all (archive them elsewhere:
-    an audit log is evidence)."""
+    """Rotated files to keep (with `rotate_bytes`); older ones are deleted. Unset: keep them all
+    (archive them elsewhere: an audit log is evidence)."""
     fsync: bool = False
     """Ask the disk to store each batch (`fsync`) before going on: a power cut then loses nothing
     that was written, at the cost of a disk flush per batch."""

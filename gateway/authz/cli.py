@@ -15,22 +15,17 @@ gateway reads them); otherwise `policies/model.conf` and `policies/policy.csv` i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
 
 from gateway.authz.actions import ACTIONS, ANY_MODEL, MODEL_ACTIONS
 from gateway.authz.errors import PolicyError
 from gateway.authz.loading import load_policy
 from gateway.authz.settings import PolicyConfig
+from gateway.config_file import CONFIG_ENV, ConfigError, Sections, find_config, read_config
 
 __all__ = ["add_policy_commands", "main", "run_policy_command"]
-
-_CONFIG_ENV = "GATEWAY_CONFIG"
 
 
 class _UsageError(Exception):
@@ -62,26 +57,14 @@ def add_policy_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     check.add_argument("--policy-file", help="policy rules (default: policies/policy.csv)")
     check.add_argument(
         "--config",
-        help=f"gateway configuration whose `policy` section names the files (default: ${_CONFIG_ENV})",
+        help=f"gateway configuration whose `policy` section names the files (default: ${CONFIG_ENV})",
     )
 
 
-def _policy_section(path: Path) -> PolicyConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise _UsageError(f"{path}: cannot be read: {exc}") from None
-    section = data.get("policy") if isinstance(data, dict) else None
-    try:
-        return PolicyConfig.model_validate(section or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"policy.{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise _UsageError(f"{path}: {problems}") from None
+class _PolicySection(Sections):
+    """The one section this command reads: the rest of the file is the gateway's business."""
+
+    policy: PolicyConfig = PolicyConfig()
 
 
 def _policy_files(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -90,10 +73,9 @@ def _policy_files(args: argparse.Namespace) -> tuple[Path, Path]:
         if args.config:
             raise _UsageError("give either --config or --model-file/--policy-file, not both")
         return Path(args.model_file or defaults.model_file), Path(args.policy_file or defaults.policy_file)
-    config = args.config or os.environ.get(_CONFIG_ENV)
-    if config:
-        path = Path(config)
-        return _policy_section(path).resolve(path.resolve().parent)
+    config = find_config(args.config)
+    if config is not None:
+        return read_config(config, _PolicySection).policy.resolve(config.parent)
     return defaults.model_file, defaults.policy_file
 
 
@@ -123,6 +105,9 @@ def run_policy_command(args: argparse.Namespace) -> int:
     try:
         if args.policy_command == "check":
             return _check(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except (PolicyError, _UsageError) as exc:
         print(f"gateway policy {args.policy_command}: {exc}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ __all__ = ["ConsoleConfig"]
 class ConsoleConfig(BaseModel):
     """The web console for administrators, served by the gateway itself (docs/console.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     enabled: bool = True
     """Serve the console under `/console`. Off, every console URL answers 404."""

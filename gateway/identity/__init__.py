@@ -9,7 +9,7 @@
     limiter.py        per-address limit on failed authentications
     management.py     create, list, revoke (command line and admin API)
     cli.py            `gateway keys ...`
-    settings.py       the `store` and `auth` configuration sections
+    settings.py       the `auth` configuration section (the `store` one is gateway.storage's)
     factory.py        configuration -> store, pepper, authenticator
     errors.py         the errors, HTTP ones included
 
@@ -35,7 +35,7 @@ from gateway.identity.keys import Pepper, display_prefix, generate_key, hash_key
 from gateway.identity.limiter import FailureLimiter
 from gateway.identity.management import create_key, list_keys, parse_duration, revoke_key
 from gateway.identity.records import KeyRecord, Principal
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.identity.store import ChangeCallback, KeyStore
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
     "KeyStoreError",
     "Pepper",
     "Principal",
-    "StoreConfig",
     "TooManyFailedAttempts",
     "UnknownKey",
     "admin_key_for",

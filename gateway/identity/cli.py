@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import msgspec
 
+from gateway.config_file import CONFIG_ENV
 from gateway.identity.errors import IdentityError, InvalidKeyRequest
 from gateway.identity.factory import open_key_store, pepper_for
 from gateway.identity.keys import Pepper
@@ -27,13 +28,14 @@ from gateway.identity.management import (
     revoke_key,
 )
 from gateway.identity.records import KeyRecord
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.identity.store import KeyStore
+from gateway.storage import StoreConfig
 
 __all__ = ["add_key_commands", "record_summary", "run_key_command", "run_keys"]
 
 _encode_json = msgspec.json.Encoder().encode
-_CONFIG_HELP = "configuration file (default: $GATEWAY_CONFIG)"
+_CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV})"
 
 
 def add_key_commands(

@@ -26,7 +26,7 @@ import msgspec
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
-from gateway.sqlite import SqliteThread, open_versioned
+from gateway.storage.sqlite import SqliteThread, open_versioned
 
 __all__ = ["EmbeddedKeyStore"]
 

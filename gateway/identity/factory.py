@@ -8,8 +8,9 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.credentials import AdminKey, load_admin_key, load_pepper
 from gateway.identity.keys import Pepper
 from gateway.identity.limiter import FailureLimiter
-from gateway.identity.settings import AuthConfig, StoreConfig
+from gateway.identity.settings import AuthConfig
 from gateway.identity.store import KeyStore
+from gateway.storage import StoreConfig
 
 __all__ = ["admin_key_for", "build_authenticator", "open_key_store", "pepper_for"]
 
@@ -23,7 +24,7 @@ async def open_key_store(config: StoreConfig, environ: Mapping[str, str] | None 
 
     # Imported here: `gateway config check` and the embedded store have no use for redis-py.
     from gateway.identity.redis_store import RedisKeyStore
-    from gateway.redis_target import redis_target
+    from gateway.storage.redis_target import redis_target
 
     target = redis_target(config, environ)
     return RedisKeyStore.from_url(

@@ -35,8 +35,8 @@ from redis.exceptions import RedisError
 from gateway.identity.errors import DuplicateKeyId, KeyStoreError
 from gateway.identity.records import KeyRecord
 from gateway.identity.store import ChangeCallback, KeyRecords, KeyStore
-from gateway.redis_client import RedisClient, connect_redis, open_pubsub
-from gateway.redis_target import STANDALONE, RedisTopology
+from gateway.storage.redis_client import RedisClient, connect_redis, open_pubsub
+from gateway.storage.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisKeyStore"]
 

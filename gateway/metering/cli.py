@@ -15,25 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
-import yaml
-from pydantic import BaseModel, ValidationError
-
-from gateway.identity.settings import StoreConfig
+from gateway.config_file import CONFIG_ENV, ConfigError, Sections, config_path, read_config
 from gateway.metering.errors import InvalidUsageQuery, MeteringError
 from gateway.metering.factory import open_usage_store
 from gateway.metering.reports import DIMENSIONS, FORMATS, render, usage_report
 from gateway.metering.settings import MeteringConfig
 from gateway.metering.store import UsageStore
+from gateway.storage import StoreConfig
 
 __all__ = ["add_usage_commands", "main", "run_usage", "run_usage_command"]
-
-_CONFIG_ENV = "GATEWAY_CONFIG"
 
 
 def add_usage_commands(
@@ -50,7 +44,7 @@ def add_usage_commands(
             "service, model or day. Exit status: 0 printed, 1 store failure, 2 wrong command or configuration."
         ),
     )
-    report.add_argument("--config", help=f"configuration file (default: ${_CONFIG_ENV})")
+    report.add_argument("--config", help=f"configuration file (default: ${CONFIG_ENV})")
     report.add_argument(
         "--period", required=True, metavar="YYYY-MM", help="a calendar month in the configured time zone"
     )
@@ -107,33 +101,12 @@ def run_usage(
     return asyncio.run(run())
 
 
-class _Sections(BaseModel):
-    """The two sections this command reads; the rest of the file is the gateway's business."""
+class _UsageSections(Sections):
+    """The two sections this command reads; the rest of the file is the gateway's business. (A
+    relative `store.path` is relative to the working directory, as `gateway serve` reads it.)"""
 
     store: StoreConfig = StoreConfig()
     metering: MeteringConfig = MeteringConfig()
-
-
-def _sections(path: Path) -> _Sections:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MeteringError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise MeteringError(f"{path}: cannot be read: {exc}") from None
-    data = data if isinstance(data, dict) else {}
-    try:
-        sections = _Sections.model_validate(
-            {name: data[name] for name in ("store", "metering") if data.get(name) is not None}
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise MeteringError(f"{path}: {problems}") from None
-    # Relative paths are relative to the working directory, as `gateway serve` reads them.
-    return sections
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,13 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.metering")
     add_usage_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
-    config = args.config or os.environ.get(_CONFIG_ENV)
-    if not config:
-        print(f"gateway usage: no configuration: pass --config FILE or set {_CONFIG_ENV}", file=sys.stderr)
-        return 2
     try:
-        sections = _sections(Path(config))
-    except MeteringError as exc:
-        print(f"gateway usage: {exc}", file=sys.stderr)
+        sections = read_config(config_path(args.config), _UsageSections)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 2
     return run_usage(args, sections.store, sections.metering)

@@ -28,7 +28,7 @@ from gateway.metering.errors import UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
-from gateway.sqlite import SqliteThread, open_versioned
+from gateway.storage.sqlite import SqliteThread, open_versioned
 
 __all__ = ["EmbeddedUsageStore"]
 

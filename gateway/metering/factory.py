@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gateway.identity.errors import CredentialError
-from gateway.identity.settings import StoreConfig
 from gateway.metering.errors import UsageStoreError
 from gateway.metering.recorder import UsageRecorder
 from gateway.metering.settings import MeteringConfig
 from gateway.metering.store import UsageStore
+from gateway.storage import StoreConfig
 
 __all__ = ["open_usage_store", "start_usage_recorder", "usage_database_path"]
 
@@ -41,7 +41,7 @@ async def open_usage_store(
 
     # Imported here: processes on the embedded store have no use for redis-py.
     from gateway.metering.redis_store import RedisUsageStore
-    from gateway.redis_target import redis_target
+    from gateway.storage.redis_target import redis_target
 
     try:
         target = redis_target(store, environ)

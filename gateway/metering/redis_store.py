@@ -45,8 +45,8 @@ from gateway.metering.errors import InvalidUsageQuery, UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.records import COUNTERS, UsageCell, UsageRecord, micro_euros
 from gateway.metering.store import UsageStore
-from gateway.redis_client import RedisClient, connect_redis
-from gateway.redis_target import STANDALONE, RedisTopology
+from gateway.storage.redis_client import RedisClient, connect_redis
+from gateway.storage.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisUsageStore"]
 

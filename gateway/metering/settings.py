@@ -16,11 +16,12 @@ __all__ = ["MeteringConfig"]
 class MeteringConfig(BaseModel):
     """How usage is buffered, written and kept."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     timezone: str = DEFAULT_TIMEZONE
     """IANA time zone of report days and months (a request at 23:30 UTC on 31 October counts in
-    November in Paris). Use the same as the budgets' periods. The Redis store files each record under
+    November in Paris). It must be `quotas.timezone` (the configuration is refused otherwise), so that
+    reports and budgets count the same days and months. The Redis store files each record under
     its month and day when writing it: changing the zone applies to what is written afterwards."""
     flush_interval_seconds: Annotated[float, Field(gt=0, le=10)] = 0.5
     """How often buffered records are written. A crash loses at most this much usage."""

@@ -34,7 +34,7 @@ def _check_entities(entities: dict[str, PiiMode]) -> dict[str, PiiMode]:
 class PiiRule(BaseModel):
     """Settings for the requests of one department, service or model (or a combination)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     department: str | None = None
     """Matches requests whose key belongs to this department; absent: any department."""
@@ -59,7 +59,7 @@ class PiiRule(BaseModel):
 class PiiConfig(BaseModel):
     """Detection and treatment of personal data in requests, before anything reaches a backend."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     mode: PiiMode = "off"
     """The mode for everyone: `off`; `detect` (count the entity types found, change nothing);

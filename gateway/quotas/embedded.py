@@ -40,7 +40,7 @@ from gateway.quotas.ledger import (
 )
 from gateway.quotas.periods import bucket_of, oldest_bucket, window_reset_ms
 from gateway.quotas.plan import Plan
-from gateway.sqlite import SqliteThread, connect_private, run_schema
+from gateway.storage.sqlite import SqliteThread, connect_private, run_schema
 
 __all__ = ["EmbeddedLedger"]
 

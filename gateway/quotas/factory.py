@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.identity.settings import StoreConfig
 from gateway.quotas.ledger import Ledger
 from gateway.quotas.resilient import ResilientLedger
 from gateway.quotas.settings import QuotaConfig
+from gateway.storage import StoreConfig
 
 __all__ = ["open_ledger"]
 
@@ -25,7 +25,7 @@ async def open_ledger(
     else:
         # Imported here: processes on the embedded store have no use for redis-py.
         from gateway.quotas.redis_ledger import RedisLedger
-        from gateway.redis_target import redis_target
+        from gateway.storage.redis_target import redis_target
 
         target = redis_target(store, environ)
         inner = RedisLedger.from_url(

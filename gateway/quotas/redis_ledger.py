@@ -37,8 +37,8 @@ from gateway.quotas.ledger import Ledger, Outcome, Reservation, Settlement, empt
 from gateway.quotas.plan import Plan
 from gateway.quotas.redis_scripts import FINISH, RESERVE, SWEEP_BATCH
 from gateway.quotas.script_batch import ScriptBatcher
-from gateway.redis_client import RedisClient, connect_redis
-from gateway.redis_target import STANDALONE, RedisTopology
+from gateway.storage.redis_client import RedisClient, connect_redis
+from gateway.storage.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisLedger"]
 

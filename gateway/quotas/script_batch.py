@@ -217,8 +217,8 @@ class ScriptBatcher:
 
         redis-py's Pipeline does the same with more machinery per call (a command stack, a shielded
         reset, response callbacks): a third of the batch's CPU at one request at a time. The retry is
-        the connection's own (`redis_client._retry`, the stores' policy): a connection or timeout
-        error closes the connection and the batch goes again on a fresh one (every script call is
+        the connection's own (`gateway.storage.redis_client._retry`, the stores' policy): a connection
+        or timeout error closes the connection and the batch goes again on a fresh one (every script call is
         idempotent: a reservation or a settlement sent twice counts once). The connection is one the
         batcher holds when it has one; a connection that served a whole exchange is held again (its
         replies all read), any other goes back to the pool, closed."""

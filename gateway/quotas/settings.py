@@ -51,7 +51,7 @@ Amount = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Limits(_Strict):
@@ -131,14 +131,17 @@ class QuotaConfig(_Strict):
     """Output tokens reserved for a request that gives no `max_tokens` (capped by what remains of the
     model's context when it is known). The gateway forwards this value as the request's `max_tokens`, so
     that no answer can outgrow its reservation."""
-    reservation_ttl_seconds: Annotated[float, Field(gt=0, le=86_400)] = 900.0
+    reservation_ttl_seconds: Annotated[float, Field(gt=0, le=86_400)] = 4500.0
     """A reservation not settled or released by then is given back: a gateway that died cannot hold
-    budget or concurrency slots for longer. Keep it above the longest request (`timeouts.total`); a
-    request outliving its reservation is still charged, once, when it settles."""
+    budget or concurrency slots for longer. It must be longer than every model's `timeouts.total` (the
+    configuration is refused otherwise), best longer than `connect` + `first_byte` + `total`, the
+    longest a request can take: the default leaves some five minutes to spare over the default timeouts'
+    4210 s. A request outliving its reservation is still charged, once, when it settles."""
     on_store_error: Literal["fail_closed", "fail_open"] = "fail_closed"
     """When the store cannot be reached: `fail_closed` answers 503; `fail_open` keeps serving on
     counters kept in each gateway process (starting from the last usage seen in the store) and writes
-    the usage to the store when it answers again, so that none is lost."""
+    the usage to the store when it answers again, so that none is lost; keys already seen keep working
+    too (none can be revoked while the store is down, and caches are flushed when it is back)."""
     weights: Weights = Weights()
     """Weights of input and output tokens, for every model."""
     models: dict[str, ModelPricing] = {}

@@ -14,7 +14,7 @@ __all__ = ["MetricsConfig"]
 class MetricsConfig(BaseModel):
     """Prometheus metrics at `GET /metrics` (see docs/metrics.md for every metric)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     enabled: bool = True
     """Serve the metrics endpoint. Turned off, the route is not mounted and nothing is shared

@@ -29,7 +29,7 @@ _INSTRUMENTATION_NAME = "gateway"
 class TracingConfig(BaseModel):
     """Request tracing. Where spans go is set by the standard `OTEL_*` environment variables."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     enabled: bool = False
     """Trace every sampled request (the sampler is `OTEL_TRACES_SAMPLER`, parent-based always-on by

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -91,11 +90,3 @@ def edit_line(path: Path, number: int, change: Any) -> None:
     lines = path.read_bytes().splitlines(keepends=True)
     lines[number - 1] = change(lines[number - 1])
     path.write_bytes(b"".join(lines))
-
-
-async def wait_until(condition: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"not within {timeout} s"
-        await asyncio.sleep(0.005)

@@ -33,9 +33,9 @@ from tests.audit.conftest import (
     lines_of,
     make_record,
     objects_of,
-    wait_until,
     write_log,
 )
+from tests.waiting import async_wait_for
 
 
 def records(count: int, start: int = 0) -> list[AuditRecord]:
@@ -85,7 +85,7 @@ async def test_write_does_no_io_and_the_writer_catches_up_in_the_background(tmp_
         # A full batch wakes the writer at once, without waiting for the 30 s interval.
         for record in records(5, start=4):
             log.write(record)
-        await wait_until(lambda: len(lines_of(path)) == 9, timeout=5)
+        assert await async_wait_for(lambda: len(lines_of(path)) == 9, 5.0)
         stats = log.stats()
         assert (stats.buffered, stats.written, stats.dropped) == (0, 9, 0)
     finally:
@@ -346,7 +346,7 @@ async def test_a_failing_disk_is_retried_then_what_is_left_is_counted_at_close(
     with caplog.at_level(logging.WARNING, logger="gateway.audit"):
         for record in records(3):
             log.write(record)
-        await wait_until(lambda: log.stats().failed_writes >= 2)
+        assert await async_wait_for(lambda: log.stats().failed_writes >= 2, 5.0)
         assert log.stats().buffered == 3 and log.stats().written == 0
         waiting = asyncio.ensure_future(log.flush())
         await asyncio.sleep(0)  # the flush is asked for before the close

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
@@ -13,6 +12,7 @@ import pytest_asyncio
 from gateway.authz import Authorizer, PolicyError, PolicyReloader
 from gateway.authz import reloader as reloader_module
 from tests.authz.conftest import TEST_POLICY, PolicyFiles
+from tests.waiting import async_wait_for
 
 COURRIER_SMALL = ("dgfip", "assistant-courrier", (), "mistral-small", "chat")
 DENY_SMALL = "p, assistant-courrier, dgfip, mistral-small, *, deny\n"
@@ -38,16 +38,6 @@ def _running(reloader: PolicyReloader) -> bool:
     return reloader.running
 
 
-async def _wait_for(condition: object, seconds: float = 2.0) -> bool:
-    assert callable(condition)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(condition())
-
-
 @pytest.mark.asyncio
 async def test_edit_on_disk_changes_the_decision(
     files: PolicyFiles, watched: tuple[Authorizer, PolicyReloader]
@@ -58,7 +48,7 @@ async def test_edit_on_disk_changes_the_decision(
     assert authorizer.decide(*COURRIER_SMALL).allowed
 
     files.write_policy(TEST_POLICY + DENY_SMALL)
-    assert await _wait_for(lambda: not authorizer.decide(*COURRIER_SMALL).allowed)
+    assert await async_wait_for(lambda: not authorizer.decide(*COURRIER_SMALL).allowed, 2.0)
     assert authorizer.version == 2 and authorizer.loaded_at >= first_loaded_at
     assert authorizer.decide(*COURRIER_SMALL).rule == (
         "p",
@@ -76,7 +66,7 @@ async def test_edit_written_in_place_is_picked_up(
 ) -> None:
     authorizer, _ = watched
     files.policy_file.write_text(TEST_POLICY + DENY_SMALL, encoding="utf-8")
-    assert await _wait_for(lambda: not authorizer.decide(*COURRIER_SMALL).allowed)
+    assert await async_wait_for(lambda: not authorizer.decide(*COURRIER_SMALL).allowed, 2.0)
 
 
 @pytest.mark.asyncio
@@ -86,7 +76,7 @@ async def test_same_content_rewritten_does_not_reload(
     authorizer, reloader = watched
     files.write_policy(TEST_POLICY)
     checked = reloader.last_checked_at
-    assert await _wait_for(lambda: reloader.last_checked_at != checked)
+    assert await async_wait_for(lambda: reloader.last_checked_at != checked, 2.0)
     await asyncio.sleep(0.2)
     assert authorizer.version == 1
 
@@ -115,16 +105,22 @@ async def test_decisions_during_reloads_are_never_wrong(files: PolicyFiles, cach
                 return
             await asyncio.sleep(0)
 
+    def loaded(version: int) -> Callable[[], bool]:
+        return lambda: authorizer.version == version
+
+    def answered_by(version: int) -> Callable[[], bool]:
+        return lambda: bool(seen) and seen[-1][0] == version
+
     loop_task = asyncio.create_task(decide_in_a_loop())
     try:
         # Versions 2, 3, 4, 5 deny, allow, deny, allow; each is waited for before the next edit.
         for version in range(2, 6):
             deny = version % 2 == 0
             files.write_policy(TEST_POLICY + (DENY_SMALL if deny else ""))
-            reached = await _wait_for(lambda version=version: authorizer.version == version)
+            reached = await async_wait_for(loaded(version), 2.0)
             assert reached, f"version {version} not loaded within 2 s: {reloader.last_error}"
             # Let the loop answer at least once from this version before the next edit.
-            assert await _wait_for(lambda version=version: bool(seen) and seen[-1][0] == version)
+            assert await async_wait_for(answered_by(version), 2.0)
     finally:
         stop.set()
         await loop_task
@@ -170,7 +166,7 @@ async def test_broken_model_is_refused_by_the_watcher(
     authorizer, reloader = watched
     caplog.set_level(logging.ERROR, logger="gateway.authz")
     files.write_model("[request_definition]\nr = sub, obj\n")
-    assert await _wait_for(lambda: reloader.last_error is not None)
+    assert await async_wait_for(lambda: reloader.last_error is not None, 2.0)
     assert str(files.model_file) in (reloader.last_error or "")
     assert any(str(files.model_file) in record.getMessage() for record in caplog.records)
     assert authorizer.version == 1

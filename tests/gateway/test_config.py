@@ -96,3 +96,42 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "models[0].backends[0].max_concurent: unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+_QUOTAS = "quotas:\n  departments: {dgfip: {tokens_per_day: 1000}}\n"
+
+
+def test_default_reservations_outlast_the_default_timeouts(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, "models: [{name: m, backends: [{url: 'http://h:1'}]}]\n" + _QUOTAS))
+    timeouts = config.models[0].timeouts
+    assert config.quotas.enabled
+    assert config.quotas.reservation_ttl_seconds > timeouts.connect + timeouts.first_byte + timeouts.total
+
+
+@pytest.mark.parametrize(
+    ("ttl", "total"),
+    [(900, None), (3600, None), (4200, 5000)],
+)
+def test_a_reservation_shorter_than_the_longest_request_is_refused(
+    tmp_path: Path, ttl: int, total: int | None
+) -> None:
+    long_model = f", timeouts: {{total: {total}}}" if total else ""
+    text = (
+        "models:\n"
+        "  - {name: short, backends: [{url: 'http://h:1'}], timeouts: {total: 60}}\n"
+        f"  - {{name: long, backends: [{{url: 'http://h:2'}}]{long_model}}}\n"
+        f"{_QUOTAS}  reservation_ttl_seconds: {ttl}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text))
+    message = str(caught.value)
+    assert f"quotas.reservation_ttl_seconds ({ttl}) must be longer than the longest request" in message
+    assert f"model `long` allows timeouts.total {total or 3600} s" in message
+
+
+def test_reservation_ttl_matters_only_with_quotas(tmp_path: Path) -> None:
+    models = "models: [{name: m, backends: [{url: 'http://h:1'}]}]\n"
+    config = load_config(_write(tmp_path, models + "quotas: {reservation_ttl_seconds: 900}\n"))
+    assert not config.quotas.enabled and config.quotas.reservation_ttl_seconds == 900
+    longer = load_config(_write(tmp_path, models + _QUOTAS + "  reservation_ttl_seconds: 3601\n"))
+    assert longer.quotas.reservation_ttl_seconds == 3601

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,15 +25,7 @@ from tests.gateway.conftest import (
     sim_stats,
 )
 from tests.redis_server import redis_server
-
-
-def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.waiting import wait_for
 
 
 def _outstanding(gw: RunningGateway) -> int:
@@ -93,7 +84,7 @@ def test_budget_runs_out_with_a_readable_429_and_is_never_exceeded() -> None:
         assert "day" in refusal.message and "Europe/Paris" in refusal.message
         assert refusal.response.headers["retry-after"].isdigit()
         assert 0 < used <= budget
-        assert _wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
+        assert wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
 
 
 def test_rate_limit_headers_on_every_answer() -> None:
@@ -150,7 +141,7 @@ def test_streams_settle_from_their_usage_chunk_and_failures_release() -> None:
         assert broken.status_code == 200
         refused = _chat(gw, max_tokens=-1)
         assert refused.status_code == 400
-        assert _wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
+        assert wait_for(lambda: _outstanding(gw) == 0, 3.0), "a reservation was left behind"
 
 
 def test_client_leaving_mid_stream_is_charged_for_what_was_generated() -> None:
@@ -172,8 +163,8 @@ def test_client_leaving_mid_stream_is_charged_for_what_was_generated() -> None:
             for index, _ in enumerate(response.iter_raw()):
                 if index >= 3:
                     break
-        assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0)
-        assert _wait_for(lambda: _outstanding(gw) == 0, 5.0)
+        assert wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0)
+        assert wait_for(lambda: _outstanding(gw) == 0, 5.0)
         # What remains of the day's budget: the whole reservation (500 output tokens) was given back.
         after = _chat(gw, max_tokens=1)
         remaining = int(after.headers["x-ratelimit-remaining-tokens"])
@@ -205,7 +196,7 @@ def test_quota_store_outage(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
             else:
                 assert {response.status_code for response in during} == {200}
             redis.start()
-            assert _wait_for(lambda: _chat(gw, max_tokens=2).status_code == 200, 10.0), "no recovery"
+            assert wait_for(lambda: _chat(gw, max_tokens=2).status_code == 200, 10.0), "no recovery"
 
             async def used_today() -> int:
                 ledger = RedisLedger.from_url(redis.url)
@@ -220,4 +211,4 @@ def test_quota_store_outage(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
             if mode == "fail_open":
                 # Redis forgot everything (it keeps nothing on disk here): what it holds now is what
                 # the gateway replayed from the outage, plus the request after it.
-                assert _wait_for(lambda: asyncio.run(used_today()) > 0, 10.0)
+                assert wait_for(lambda: asyncio.run(used_today()) > 0, 10.0)

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.identity.settings import StoreConfig
 from gateway.metering import open_usage_store
 from gateway.metering.periods import Calendar
+from gateway.storage import StoreConfig
 from tests.gateway.conftest import (
     DEPARTMENT,
     SERVICE,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -20,15 +19,7 @@ from tests.gateway.conftest import (
     sim_stats,
 )
 from tests.servers import free_port
-
-
-def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.waiting import wait_for
 
 
 def _chat(
@@ -97,7 +88,7 @@ def test_load_follows_the_backend_queue_depth() -> None:
         ]
         with running_gateway(models) as gw, _keep_busy(sim_a, count=3, max_tokens=60):
             backend_a = gw.state.backends[0]
-            assert _wait_for(lambda: backend_a.waiting > 0, 3.0), "the gateway never saw sim_a's queue"
+            assert wait_for(lambda: backend_a.waiting > 0, 3.0), "the gateway never saw sim_a's queue"
             before = _requests(sim_a)
             for index in range(10):
                 assert _chat(gw, f"question {index}").status_code == 200
@@ -123,7 +114,7 @@ def test_prefix_affinity_holds_until_saturation() -> None:
             other = sim_b if preferred == sim_a else sim_a
             preferred_backend = next(b for b in gw.state.backends if b.url == preferred)
             with _keep_busy(preferred, count=3, max_tokens=60):
-                assert _wait_for(lambda: preferred_backend.waiting > 0, 3.0)
+                assert wait_for(lambda: preferred_backend.waiting > 0, 3.0)
                 before = _requests(other)
                 reply = _chat(gw, "Bonjour, voici mon dossier", opening=opening, follow_up="Et la dernière ?")
                 assert reply.status_code == 200
@@ -151,7 +142,7 @@ def test_killed_backend_is_ejected_and_a_restarted_one_comes_back() -> None:
         ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
         assert ready.status_code == 200
         with running_simulator(port=port_a) as sim_a_again:
-            assert _wait_for(lambda: backend_a.healthy, 5.0), "the restarted backend never came back"
+            assert wait_for(lambda: backend_a.healthy, 5.0), "the restarted backend never came back"
             for index in range(10):
                 assert _chat(gw, f"r{index}").status_code == 200
             assert _requests(sim_a_again) > 0
@@ -188,7 +179,7 @@ def test_queue_full_is_retried_elsewhere_without_ejection() -> None:
         ]
         health = {"interval": 5, "metrics_interval": 0, "eject_after": 1}
         with running_gateway(models, health=health) as gw, _keep_busy(sim_a, count=1, max_tokens=100):
-            assert _wait_for(lambda: sim_stats(sim_a)["running"] == 1, 3.0)
+            assert wait_for(lambda: sim_stats(sim_a)["running"] == 1, 3.0)
             for index in range(4):
                 assert _chat(gw, f"q{index}").status_code == 200
             assert gw.state.backends[0].ejections == 0, "a full queue is load, not a failure"
@@ -220,7 +211,7 @@ def test_ready_while_one_model_of_several_can_be_served() -> None:
             ]
         ) as gw,
     ):
-        assert _wait_for(lambda: not gw.state.pools[CHAT_MODEL].has_available(), 5.0)
+        assert wait_for(lambda: not gw.state.pools[CHAT_MODEL].has_available(), 5.0)
         ready = httpx.get(f"{gw.url}/health/ready", timeout=5)
         assert ready.status_code == 200
         assert ready.json() == {"status": "degraded", "models": {CHAT_MODEL: False, SOLO_MODEL: True}}

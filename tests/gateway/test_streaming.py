@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import msgspec
 
 from tests.gateway.conftest import CHAT_MODEL, SOLO_MODEL, running_gateway, running_simulator, sim_stats
+from tests.waiting import wait_for
 
 
 def _events(body: bytes) -> list[bytes]:
@@ -54,15 +54,6 @@ def test_stream_format_matches_vllm() -> None:
         assert len(relayed_events) == len(direct_events)
 
 
-def _wait_for(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_client_disconnect_aborts_the_backend_request() -> None:
     # 50 ms per token and 200 tokens: the stream would last 10 s if nobody stopped it.
     with (
@@ -80,9 +71,9 @@ def test_client_disconnect_aborts_the_backend_request() -> None:
         ) as response:
             for _ in response.iter_raw():
                 break  # read one piece, then hang up
-        assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
+        assert wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
         assert sim_stats(sim)["running"] == 0
-        assert _wait_for(lambda: gw.state.backends[0].in_flight == 0, 2.0)
+        assert wait_for(lambda: gw.state.backends[0].in_flight == 0, 2.0)
 
 
 def test_backend_failing_mid_stream_is_not_retried() -> None:

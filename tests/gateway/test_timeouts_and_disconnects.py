@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import httpx
 import msgspec
 import pytest
 
 from tests.gateway.conftest import SOLO_MODEL, running_gateway, running_simulator, sim_stats
-
-
-def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.waiting import wait_for
 
 
 def _payload(**extra: object) -> dict[str, object]:
@@ -67,7 +58,7 @@ def test_idle_timeout_ends_a_silent_stream_with_an_error_event() -> None:
         assert events[-1] == b"data: [DONE]"
         error = msgspec.json.decode(events[-2][6:])
         assert error["error"]["code"] == "upstream_timeout"
-        assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), (
+        assert wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), (
             "the silent backend was not told to stop"
         )
 
@@ -82,8 +73,8 @@ def test_client_leaving_before_the_answer_aborts_the_backend(stream: bool) -> No
         payload = _payload(max_tokens=200, stream=stream, vllm_xargs={"sim_delay_ms": 300})
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{gw.url}/v1/chat/completions", json=payload, headers=gw.headers, timeout=0.15)
-        assert _wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
-        assert _wait_for(lambda: gw.state.backends[0].in_flight == 0, 2.0)
+        assert wait_for(lambda: sim_stats(sim)["aborted"] == 1, 5.0), sim_stats(sim)
+        assert wait_for(lambda: gw.state.backends[0].in_flight == 0, 2.0)
         # The gateway is unharmed and serves the next request.
         response = httpx.post(
             f"{gw.url}/v1/chat/completions", json=_payload(max_tokens=1), headers=gw.headers, timeout=10

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.identity import AuthConfig, KeyStore, Pepper, StoreConfig
+from gateway.identity import AuthConfig, KeyStore, Pepper
 from gateway.identity.cli import add_key_commands, run_key_command, run_keys
 from gateway.identity.keys import hash_key, parse_key
+from gateway.storage import StoreConfig
 
 
 def parser() -> argparse.ArgumentParser:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 
@@ -19,20 +18,13 @@ from gateway.identity import (
 )
 from gateway.identity.redis_store import RedisKeyStore
 from tests.redis_server import RedisServer, redis_server
+from tests.waiting import async_wait_for
 
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
     with redis_server() as running:
         yield running
-
-
-async def until(condition: object, timeout: float) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.asyncio
@@ -46,7 +38,7 @@ async def test_losing_redis_flushes_the_cache_and_fails_closed(server: RedisServ
         assert authenticator._cache
 
         server.stop()
-        await until(lambda: not store.changes_live, timeout=3)
+        assert await async_wait_for(lambda: not store.changes_live, 3)
         assert not authenticator._cache  # flushed: a revocation could be missed from now on
         with pytest.raises(AuthenticationUnavailable) as caught:
             await authenticator.authenticate(f"Bearer {key}", "127.0.0.1")
@@ -56,7 +48,7 @@ async def test_losing_redis_flushes_the_cache_and_fails_closed(server: RedisServ
             await store.list()
 
         server.start()  # same port, but empty: this Redis keeps nothing on disk
-        await until(lambda: store.changes_live, timeout=5)
+        assert await async_wait_for(lambda: store.changes_live, 5)
         with pytest.raises(AuthenticationFailed):
             await authenticator.authenticate(f"Bearer {key}", "127.0.0.1")
         _, fresh = await create_key(store, pepper, "dgfip", "chatbot")
@@ -78,11 +70,11 @@ async def test_a_frozen_redis_is_noticed_by_the_heartbeat(server: RedisServer, p
         assert authenticator._cache
         server.pause()
         started = time.monotonic()
-        await until(lambda: not store.changes_live, timeout=3)
+        assert await async_wait_for(lambda: not store.changes_live, 3)
         assert time.monotonic() - started < 1.5  # three heartbeats of 0.2 s, and a read timeout
         assert not authenticator._cache
         server.resume()
-        await until(lambda: store.changes_live, timeout=5)
+        assert await async_wait_for(lambda: store.changes_live, 5)
         assert (await authenticator.authenticate(f"Bearer {key}", "127.0.0.1")).department == "dgfip"
         assert authenticator._cache
     finally:
@@ -102,7 +94,7 @@ async def test_redis_down_at_start_then_up(server: RedisServer, pepper: Pepper) 
         with pytest.raises(AuthenticationUnavailable):
             await authenticator.authenticate("Bearer sgw_abcdefghijkl_" + "A" * 43, "127.0.0.1")
         server.start()
-        await until(lambda: store.changes_live, timeout=5)
+        assert await async_wait_for(lambda: store.changes_live, 5)
         _, key = await create_key(store, pepper, "dgfip", "chatbot")
         assert (await authenticator.authenticate(f"Bearer {key}", "127.0.0.1")).service == "chatbot"
     finally:

@@ -3,7 +3,6 @@ a Sentinel-watched master)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
@@ -14,6 +13,7 @@ from gateway.identity import Authenticator, DuplicateKeyId, KeyRecord, KeyStore,
 from gateway.identity.keys import display_prefix, generate_key, hash_key
 from tests.identity.conftest import CHANGE_DEADLINE, Backend
 from tests.redis_topologies import STORE_KINDS
+from tests.waiting import async_wait_for
 
 pytestmark = pytest.mark.parametrize("backend", STORE_KINDS, indirect=True)
 
@@ -33,17 +33,6 @@ def make_record(
         created=created,
         expires=created + 3600,
     )
-
-
-async def wait_for(condition: object, deadline: float = CHANGE_DEADLINE) -> float:
-    """Seconds until `condition()` held; fails after `deadline`."""
-    assert callable(condition)
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > deadline:
-            pytest.fail(f"condition not met within {deadline} s")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 @pytest.mark.asyncio
@@ -116,12 +105,11 @@ async def test_changes_reach_a_subscriber_of_another_instance(backend: Backend) 
 
     record = make_record()
     await writer.create(record)
-    await wait_for(lambda: record.id in heard)
+    assert await async_wait_for(lambda: record.id in heard, CHANGE_DEADLINE)
     heard.clear()
     await writer.touch(record.id, 1_700_000_600)
     await writer.revoke(record.id, 1_700_000_700)
-    elapsed = await wait_for(lambda: record.id in heard)
-    assert elapsed < CHANGE_DEADLINE
+    assert await async_wait_for(lambda: record.id in heard, CHANGE_DEADLINE)
     assert None not in heard
 
 
@@ -132,7 +120,7 @@ async def test_local_changes_reach_local_subscribers(store: KeyStore) -> None:
     record = make_record()
     await store.create(record)
     await store.revoke(record.id, 1_700_000_700)
-    await wait_for(lambda: heard.count(record.id) >= 2)
+    assert await async_wait_for(lambda: heard.count(record.id) >= 2, CHANGE_DEADLINE)
 
 
 @pytest.mark.asyncio
@@ -165,7 +153,7 @@ async def test_an_ended_session_is_seen_by_every_instance_until_it_expires(backe
     assert await reader.session_ended("a" * 32)
     assert not await reader.session_ended("c" * 32)
     assert not await reader.session_ended("d" * 32)
-    await wait_for(lambda: time.time() >= now + 3, deadline=5)
+    assert await async_wait_for(lambda: time.time() >= now + 3, 5)
     assert not await reader.session_ended("b" * 32)
     assert await reader.session_ended("a" * 32)
 

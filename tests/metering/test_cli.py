@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.identity import StoreConfig
 from gateway.metering import EmbeddedUsageStore, MeteringConfig, UsageRecord, UsageStore, usage_database_path
 from gateway.metering.cli import add_usage_commands, run_usage, run_usage_command
 from gateway.metering.redis_store import RedisUsageStore
+from gateway.storage import StoreConfig
 from tests.metering.conftest import (
     NOVEMBER_START,
     expected_rows,

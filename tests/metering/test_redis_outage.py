@@ -8,9 +8,8 @@ start. Each test therefore checks the records made during and after the outage, 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -20,6 +19,7 @@ from gateway.metering import UsageRecord, UsageRecorder, usage_report
 from gateway.metering.redis_store import RedisUsageStore
 from tests.metering.conftest import by_request, expected_rows, generate_records, read_all
 from tests.redis_server import RedisServer, redis_server
+from tests.waiting import async_wait_for
 
 
 @pytest.fixture
@@ -33,13 +33,6 @@ async def store(server: RedisServer) -> AsyncIterator[RedisUsageStore]:
     opened = RedisUsageStore.from_url(server.url, prefix=f"t{uuid.uuid4().hex[:12]}", timeout=0.3)
     yield opened
     await opened.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s"
-        await asyncio.sleep(0.01)
 
 
 async def record_slowly(recorder: UsageRecorder, records: list[UsageRecord], chunk: int = 250) -> None:
@@ -77,17 +70,17 @@ async def test_records_made_while_redis_is_down_are_written_when_it_returns(
     await recorder.start()
     try:
         await record_slowly(recorder, before)
-        await until(lambda: recorder.stats().written == 200, timeout=3)
+        assert await async_wait_for(lambda: recorder.stats().written == 200, 3)
 
         server.stop()
         await record_slowly(recorder, during)
-        await until(lambda: recorder.stats().failed_writes >= 2, timeout=5)
+        assert await async_wait_for(lambda: recorder.stats().failed_writes >= 2, 5)
         stats = recorder.stats()
         assert not stats.store_available and stats.buffered == 3000 and stats.dropped == 0
 
         server.start()  # empty: `before` is gone with the old process, not with the gateway
         await record_slowly(recorder, after)
-        await until(lambda: recorder.stats().buffered == 0, timeout=10)
+        assert await async_wait_for(lambda: recorder.stats().buffered == 0, 10)
         assert recorder.stats().store_available and recorder.stats().dropped == 0
         assert recorder.stats().written == 4000
     finally:
@@ -165,7 +158,7 @@ async def test_writes_whose_answers_were_lost_are_not_counted_twice(server: Redi
     try:
         cutter.cuts = 5  # more than redis-py's own two quick retries: the recorder retries too
         await record_slowly(recorder, generated)
-        await until(lambda: recorder.stats().buffered == 0, timeout=10)
+        assert await async_wait_for(lambda: recorder.stats().buffered == 0, 10)
         assert cutter.cuts == 0 and recorder.stats().failed_writes >= 1
     finally:
         await recorder.close()
@@ -201,7 +194,7 @@ async def test_an_outage_longer_than_the_buffer_drops_the_excess_and_counts_it(
         assert recorder.stats().dropped == 500 and recorder.stats().buffered == 1000
         assert any("usage records dropped (the buffer is full)" in message for message in caplog.messages)
         server.start()
-        await until(lambda: recorder.stats().buffered == 0, timeout=10)
+        assert await async_wait_for(lambda: recorder.stats().buffered == 0, 10)
     finally:
         await recorder.close()
     await assert_stored_exactly(store, generated[:1000])  # the oldest are kept

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.identity import CredentialError, StoreConfig
+from gateway.identity import CredentialError
 from gateway.quotas import EmbeddedLedger, QuotaConfig, open_ledger
 from gateway.quotas.redis_ledger import RedisLedger
+from gateway.storage import StoreConfig
 
 pytestmark = pytest.mark.asyncio
 

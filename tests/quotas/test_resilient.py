@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -14,6 +14,7 @@ from gateway.quotas import Planner, QuotaStoreError, QuotaUnavailable, Resilient
 from gateway.quotas.redis_ledger import RedisLedger
 from tests.quotas.conftest import FakeClock, plan, planner, refused, reserved
 from tests.redis_server import RedisServer, redis_server
+from tests.waiting import async_wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,13 +33,6 @@ async def opened() -> AsyncIterator[list[ResilientLedger]]:
     yield ledgers
     for ledger in ledgers:
         await ledger.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s"
-        await asyncio.sleep(0.02)
 
 
 async def resilient(
@@ -82,7 +76,7 @@ async def test_fail_closed_answers_503_then_replays_the_settlements(
     assert reserved(await ledger.reserve(plan(quotas, clock(), department="dinum"))).id == ""
 
     server.start()  # empty: this test server keeps nothing on disk
-    await until(lambda: not ledger.degraded and not ledger.pending, timeout=5)
+    assert await async_wait_for(lambda: not ledger.degraded and not ledger.pending, 5)
     assert await ledger.usage(request) == (123,)  # charged once, from the replay
     assert await ledger.outstanding() == 0
     reserved(await ledger.reserve(request))
@@ -117,7 +111,7 @@ async def test_fail_open_enforces_locally_and_replays_the_usage(
     assert ledger.pending == 4
 
     server.start()
-    await until(lambda: not ledger.degraded and not ledger.pending, timeout=5)
+    assert await async_wait_for(lambda: not ledger.degraded and not ledger.pending, 5)
     # The restarted (empty) store received the usage made during the outage, once: 150 + 3 x 10
     # tokens, and 4 requests (the released one was never made).
     assert await ledger.usage(plan(quotas, clock())) == (180, 4)
@@ -153,17 +147,17 @@ async def test_fail_open_under_load_loses_no_usage_and_charges_none_twice(
     workers = [asyncio.create_task(worker()) for _ in range(20)]
     await asyncio.sleep(0.3)
     server.pause()
-    await until(lambda: ledger.degraded, timeout=5)
+    assert await async_wait_for(lambda: ledger.degraded, 5)
     await asyncio.sleep(0.5)
     server.resume()
-    await until(lambda: not ledger.degraded, timeout=10)
+    assert await async_wait_for(lambda: not ledger.degraded, 10)
     await asyncio.sleep(0.3)
     stop.set()
     await asyncio.wait_for(asyncio.gather(*workers), 10)
 
     assert outcomes.get("local/settled", 0) > 0  # requests were served during the outage
     assert outcomes.get("store/settled", 0) > 0
-    await until(lambda: ledger.pending == 0, timeout=5)
+    assert await async_wait_for(lambda: ledger.pending == 0, 5)
     # A reservation whose answer was lost in the freeze still holds its worst case in the store,
     # until its TTL: then it is given back, and only actual usage remains.
     clock.advance(61)
@@ -201,17 +195,17 @@ async def test_fail_open_keeps_serving_while_redis_stops_and_restarts(
     workers = [asyncio.create_task(worker(seed)) for seed in range(20)]
     await asyncio.sleep(0.2)
     server.stop()
-    await until(lambda: ledger.degraded, timeout=5)
+    assert await async_wait_for(lambda: ledger.degraded, 5)
     served_before = served
     await asyncio.sleep(0.3)
     assert served > served_before  # served during the outage
     server.start()
-    await until(lambda: not ledger.degraded, timeout=10)
+    assert await async_wait_for(lambda: not ledger.degraded, 10)
     await asyncio.sleep(0.2)
     stop.set()
     await asyncio.wait_for(asyncio.gather(*workers), 10)
     assert failures == []
-    await until(lambda: ledger.pending == 0, timeout=5)
+    assert await async_wait_for(lambda: ledger.pending == 0, 5)
     assert local_total > 0
     # What the restarted store has: at least every local usage (plus what was settled in it since).
     assert (await ledger.usage(plan(quotas, clock())))[0] >= local_total
@@ -230,5 +224,5 @@ async def test_a_full_queue_drops_the_oldest_and_counts_it(
         assert await ledger.settle(reservation, 1, 0) == "deferred"
     assert ledger.pending == 2 and ledger.dropped == 1
     server.start()
-    await until(lambda: not ledger.degraded and not ledger.pending, timeout=5)
+    assert await async_wait_for(lambda: not ledger.degraded and not ledger.pending, 5)
     assert await ledger.usage(plan(quotas, clock())) == (2,)  # the two kept, not the dropped one

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeAlias
 
 import pytest
@@ -19,10 +19,11 @@ from gateway.quotas import QuotaStoreError, Refusal, Reservation, script_batch
 from gateway.quotas.redis_ledger import RedisLedger
 from gateway.quotas.redis_scripts import FINISH, RESERVE
 from gateway.quotas.script_batch import ScriptBatcher
-from gateway.redis_client import RedisClient
+from gateway.storage.redis_client import RedisClient
 from tests.quotas.conftest import FakeClock, plan, planner, reserved
 from tests.redis_server import ClusterServers, RedisServer, SentinelServers, redis_server
 from tests.redis_topologies import cluster_connection, sentinel_connection
+from tests.waiting import async_wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -40,13 +41,6 @@ def _batcher(ledger: RedisLedger) -> ScriptBatcher:
     batcher = ledger.script_batcher
     assert batcher is not None
     return batcher
-
-
-async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s"
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture
@@ -398,7 +392,7 @@ async def test_a_caller_cancelled_in_flight_leaves_the_others_alone(
         callers = [
             asyncio.create_task(_awaited(echo(keys=[f"k{index}"], args=[index]))) for index in range(6)
         ]
-        await until(lambda: batcher.pipelines_sent == sent + 1)
+        assert await async_wait_for(lambda: batcher.pipelines_sent == sent + 1, WAIT)
         await asyncio.sleep(0.05)  # on the wire: the two below are cancelled while they wait for Redis
         callers[2].cancel()
         callers[3].cancel()
@@ -447,7 +441,7 @@ async def test_close_abandons_a_batch_redis_does_not_answer(
         sent = batcher.pipelines_sent
         server.pause()
         futures = [echo(keys=["k"], args=[index]) for index in range(4)]
-        await until(lambda: batcher.pipelines_sent == sent + 1)
+        assert await async_wait_for(lambda: batcher.pipelines_sent == sent + 1, WAIT)
         started = time.monotonic()
         await asyncio.wait_for(batcher.aclose(), WAIT)
         assert time.monotonic() - started < 2

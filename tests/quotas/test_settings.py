@@ -48,7 +48,7 @@ def test_defaults_limit_nothing() -> None:
     assert (config.timezone, config.default_max_tokens, config.reservation_ttl_seconds) == (
         "Europe/Paris",
         4096,
-        900.0,
+        4500.0,
     )
     assert config.on_store_error == "fail_closed"
     assert (config.weights.input, config.weights.output) == (1.0, 1.0)

@@ -1,9 +1,6 @@
-"""Reading single samples out of Prometheus text, and waiting for them to change."""
+"""Reading single samples out of Prometheus text (`tests.waiting` waits for them to change)."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,12 +23,3 @@ def gauge(text: str, name: str, **labels: str) -> float:
     values = _samples(text, name, labels)
     assert len(values) == 1, f"{name}{labels}: {len(values)} samples"
     return values[0]
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

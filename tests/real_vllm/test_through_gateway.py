@@ -13,8 +13,9 @@ import openai
 import pytest
 
 from tests.gateway.conftest import DEPARTMENT, RunningGateway, issue_key
-from tests.real_vllm.metrics import counter, gauge, wait_for
+from tests.real_vllm.metrics import counter, gauge
 from tests.real_vllm.servers import EMBED_MODEL, GENERATE_MODEL, STARTUP_SECONDS, VllmServers
+from tests.waiting import wait_for
 
 # The first test waits for the servers to start as well (STARTUP_SECONDS at the most).
 pytestmark = [pytest.mark.real_vllm, pytest.mark.timeout(STARTUP_SECONDS + 120)]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,16 +33,6 @@ def json_events(raw: str) -> list[dict[str, Any]]:
     assert events[-1] == "[DONE]"
     assert events.count("[DONE]") == 1
     return [json.loads(event) for event in events[:-1]]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def stats(client: httpx.Client) -> dict[str, int]:

@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from tests.simulator.conftest import StartSimulator
-from tests.simulator.helpers import CHAT_PATH, chat_body, metric_value, stats, wait_until
+from tests.simulator.helpers import CHAT_PATH, chat_body, metric_value, stats
+from tests.waiting import wait_for
 
 ABORT_SERIES = 'vllm:request_success_total{engine="0",finished_reason="abort",model_name="test-model"}'
 
@@ -20,7 +21,7 @@ def test_closing_a_stream_aborts_the_request(start_simulator: StartSimulator) ->
             assert stats(http)["running"] == 1
         # Leaving the block closed the connection long before 500 tokens at 20 ms each.
 
-        assert wait_until(lambda: stats(http)["aborted"] == 1)
+        assert wait_for(lambda: stats(http)["aborted"] == 1, 5.0)
         assert stats(http)["running"] == 0
         assert stats(http)["completed"] == 0
         assert metric_value(http.get("/metrics").text, ABORT_SERIES) == 1.0
@@ -32,7 +33,7 @@ def test_disconnect_during_a_non_streamed_wait_aborts(start_simulator: StartSimu
         with pytest.raises(httpx.ReadTimeout):
             http.post(CHAT_PATH, json=chat_body(), headers={"x-sim-delay-ms": "5000"}, timeout=0.3)
 
-        assert wait_until(lambda: stats(http)["aborted"] == 1)
+        assert wait_for(lambda: stats(http)["aborted"] == 1, 5.0)
         assert stats(http)["running"] == 0
 
 
@@ -49,7 +50,7 @@ def test_break_after_drops_the_connection(client: httpx.Client) -> None:
 
     assert len(events) == 3
     assert "data: [DONE]" not in events
-    assert wait_until(lambda: stats(client)["running"] == 0)
+    assert wait_for(lambda: stats(client)["running"] == 0, 5.0)
 
 
 def test_break_after_longer_than_the_stream_changes_nothing(client: httpx.Client) -> None:

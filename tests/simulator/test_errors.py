@@ -9,7 +9,8 @@ import openai
 import pytest
 
 from tests.simulator.conftest import StartSimulator
-from tests.simulator.helpers import CHAT_PATH, chat_body, json_events, stats, wait_until
+from tests.simulator.helpers import CHAT_PATH, chat_body, json_events, stats
+from tests.waiting import wait_for
 
 QUEUE_FULL = "The engine is currently busy and cannot accept new requests. Please try again later or on a different instance."
 
@@ -197,7 +198,7 @@ def test_queue_full_is_503(start_simulator: StartSimulator) -> None:
     }
     with httpx.Client(base_url=base_url, timeout=10.0) as http:
         # The two slow requests were cancelled by their client: both count as aborted, the slots are free.
-        assert wait_until(lambda: stats(http)["aborted"] == 2)
+        assert wait_for(lambda: stats(http)["aborted"] == 2, 5.0)
         assert stats(http)["running"] == 0
         assert stats(http)["waiting"] == 0
 

@@ -21,7 +21,8 @@ from openai.types.responses import (
 from pydantic import BaseModel
 
 from tests.simulator.conftest import StartSimulator
-from tests.simulator.helpers import stats, wait_until
+from tests.simulator.helpers import stats
+from tests.waiting import wait_for
 
 PATH = "/v1/responses"
 
@@ -508,7 +509,7 @@ def test_closing_a_stream_aborts_the_request(start_simulator: StartSimulator) ->
             assert stats(http)["running"] == 1
         # Leaving the block closed the connection long before 500 tokens at 20 ms each.
 
-        assert wait_until(lambda: stats(http)["aborted"] == 1)
+        assert wait_for(lambda: stats(http)["aborted"] == 1, 5.0)
         assert stats(http)["running"] == 0
         assert stats(http)["completed"] == 0
 
@@ -517,7 +518,7 @@ def test_disconnect_during_a_non_streamed_wait_aborts(client: httpx.Client) -> N
     with pytest.raises(httpx.ReadTimeout):
         client.post(PATH, json=body(), headers={"x-sim-delay-ms": "5000"}, timeout=0.3)
 
-    assert wait_until(lambda: stats(client)["aborted"] == 1)
+    assert wait_for(lambda: stats(client)["aborted"] == 1, 5.0)
     assert stats(client)["running"] == 0
 
 
@@ -542,7 +543,7 @@ def test_failure_injection_headers_and_xargs(client: httpx.Client) -> None:
         "event: response.output_item.added",
         "event: response.content_part.added",
     ]
-    assert wait_until(lambda: stats(client)["running"] == 0)
+    assert wait_for(lambda: stats(client)["running"] == 0, 5.0)
 
 
 def test_engine_errors(start_simulator: StartSimulator) -> None:
@@ -556,7 +557,7 @@ def test_engine_errors(start_simulator: StartSimulator) -> None:
         assert plain.status_code == 500
         assert plain.json()["error"]["type"] == "InternalServerError"
         assert received == ["event: response.created", "event: response.in_progress"]
-        assert wait_until(lambda: stats(http)["running"] == 0)
+        assert wait_for(lambda: stats(http)["running"] == 0, 5.0)
 
 
 def _die_at_the_first_delta(http: httpx.Client, lines: list[str]) -> None:
@@ -584,7 +585,7 @@ def test_a_dead_engine_is_500_before_the_stream_and_a_dropped_stream_after(
         names = [line for line in received if line.startswith("event: ")]
         assert "event: response.completed" not in names
         assert len(names) < 200
-        assert wait_until(lambda: stats(http)["running"] == 0)
+        assert wait_for(lambda: stats(http)["running"] == 0, 5.0)
 
 
 def test_last_request_records_responses_calls(client: httpx.Client) -> None:

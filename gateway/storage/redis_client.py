@@ -27,8 +27,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway.redis_packing import hiredis_packing
-from gateway.redis_target import STANDALONE, RedisTopology
+from gateway.storage.redis_packing import hiredis_packing
+from gateway.storage.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisClient", "connect_redis", "open_pubsub"]
 

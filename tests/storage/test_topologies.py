@@ -11,9 +11,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import SSLConnection
 from redis.asyncio.sentinel import SentinelManagedSSLConnection
 
-from gateway.identity import CredentialError, StoreConfig
-from gateway.redis_client import connect_redis
-from gateway.redis_target import RedisTopology, redis_target
+from gateway.identity import CredentialError
+from gateway.storage import StoreConfig
+from gateway.storage.redis_client import connect_redis
+from gateway.storage.redis_target import RedisTopology, redis_target
 
 SENTINEL = {
     "kind": "redis",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gateway.identity.credentials import read_secret
 from gateway.identity.errors import CredentialError
-from gateway.identity.settings import RedisMode, StoreConfig, split_address
+from gateway.storage.settings import RedisMode, StoreConfig, split_address
 
 __all__ = ["STANDALONE", "RedisTarget", "RedisTopology", "redis_target"]
 

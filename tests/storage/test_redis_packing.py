@@ -10,8 +10,8 @@ from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.sentinel import SentinelManagedConnection
 from redis.exceptions import DataError
 
-from gateway.redis_client import connect_redis
-from gateway.redis_packing import hiredis_packing
+from gateway.storage.redis_client import connect_redis
+from gateway.storage.redis_packing import hiredis_packing
 
 COMMANDS = [
     ("SET", "clé", "valeur é ü"),
