@@ -277,11 +277,18 @@ def _finished(metrics: str) -> float:
     )
 
 
-def _long_stream(max_tokens: int) -> dict[str, Any]:
+# The tiny model writes a thousand tokens in about a second on an idle machine: 32 choices of a
+# thousand tokens each keep vLLM busy for several, so what is checked while it runs still runs.
+LONG_CHOICES = 32
+LONG_TOKENS = 1000
+
+
+def _long_stream() -> dict[str, Any]:
     return {
         "model": GENERATE_MODEL,
         "messages": MESSAGES,
-        "max_tokens": max_tokens,
+        "max_tokens": LONG_TOKENS,
+        "n": LONG_CHOICES,
         "stream": True,
         "ignore_eos": True,
     }
@@ -294,14 +301,14 @@ def test_backend_gauges_come_from_vllm_metrics(gateway: RunningGateway, vllm: Vl
     with httpx.stream(
         "POST",
         f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(900),
+        json=_long_stream(),
         headers=gateway.headers,
         timeout=60,
     ) as response:
         lines = response.iter_lines()
         next(line for line in lines if line.startswith("data: "))
-        assert gauge(_metrics(vllm.generate), "vllm:num_requests_running") == 1
-        assert wait_for(lambda: running() == 1, seconds=10), "the gateway never saw vLLM's running request"
+        assert gauge(_metrics(vllm.generate), "vllm:num_requests_running") >= 1
+        assert wait_for(lambda: running() >= 1, seconds=10), "the gateway never saw vLLM's running requests"
     assert wait_for(lambda: running() == 0, seconds=20)
 
 
@@ -314,7 +321,7 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
     with httpx.stream(
         "POST",
         f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(1000),
+        json=_long_stream(),
         headers=gateway.headers,
         timeout=60,
     ) as response:
@@ -325,12 +332,14 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
             events += line.startswith("data: ")
             if events == 5:
                 break
-        assert gauge(metrics(), "vllm:num_requests_running") == 1
+        assert gauge(metrics(), "vllm:num_requests_running") >= 1
     assert wait_for(lambda: gauge(metrics(), "vllm:num_requests_running") == 0, seconds=20)
-    # Aborted, not finished: vLLM counts no finished request, and stopped well before 1,000 tokens.
+    # Aborted, not finished: vLLM counts no finished request, and stopped well before the end.
     assert _finished(metrics()) == finished_before
     generated = counter(metrics(), "vllm:generation_tokens_total") - generated_before
-    assert generated < 900, f"vLLM generated {generated} tokens for a client that left after 5"
+    assert generated < LONG_CHOICES * LONG_TOKENS * 0.9, (
+        f"vLLM generated {generated} tokens for a client that left"
+    )
 
 
 def test_usage_records_equal_vllm_token_counters(gateway: RunningGateway, vllm: VllmServers) -> None:
