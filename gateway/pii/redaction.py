@@ -22,6 +22,7 @@ from gateway.pii.offload import AsyncDetector, DetectionTimeout
 from gateway.pii.policy import PiiPolicy, Treatment
 from gateway.pii.pseudonyms import Pseudonyms
 from gateway.pii.restore import PlaceholderRestorer
+from gateway.pii.settings import PiiConfig
 
 __all__ = ["Redaction", "Redactor"]
 
@@ -75,6 +76,18 @@ class Redactor:
         self._max_scanned_chars = max_scanned_chars
         self._time_budget = time_budget_seconds
         self._on_timeout = on_timeout
+
+    @classmethod
+    def from_config(cls, config: PiiConfig, known: tuple[str, ...], detector: AsyncDetector) -> Redactor:
+        """The `pii` section applied with `detector`, which finds the entity types in `known`."""
+        return cls(
+            PiiPolicy(config, known),
+            detector,
+            fail_open=config.fail_open,
+            max_scanned_chars=config.max_scanned_chars,
+            time_budget_seconds=config.time_budget_seconds,
+            on_timeout=config.on_timeout,
+        )
 
     async def redact(self, parsed: ParsedRequest, department: str, service: str) -> Redaction | None:
         """The request to forward, or None when nothing is looked for; raises PiiBlocked (400),

@@ -20,7 +20,6 @@ from gateway.pii.detection import Detector
 from gateway.pii.detection.findings import ENTITY_TYPES
 from gateway.pii.errors import PiiDetectionFailed, PiiDetectionTimeout
 from gateway.pii.offload import INLINE_CHARS, AsyncDetector, DetectionProcesses, DetectionTimeout
-from gateway.pii.policy import PiiPolicy
 from gateway.pii.redaction import Redactor
 from gateway.pii.settings import PiiConfig
 
@@ -123,15 +122,7 @@ async def test_a_dead_process_fails_one_request_and_is_replaced(processes: Detec
 
 
 def _redactor(detector: AsyncDetector, **config: Any) -> Redactor:
-    settings = PiiConfig.model_validate({"mode": "mask", **config})
-    return Redactor(
-        PiiPolicy(settings, ENTITY_TYPES),
-        detector,
-        fail_open=settings.fail_open,
-        max_scanned_chars=settings.max_scanned_chars,
-        time_budget_seconds=settings.time_budget_seconds,
-        on_timeout=settings.on_timeout,
-    )
+    return Redactor.from_config(PiiConfig.model_validate({"mode": "mask", **config}), ENTITY_TYPES, detector)
 
 
 def _chat(content: str) -> Any:
