@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -283,8 +284,11 @@ LONG_CHOICES = 32
 LONG_TOKENS = 1000
 
 
-def _long_stream() -> dict[str, Any]:
-    return {
+@contextmanager
+def _long_stream(gateway: RunningGateway, events: int) -> Iterator[None]:
+    """A stream of LONG_CHOICES x LONG_TOKENS, open until the block ends, after its first `events`
+    events were read."""
+    body = {
         "model": GENERATE_MODEL,
         "messages": MESSAGES,
         "max_tokens": LONG_TOKENS,
@@ -292,21 +296,24 @@ def _long_stream() -> dict[str, Any]:
         "stream": True,
         "ignore_eos": True,
     }
+    with httpx.stream(
+        "POST", f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers, timeout=60
+    ) as response:
+        assert response.status_code == 200, response.read()
+        lines = response.iter_lines()  # held: a dropped iterator would close the connection at once
+        seen = 0
+        for line in lines:
+            seen += line.startswith("data: ")
+            if seen == events:
+                break
+        yield
 
 
 def test_backend_gauges_come_from_vllm_metrics(gateway: RunningGateway, vllm: VllmServers) -> None:
     def running() -> float:
         return gauge(_metrics(gateway.url), "gateway_backend_running", backend=vllm.generate)
 
-    with httpx.stream(
-        "POST",
-        f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(),
-        headers=gateway.headers,
-        timeout=60,
-    ) as response:
-        lines = response.iter_lines()
-        next(line for line in lines if line.startswith("data: "))
+    with _long_stream(gateway, events=1):
         assert gauge(_metrics(vllm.generate), "vllm:num_requests_running") >= 1
         assert wait_for(lambda: running() >= 1, seconds=10), "the gateway never saw vLLM's running requests"
     assert wait_for(lambda: running() == 0, seconds=20)
@@ -318,20 +325,7 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
 
     finished_before = _finished(metrics())
     generated_before = counter(metrics(), "vllm:generation_tokens_total")
-    with httpx.stream(
-        "POST",
-        f"{gateway.url}/v1/chat/completions",
-        json=_long_stream(),
-        headers=gateway.headers,
-        timeout=60,
-    ) as response:
-        assert response.status_code == 200, response.read()
-        lines = response.iter_lines()  # held: a dropped iterator would close the connection now
-        events = 0
-        for line in lines:
-            events += line.startswith("data: ")
-            if events == 5:
-                break
+    with _long_stream(gateway, events=5):
         assert gauge(metrics(), "vllm:num_requests_running") >= 1
     assert wait_for(lambda: gauge(metrics(), "vllm:num_requests_running") == 0, seconds=20)
     # Aborted, not finished: vLLM counts no finished request, and stopped well before the end.
