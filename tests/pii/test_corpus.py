@@ -37,10 +37,15 @@ def _card(value: str) -> bool:
 
 
 def _phone(value: str) -> bool:
+    """Any ten-digit French number (allocated or not, overseas mobiles written nationally), or
+    another country's number valid in its plan."""
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(value, "FR"))
+        number = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:
         return False
+    if number.country_code == 33:
+        return re.fullmatch(r"[1-9]\d{8}", str(number.national_number)) is not None
+    return phonenumbers.is_valid_number(number)
 
 
 def _ip(value: str) -> bool:
@@ -174,6 +179,9 @@ def test_the_awkward_written_forms_are_present(corpus: list[LabelledSentence]) -
     assert count("CREDIT_CARD", r" ") >= 20 and count("CREDIT_CARD", r"^\d+$") >= 20
     for phone_form in (r"^0\d \d\d", r"^0\d\.\d\d", r"^\+33 \d ", r"^\+33 \(0\)", r"^0033 ", r"^\+(?!33)"):
         assert count("PHONE", phone_form) >= 10, phone_form
+    overseas_mobile = r"^(0|\+33 ?|0033 )(6[ .-]?39|6[ .-]?9[0-7])"
+    unallocated = r"^(0|\+33 ?|0033 )(7[ .-]?[0-3]|8[ .-]?[47])"
+    assert count("PHONE", overseas_mobile) >= 10 and count("PHONE", unallocated) >= 10
     assert count("IP_ADDRESS", r":") >= 20 and count("IP_ADDRESS", r"::") >= 10
     assert count("ADDRESS", r"\d{5} ") >= 50 and count("ADDRESS", r"bis|ter") >= 10
 

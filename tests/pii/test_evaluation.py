@@ -18,7 +18,9 @@ from tests.pii.evaluate import Evaluation, Tally, evaluate
 CHECKSUMMED = ("FR_NIR", "IBAN", "FR_SIREN", "FR_SIRET", "FR_VAT", "FR_NIF", "CREDIT_CARD")
 CONTACTS = ("EMAIL", "PHONE", "IP_ADDRESS")
 
-TARGETS = {**dict.fromkeys(CHECKSUMMED, 0.99), **dict.fromkeys(CONTACTS, 0.98)}
+# Phones at 0.99 like the checksummed identifiers: a number in an unallocated range or an overseas
+# mobile written nationally is as much a phone number as any other.
+TARGETS = {**dict.fromkeys(CONTACTS, 0.98), **dict.fromkeys((*CHECKSUMMED, "PHONE"), 0.99)}
 """Entity -> minimum precision and recall, exact span match."""
 
 # Measured on the default corpus (docs/pii.md has the table). Floors: overlap F1 five points

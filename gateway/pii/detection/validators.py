@@ -8,6 +8,7 @@ candidate as written. None of them raises: a value that is not valid is simply F
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import phonenumbers
 from stdnum import iban, luhn
@@ -42,6 +43,10 @@ _CARD_PREFIXES: dict[int, tuple[str, ...]] = {
 _NIR_SEX = frozenset("123478")
 _NIR_MONTHS = frozenset(f"{m:02d}" for m in (*range(1, 13), *range(20, 43), *range(50, 100)))
 _NO_SEPARATORS = str.maketrans(dict.fromkeys(NUMBER_SEPARATORS))
+_FRANCE = 33
+# The national significant number of every French number: nine digits, the first one 1 to 9 (the
+# integer form has no leading zero, so "0 6..." written after +33 cannot slip through).
+_FRENCH_SIGNIFICANT_NUMBER = re.compile(r"[1-9][0-9]{8}")
 
 
 def is_siren(digits: str) -> bool:
@@ -77,11 +82,19 @@ def is_card(digits: str) -> bool:
 
 
 def is_phone(written: str) -> bool:
-    """A French number in national form, or any number in international form (+ or 00)."""
+    """A French number in national form, or any number in international form (+ or 00).
+
+    A French number is any ten-digit number of the closed national plan (`0` then 1-9, or `+33`
+    then nine digits), allocated or not: "07 21 48 06 33" (a 07 range not allocated today) or
+    "06 94 12 40 87" (a Guiana mobile written nationally, which phonenumbers files under GF, not FR)
+    still identify a person for whoever reads them. Other countries' numbers are checked against
+    their plans, which is what keeps digit runs dialled with 00 from being taken for numbers."""
     try:
         number = phonenumbers.parse(written, "FR")
     except phonenumbers.NumberParseException:
         return False
+    if number.country_code == _FRANCE:
+        return _FRENCH_SIGNIFICANT_NUMBER.fullmatch(str(number.national_number)) is not None
     return phonenumbers.is_valid_number(number)
 
 

@@ -42,8 +42,12 @@ def reads_as_phone_number(value: str) -> bool:
 
 
 def is_valid_phone_number(value: str) -> bool:
-    """Valid for phonenumbers, read the way a French reader would (national numbers are French)."""
+    """A phone number for a French reader (national numbers are French): any ten-digit French
+    number, allocated or not, and another country's number when valid in its plan."""
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(value, "FR"))
+        number = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:
         return False
+    if number.country_code == 33:
+        return len(str(number.national_number)) == 9
+    return phonenumbers.is_valid_number(number)

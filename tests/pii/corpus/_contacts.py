@@ -12,6 +12,10 @@ from ._sources import Sources, draw_until
 
 # Mobiles (6, 7), the five geographic zones (1-5) and non-geographic 9: what a usager gives.
 _FRENCH_LEADING_DIGITS = "12345667799"
+# Mobiles of the overseas departments written nationally (Mayotte, Guadeloupe, Réunion, Guiana,
+# Martinique), and 07 and 08 ranges not allocated today: numbers all the same.
+_OVERSEAS_MOBILE_PREFIXES = ("639", "690", "691", "692", "693", "694", "696", "697")
+_UNALLOCATED_PREFIXES = ("70", "71", "72", "73", "84", "87")
 
 _FOREIGN_REGIONS = ("BE", "CH", "DE", "ES", "IT", "GB", "US", "CA", "MA", "SN", "DZ", "TN", "LU")
 
@@ -62,10 +66,16 @@ class Contacts:
         self._sources = sources
 
     def phone(self) -> str:
-        """A French number, valid for phonenumbers, in one of the usual written forms."""
+        """A French number (overseas and unallocated ranges too), in one of the usual written forms."""
 
         def make() -> str:
-            significant = self._rng.choice(_FRENCH_LEADING_DIGITS) + self._sources.digits(8)
+            kind = self._rng.random()
+            if kind < 0.15:
+                significant = self._rng.choice(_OVERSEAS_MOBILE_PREFIXES) + self._sources.digits(6)
+            elif kind < 0.3:
+                significant = self._rng.choice(_UNALLOCATED_PREFIXES) + self._sources.digits(7)
+            else:
+                significant = self._rng.choice(_FRENCH_LEADING_DIGITS) + self._sources.digits(8)
             return self._rng.choice(french_phone_forms(significant))
 
         return draw_until(make, is_valid_phone_number)

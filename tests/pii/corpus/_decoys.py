@@ -12,13 +12,9 @@ from collections.abc import Callable
 from stdnum.fr import nif, nir
 
 from ._checks import is_valid_phone_number, reads_as_phone_number, valid_as
-from ._contacts import french_phone_forms
 from ._identifiers import Identifiers, group, group_by_four
 from ._model import Piece
 from ._sources import Sources, draw_until
-
-# National numbers that phonenumbers rejects for France: unassigned ranges of 07 and 08.
-_UNASSIGNED_FRENCH_PREFIXES = ("70", "71", "72", "84", "87")
 
 
 def _with_other_digits(value: str, start: int, end: int, other: Callable[[], str]) -> str:
@@ -87,12 +83,10 @@ class Decoys:
         return Piece.decoy(self._identifiers.write_card(value), "CREDIT_CARD")
 
     def phone(self) -> Piece:
-        """A French-looking number phonenumbers rejects: an unassigned prefix, or a digit pair missing."""
+        """A French-looking number one digit pair short (a number in an unallocated range is still
+        somebody's number: no decoy)."""
 
         def make() -> str:
-            if self._rng.random() < 0.7:
-                significant = self._rng.choice(_UNASSIGNED_FRENCH_PREFIXES) + self._sources.digits(7)
-                return self._rng.choice(french_phone_forms(significant)[:5])
             significant = self._rng.choice("67") + self._sources.digits(6)
             return " ".join(["0" + significant[0]] + [significant[i : i + 2] for i in range(1, 7, 2)])
 
