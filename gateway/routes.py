@@ -8,7 +8,7 @@ from litestar import Response, get, post
 from litestar.params import FromPath
 
 from gateway.errors import ModelNotFound
-from gateway.operations import Operation
+from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 from gateway.pipeline import Pipeline
 from gateway.state import AnyRequest, gateway_of
 
@@ -23,22 +23,22 @@ def _pipeline(request: AnyRequest) -> Pipeline:
 
 @post("/v1/chat/completions", status_code=200)
 async def chat_completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.CHAT, request)
+    return await _pipeline(request).handle(CHAT, request)
 
 
 @post("/v1/completions", status_code=200)
 async def completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.COMPLETIONS, request)
+    return await _pipeline(request).handle(COMPLETIONS, request)
 
 
 @post("/v1/embeddings", status_code=200)
 async def embeddings(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.EMBEDDINGS, request)
+    return await _pipeline(request).handle(EMBEDDINGS, request)
 
 
 @post("/v1/responses", status_code=200)
 async def responses(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.RESPONSES, request)
+    return await _pipeline(request).handle(RESPONSES, request)
 
 
 async def _visible_models(request: AnyRequest) -> list[str]:
