@@ -14,7 +14,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 from gateway.identity import Principal
-from gateway.operations import Operation
 from gateway.parsing import ParsedRequest
 from gateway.quotas import (
     Ledger,
@@ -27,14 +26,11 @@ from gateway.quotas import (
 )
 from gateway.quotas.ledger import empty_reservation
 from gateway.routing.pool import ModelPool
-from gateway.token_bounds import input_token_bound
 from gateway.usage import Usage
 
 __all__ = ["Charge", "QuotaStep"]
 
 logger = logging.getLogger("gateway.quotas")
-
-_GENERATING = (Operation.CHAT, Operation.COMPLETIONS, Operation.RESPONSES)
 
 
 class Charge:
@@ -112,17 +108,16 @@ class QuotaStep:
         operation = parsed.operation
         payload = parsed.payload
         context = pool.max_model_len()
-        input_bound = input_token_bound(operation, payload)
+        input_bound = operation.input_token_bound(payload)
         if context is not None:
             input_bound = min(input_bound, context)  # vLLM refuses longer prompts without generating
         extra: dict[str, Any] | None = None
         output = 0
-        if operation in _GENERATING:
-            field = "max_output_tokens" if operation is Operation.RESPONSES else "max_tokens"
+        field = operation.output_limit_field
+        if field is not None:  # it generates: its output is reserved, and bounded upstream
             asked = payload.get("max_completion_tokens") or payload.get(field)
             asked_tokens = asked if isinstance(asked, int) and not isinstance(asked, bool) else None
-            choices = payload.get("n")
-            n = choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+            n = operation.choices(payload)
             output = self._planner.output_allowance(asked_tokens, context_left=context, choices=n)
             if asked_tokens is None:
                 extra = {field: output // n}

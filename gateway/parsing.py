@@ -9,14 +9,23 @@ sent the other copy, unscanned, to a backend whose parser might even keep that o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from gateway.errors import InvalidRequest
-from gateway.operations import Operation
 
-__all__ = ["MODEL_NAME_MAX_CHARS", "ParsedRequest", "parse_request"]
+if TYPE_CHECKING:  # the declarations use this module's checks; it only reads theirs
+    from gateway.operations import Operation
+
+__all__ = [
+    "MODEL_NAME_MAX_CHARS",
+    "ParsedRequest",
+    "decode_json_object",
+    "parse_request",
+    "require_text_or_array",
+    "type_error",
+]
 
 MODEL_NAME_MAX_CHARS = 256
 """The longest model name a configuration may define, so the longest `model` worth looking up."""
@@ -59,7 +68,7 @@ class ParsedRequest:
         body encoded again.
         """
         fields = dict(added) if added else {}
-        if self.stream and self.operation.streams_with_usage_option and not self.client_wants_usage:
+        if self.stream and self.operation.stream_usage_option and not self.client_wants_usage:
             if "stream_options" in self.payload:
                 payload = {**self.payload, **fields}
                 options = payload["stream_options"]
@@ -77,7 +86,7 @@ class ParsedRequest:
         return self.raw[:end] + b"," + msgspec.json.encode(fields)[1:]
 
 
-def _type_error(field: str, expected: str, value: object) -> InvalidRequest:
+def type_error(field: str, expected: str, value: object) -> InvalidRequest:
     got = _JSON_TYPE_NAMES.get(type(value), "something else")
     return InvalidRequest(
         f"Invalid type for '{field}': expected {expected}, but got {got} instead.", param=field
@@ -89,7 +98,7 @@ def _optional_int(payload: dict[str, Any], field: str, minimum: int) -> None:
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _type_error(field, "an integer", value)
+        raise type_error(field, "an integer", value)
     if value < minimum:
         raise InvalidRequest(
             f"Invalid '{field}': integer below minimum value. Expected a value >= {minimum}, "
@@ -108,52 +117,13 @@ def _check_choices(payload: dict[str, Any], most: int) -> None:
         )
 
 
-def _check_messages(payload: dict[str, Any]) -> None:
-    if "messages" not in payload:
-        raise InvalidRequest("Missing required parameter: 'messages'.", param="messages")
-    messages = payload["messages"]
-    if not isinstance(messages, list):
-        raise _type_error("messages", "an array", messages)
-    if not messages:
-        raise InvalidRequest(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1.", param="messages"
-        )
-    for index, message in enumerate(messages):
-        field = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise _type_error(field, "an object", message)
-        role = message.get("role")
-        if not isinstance(role, str):
-            if role is None:
-                raise InvalidRequest(f"Missing required parameter: '{field}.role'.", param=f"{field}.role")
-            raise _type_error(f"{field}.role", "a string", role)
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise _type_error(f"{field}.content", "a string or an array of content parts", content)
-
-
-def _check_prompt(payload: dict[str, Any]) -> None:
-    if "prompt" not in payload:
-        raise InvalidRequest("Missing required parameter: 'prompt'.", param="prompt")
-    prompt = payload["prompt"]
-    if not isinstance(prompt, str | list):
-        raise _type_error("prompt", "a string or an array", prompt)
-
-
-def _check_input(payload: dict[str, Any]) -> None:
-    if "input" not in payload:
-        raise InvalidRequest("Missing required parameter: 'input'.", param="input")
-    value = payload["input"]
+def require_text_or_array(payload: dict[str, Any], field: str) -> None:
+    """`field` is present and holds a string or an array (of strings, token ids or parts)."""
+    if field not in payload:
+        raise InvalidRequest(f"Missing required parameter: '{field}'.", param=field)
+    value = payload[field]
     if not isinstance(value, str | list):
-        raise _type_error("input", "a string or an array", value)
-
-
-_BODY_CHECKS = {
-    Operation.CHAT: _check_messages,
-    Operation.COMPLETIONS: _check_prompt,
-    Operation.EMBEDDINGS: _check_input,
-    Operation.RESPONSES: _check_input,
-}
+        raise type_error(field, "a string or an array", value)
 
 
 def decode_json_object(raw: bytes) -> dict[str, Any]:
@@ -183,7 +153,7 @@ def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> Pars
     if model is None:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
     if not isinstance(model, str):
-        raise _type_error("model", "a string", model)
+        raise type_error("model", "a string", model)
     if not model:
         raise InvalidRequest("Invalid 'model': empty string.", param="model")
     if len(model) > MODEL_NAME_MAX_CHARS:
@@ -195,13 +165,13 @@ def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> Pars
         )
     stream = payload.get("stream")
     if stream is not None and not isinstance(stream, bool):
-        raise _type_error("stream", "a boolean", stream)
+        raise type_error("stream", "a boolean", stream)
     options = payload.get("stream_options")
     if options is not None and not isinstance(options, dict):
-        raise _type_error("stream_options", "an object", options)
+        raise type_error("stream_options", "an object", options)
     _optional_int(payload, "max_tokens", 1)
     _optional_int(payload, "max_completion_tokens", 1)
     _optional_int(payload, "max_output_tokens", 1)
     _check_choices(payload, max_choices)
-    _BODY_CHECKS[operation](payload)
+    operation.check_body(payload)
     return ParsedRequest(operation, _encode(payload), payload)

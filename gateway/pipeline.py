@@ -50,7 +50,7 @@ from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import AnySpan, error_type
 from gateway.upstream.forward import Forwarder, UpstreamReply
 from gateway.upstream.relay import StreamRelay
-from gateway.usage import Usage, usage_from_body, usage_from_dict
+from gateway.usage import Usage
 
 __all__ = ["Pipeline", "client_address", "new_request_id"]
 
@@ -263,6 +263,7 @@ class Pipeline:
                 total=timeouts.total,
                 transform=transform,
                 collect_finish_reasons=trace.traced,
+                protocol=parsed.operation.stream_protocol,
             )
             return Stream(
                 relay,
@@ -285,7 +286,7 @@ class Pipeline:
                 param="model",
                 code="operation_not_supported",
             )
-        usage = usage_from_body(content) if status < 400 else None
+        usage = parsed.operation.usage_in_answer(content) if status < 400 else None
         if trace.traced:
             self._end_upstream_span(exchange, genai.decoded(content), None, usage, reply.opened_at)
         else:
@@ -377,7 +378,8 @@ class Pipeline:
         if not relay.ended_upstream:
             # The client hung up mid-stream: what the records and the trace say it got.
             exchange.facts.status, exchange.facts.error = _CLIENT_CLOSED_REQUEST, "client_disconnected"
-        usage = usage_from_dict(relay.usage) if relay.usage is not None else None
+        operation = exchange.parsed.operation
+        usage = operation.usage_in_stream(relay.usage) if relay.usage is not None else None
         if relay.first_event_at is not None:
             exchange.facts.first_event_at = relay.first_event_at
         if exchange.restore_span is not None:
@@ -393,8 +395,7 @@ class Pipeline:
             return
         # The stream ended before its usage chunk (the client left, or the backend failed): charge
         # what was generated, one token per relayed event after each choice's opening chunk.
-        choices = exchange.parsed.payload.get("n")
-        opening = choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+        opening = operation.choices(exchange.parsed.payload)
         await self._settle_unfinished(exchange, generated=max(0, relay.events - opening))
 
     async def _settle_unfinished(self, exchange: Exchange, generated: int) -> None:
@@ -406,8 +407,9 @@ class Pipeline:
         if exchange.backend is None:
             await self._account(exchange, None)
             return
+        parsed = exchange.parsed
         prompt = await self._forwarder.count_prompt_tokens(
-            exchange.backend, exchange.parsed.model, exchange.parsed.payload
+            exchange.backend, parsed.model, parsed.operation.tokenize_prompt(parsed.payload)
         )
         await self._account(exchange, Usage(prompt if prompt is not None else charge.input_bound, generated))
 

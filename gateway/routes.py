@@ -1,18 +1,19 @@
-"""The OpenAI-compatible routes and the health probes."""
+"""The OpenAI-compatible routes (one per declared operation) and the health probes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Response, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from gateway.errors import ModelNotFound
-from gateway.operations import Operation
+from gateway.operations import OPERATIONS, Operation
 from gateway.pipeline import Pipeline
 from gateway.state import AnyRequest, gateway_of
 
-__all__ = ["ROUTES"]
+__all__ = ["OPERATION_ROUTES", "ROUTES", "operation_route"]
 
 
 def _pipeline(request: AnyRequest) -> Pipeline:
@@ -21,24 +22,18 @@ def _pipeline(request: AnyRequest) -> Pipeline:
     return pipeline
 
 
-@post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.CHAT, request)
+def operation_route(operation: Operation) -> HTTPRouteHandler:
+    """The POST handler of one declared operation: every step after routing is the pipeline's."""
+
+    async def serve(request: AnyRequest) -> Response[Any]:
+        return await _pipeline(request).handle(operation, request)
+
+    serve.__name__ = serve.__qualname__ = f"serve_{operation.value}"  # for tracebacks and logs
+    return post(list(operation.routes), status_code=200)(serve)
 
 
-@post("/v1/completions", status_code=200)
-async def completions(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.COMPLETIONS, request)
-
-
-@post("/v1/embeddings", status_code=200)
-async def embeddings(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.EMBEDDINGS, request)
-
-
-@post("/v1/responses", status_code=200)
-async def responses(request: AnyRequest) -> Response[Any]:
-    return await _pipeline(request).handle(Operation.RESPONSES, request)
+OPERATION_ROUTES = [operation_route(operation) for operation in OPERATIONS]
+"""One handler per declaration in the registry (gateway/operations/)."""
 
 
 async def _visible_models(request: AnyRequest) -> list[str]:
@@ -85,4 +80,4 @@ async def ready(request: AnyRequest) -> Response[dict[str, Any]]:
     return Response({"status": status, "models": models}, status_code=200 if ok else 503)
 
 
-ROUTES = [chat_completions, completions, embeddings, responses, list_models, retrieve_model, live, ready]
+ROUTES = [*OPERATION_ROUTES, list_models, retrieve_model, live, ready]

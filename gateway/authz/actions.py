@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.operations import Operation
+from gateway.operations import OPERATIONS
 
 __all__ = [
     "ACTIONS",
@@ -22,9 +22,9 @@ ADMIN = "admin"
 USAGE_READ = "usage:read"
 """Read the usage and budget figures of a department."""
 
-MODEL_ACTIONS: tuple[str, ...] = tuple(operation.value for operation in Operation)
+MODEL_ACTIONS: tuple[str, ...] = tuple(operation.value for operation in OPERATIONS)
 """The actions that run a model (chat, completions, embeddings, responses); they decide which models a
-key sees in `GET /v1/models`. Derived from `Operation` so that a new operation is a new action."""
+key sees in `GET /v1/models`. Derived from the registry of operations so that a new operation is a new action."""
 
 ACTIONS: frozenset[str] = frozenset((*MODEL_ACTIONS, ADMIN, USAGE_READ))
 """Every action a request can carry; the OPERATION column accepts these and `*`."""

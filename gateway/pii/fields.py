@@ -34,23 +34,18 @@ import binascii
 import codecs
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import msgspec
 
 from gateway.errors import InvalidRequest
-from gateway.operations import Operation
+
+if TYPE_CHECKING:
+    from gateway.operations import Operation
 
 __all__ = ["Slot", "json_document", "json_slots", "may_hold_personal_data", "text_slots"]
 
-# What the model reads first in each operation; every other field follows in the request's order.
-_READ_FIRST = {
-    Operation.CHAT: ("messages",),
-    Operation.COMPLETIONS: ("prompt", "suffix"),
-    Operation.EMBEDDINGS: ("input",),
-    Operation.RESPONSES: ("instructions", "input"),
-}
 _NOT_SCANNED = frozenset({"model"})
 _URL_FIELDS = frozenset({"url", "image_url", "file_url", "video_url", "audio_url"})
 _PATTERN_FIELDS = frozenset({"pattern", "regex", "grammar", "guided_regex", "guided_grammar"})
@@ -148,8 +143,9 @@ class Slot:
 
 
 def text_slots(operation: Operation, payload: dict[str, Any]) -> Iterator[Slot]:
-    """Every text of the request that reaches the backend, in the order the model reads it."""
-    first = [field for field in _READ_FIRST[operation] if field in payload]
+    """Every text of the request that reaches the backend, in the order the model reads it: the
+    operation's `pii_read_first` fields, then every other field in the request's order."""
+    first = [field for field in operation.pii_read_first if field in payload]
     rest = [field for field in payload if field not in first and field not in _NOT_SCANNED]
     root = _Path(None, "")
     for field in (*first, *rest):

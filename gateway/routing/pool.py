@@ -5,47 +5,26 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import GatewayConfig, ModelConfig
-from gateway.operations import Operation
 from gateway.routing.backend import Backend, monotonic
+
+if TYPE_CHECKING:
+    from gateway.operations import Operation
 
 __all__ = ["ModelPool", "affinity_hash", "build_pools"]
 
 _HASH_SPAN = float(2**32 + 1)
 
 
-def _message_text(message: Any) -> str:
-    if not isinstance(message, dict):
-        return ""
-    content = message.get("content")
-    if isinstance(content, str):
-        return f"{message.get('role')}:{content}\n"
-    if isinstance(content, list):
-        parts = [part.get("text", "") for part in content if isinstance(part, dict)]
-        return f"{message.get('role')}:{''.join(p for p in parts if isinstance(p, str))}\n"
-    return f"{message.get('role')}:\n"
-
-
 def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int) -> int | None:
-    """A stable hash of what opens the conversation, so that its later turns find vLLM's prefix cache.
-
-    For chat, the messages up to and including the first user message (system prompt and opening
-    question); for completions, the start of the prompt. crc32 rather than `hash()` so that every
-    worker and replica maps a conversation to the same backend.
+    """A stable hash of what opens the conversation (the operation's `affinity_text`: for chat, the
+    system prompt and opening question; for completions, the start of the prompt), so that its later
+    turns find vLLM's prefix cache. None when the operation has no such text. crc32 rather than
+    `hash()` so that every worker and replica maps a conversation to the same backend.
     """
-    if operation is Operation.CHAT:
-        text = ""
-        for message in payload.get("messages", ()):
-            text += _message_text(message)
-            if len(text) >= max_chars or (isinstance(message, dict) and message.get("role") == "user"):
-                break
-    elif operation is Operation.COMPLETIONS:
-        prompt = payload.get("prompt")
-        text = prompt if isinstance(prompt, str) else str(prompt)[:max_chars]
-    else:
-        return None
+    text = operation.affinity_text(payload, max_chars)
     if not text:
         return None
     return zlib.crc32(text[:max_chars].encode("utf-8", "surrogatepass"))

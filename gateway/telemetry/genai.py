@@ -6,32 +6,24 @@ from typing import Any
 
 import msgspec
 
-from gateway.operations import Operation
 from gateway.parsing import ParsedRequest
 from gateway.usage import Usage
 
 __all__ = ["request_attributes", "response_attributes", "span_name"]
 
-# `gen_ai.operation.name` well-known values; the Responses API generates chat turns.
-_OPERATION_NAMES = {
-    Operation.CHAT: "chat",
-    Operation.COMPLETIONS: "text_completion",
-    Operation.EMBEDDINGS: "embeddings",
-    Operation.RESPONSES: "chat",
-}
 _PROVIDER = "vllm"
 _MAX_TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 _decode = msgspec.json.Decoder().decode
 
 
 def span_name(parsed: ParsedRequest) -> str:
-    return f"{_OPERATION_NAMES[parsed.operation]} {parsed.model}"
+    return f"{parsed.operation.genai_name} {parsed.model}"
 
 
 def request_attributes(parsed: ParsedRequest, *, record_content: bool) -> dict[str, Any]:
     payload = parsed.payload
     attributes: dict[str, Any] = {
-        "gen_ai.operation.name": _OPERATION_NAMES[parsed.operation],
+        "gen_ai.operation.name": parsed.operation.genai_name,
         "gen_ai.provider.name": _PROVIDER,
         "gen_ai.request.model": parsed.model,
         "gen_ai.request.stream": parsed.stream,

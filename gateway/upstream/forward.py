@@ -226,18 +226,18 @@ class Forwarder:
             raise
         return UpstreamReply(backend, response, attempt, span, time.perf_counter(), self._max_response_bytes)
 
-    async def count_prompt_tokens(self, backend: Backend, model: str, payload: dict[str, Any]) -> int | None:
+    async def count_prompt_tokens(
+        self, backend: Backend, model: str, prompt: dict[str, Any] | None
+    ) -> int | None:
         """The exact prompt size, from the backend's own tokenizer (`POST /tokenize`), or None.
 
-        Used off the request path, when a request ended before the backend reported its usage.
+        `prompt`: the fields that make the prompt (the operation's `tokenize_prompt`); None when the
+        operation has none /tokenize can count. Used off the request path, when a request ended
+        before the backend reported its usage.
         """
-        body: dict[str, Any] = {"model": model}
-        if "messages" in payload:
-            body["messages"] = payload["messages"]
-        elif isinstance(payload.get("prompt"), str):
-            body["prompt"] = payload["prompt"]
-        else:
+        if prompt is None:
             return None
+        body: dict[str, Any] = {"model": model, **prompt}
         headers = {"authorization": backend.auth_header} if backend.auth_header else None
         try:
             response = await self._client.post(

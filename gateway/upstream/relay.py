@@ -24,6 +24,7 @@ import httpx
 import msgspec
 
 from gateway.errors import error_body
+from gateway.operations.base import StreamProtocol
 from gateway.upstream.forward import UpstreamReply
 
 __all__ = ["StreamRelay"]
@@ -65,6 +66,7 @@ class StreamRelay:
         "_raw",
         "_reader",
         "_reply",
+        "_response_events",
         "_saw_done",
         "_strip_usage",
         "_timer",
@@ -89,8 +91,12 @@ class StreamRelay:
         total: float,
         transform: Callable[[bytes], bytes] | None = None,
         collect_finish_reasons: bool = False,
+        protocol: StreamProtocol = StreamProtocol.CHUNKS,
     ) -> None:
         self._reply = reply
+        # Which ending and usage to look for: each protocol's markers cannot occur in the other's
+        # events, so only the stream's own are searched for, event after event.
+        self._response_events = protocol is StreamProtocol.RESPONSE_EVENTS
         # Rewrites complete events before they leave (placeholders restored to the caller's values).
         self._transform = transform
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
@@ -166,7 +172,9 @@ class StreamRelay:
             cut += 2
             complete = bytes(data[:cut])
             self._pending = bytearray(data[cut:])
-            if _EMPTY_CHOICES in complete or _DONE in complete or _RESPONSE_END.search(complete):
+            if _DONE in complete or (
+                _RESPONSE_END.search(complete) if self._response_events else _EMPTY_CHOICES in complete
+            ):
                 complete = self._inspect(complete)
             if self._collect_finish:
                 self.finish_reasons.extend(reason.decode() for reason in _FINISH_REASON.findall(complete))
@@ -225,9 +233,10 @@ class StreamRelay:
         for event in complete.split(_EVENT_END)[:-1]:
             if event.startswith(_DONE):
                 self._saw_done = self.ended_upstream = True
-            elif event.startswith(_RESPONSE_TERMINALS):
-                self._saw_done = self.ended_upstream = True
-                self._record_response(event)
+            elif self._response_events:
+                if event.startswith(_RESPONSE_TERMINALS):
+                    self._saw_done = self.ended_upstream = True
+                    self._record_response(event)
             elif _EMPTY_CHOICES in event and event.startswith(b"data: "):
                 try:
                     chunk = _decode(event[6:])

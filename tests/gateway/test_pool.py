@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.config import GatewayConfig
-from gateway.operations import Operation
+from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS
 from gateway.routing.pool import ModelPool, affinity_hash, build_pools
 from gateway.routing.vllm_metrics import parse_load
 
@@ -30,7 +30,7 @@ def test_in_flight_is_counted_before_the_request_leaves() -> None:
 
 def test_affinity_is_stable_and_yields_to_saturation() -> None:
     pool = _pool("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3")
-    key = affinity_hash(Operation.CHAT, {"messages": [{"role": "user", "content": "bonjour"}]}, 1024)
+    key = affinity_hash(CHAT, {"messages": [{"role": "user", "content": "bonjour"}]}, 1024)
     assert key is not None
     first = pool.choose(key)
     assert first is not None
@@ -44,18 +44,18 @@ def test_affinity_key_is_the_conversation_opening() -> None:
     opening = [{"role": "system", "content": "Tu es utile."}, {"role": "user", "content": "Question 1"}]
     later = [*opening, {"role": "assistant", "content": "Réponse"}, {"role": "user", "content": "Question 2"}]
     other = [{"role": "system", "content": "Tu es utile."}, {"role": "user", "content": "Autre sujet"}]
-    key = affinity_hash(Operation.CHAT, {"messages": opening}, 1024)
-    assert key == affinity_hash(Operation.CHAT, {"messages": later}, 1024)
-    assert key != affinity_hash(Operation.CHAT, {"messages": other}, 1024)
+    key = affinity_hash(CHAT, {"messages": opening}, 1024)
+    assert key == affinity_hash(CHAT, {"messages": later}, 1024)
+    assert key != affinity_hash(CHAT, {"messages": other}, 1024)
     parts = [{"role": "user", "content": [{"type": "text", "text": "Question 1"}]}]
-    assert affinity_hash(Operation.CHAT, {"messages": parts}, 1024) is not None
-    assert affinity_hash(Operation.EMBEDDINGS, {"input": "x"}, 1024) is None
+    assert affinity_hash(CHAT, {"messages": parts}, 1024) is not None
+    assert affinity_hash(EMBEDDINGS, {"input": "x"}, 1024) is None
 
 
 def test_removing_a_backend_moves_only_its_conversations() -> None:
     urls = [f"http://127.0.0.1:{port}" for port in range(1, 5)]
     pool = _pool(*urls)
-    keys = [affinity_hash(Operation.COMPLETIONS, {"prompt": f"dossier {n}"}, 1024) for n in range(200)]
+    keys = [affinity_hash(COMPLETIONS, {"prompt": f"dossier {n}"}, 1024) for n in range(200)]
     before = {key: pool.choose(key) for key in keys}
     gone = pool.backends[0]
     gone.healthy = False

@@ -5,8 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gateway.operations import Operation
-from gateway.token_bounds import input_token_bound
+from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 from gateway.usage import Usage, usage_from_body
 
 
@@ -64,24 +63,23 @@ def test_input_bound_covers_the_worst_tokenizer(content: object) -> None:
         "messages": [{"role": "system", "content": "Tu es utile."}, {"role": "user", "content": content}]
     }
     text = content if isinstance(content, str) else "".join(part["text"] for part in content)  # type: ignore[attr-defined]
-    bound = input_token_bound(Operation.CHAT, payload)
+    bound = CHAT.input_token_bound(payload)
     assert bound >= _simulated_prompt_tokens("Tu es utile.") + _simulated_prompt_tokens(text)
     assert bound > 0, "content parts must count"
 
 
 def test_input_bound_for_other_operations() -> None:
-    assert input_token_bound(Operation.COMPLETIONS, {"prompt": [1, 2, 3, 4]}) >= 4
-    assert input_token_bound(Operation.EMBEDDINGS, {"input": ["un", "deux"]}) >= 5
-    assert input_token_bound(Operation.RESPONSES, {"input": "salut"}) >= 5
+    assert COMPLETIONS.input_token_bound({"prompt": [1, 2, 3, 4]}) >= 4
+    assert EMBEDDINGS.input_token_bound({"input": ["un", "deux"]}) >= 5
+    assert RESPONSES.input_token_bound({"input": "salut"}) >= 5
 
 
 def test_tool_calls_and_tool_schemas_count() -> None:
     arguments = '{"ville": "Besançon", "date": "2026-11-24"}'
     calls = [{"id": "c1", "type": "function", "function": {"name": "meteo", "arguments": arguments}}]
     tools = [{"type": "function", "function": {"name": "meteo", "parameters": {"type": "object"}}}]
-    bare = input_token_bound(Operation.CHAT, {"messages": [{"role": "assistant", "content": None}]})
-    with_calls = input_token_bound(
-        Operation.CHAT,
+    bare = CHAT.input_token_bound({"messages": [{"role": "assistant", "content": None}]})
+    with_calls = CHAT.input_token_bound(
         {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}], "tools": tools},
     )
     assert with_calls - bare >= len(arguments.encode()) + len(b"meteo") * 2

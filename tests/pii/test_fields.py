@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import InvalidRequest
-from gateway.operations import Operation
+from gateway.operations import CHAT, Operation
 from gateway.pii.detection import Detector, NerUnavailable
 from gateway.pii.fields import Slot, json_document, json_slots, may_hold_personal_data, text_slots
 from tests.pii.corpus import generate_corpus
@@ -54,7 +54,7 @@ def test_every_string_is_a_slot_the_prompt_first_the_model_and_structural_words_
         "messages": [{"role": "user", "name": "Jeanne", "content": "Bonjour"}],
         "x_vendor": {"Clé": ["Note 1", 42]},
     }
-    assert _slots(Operation.CHAT, payload) == [
+    assert _slots(CHAT, payload) == [
         ("messages[0].name", "Jeanne", False),
         ("messages[0].content", "Bonjour", False),
         ("tools[0].function.description", "Vers le compte", False),
@@ -77,7 +77,7 @@ def test_urls_data_urls_and_patterns_are_fixed_binary_content_is_left_out() -> N
         "messages": [{"role": "user", "content": parts}],
         "response_format": {"type": "json_schema", "json_schema": {"schema": {"pattern": f"^{IBAN}$"}}},
     }
-    slots = _slots(Operation.CHAT, payload)
+    slots = _slots(CHAT, payload)
     assert all(fixed for _, _, fixed in slots)
     texts = [text for _, text, _ in slots]
     assert texts == [
@@ -94,7 +94,7 @@ def test_urls_data_urls_and_patterns_are_fixed_binary_content_is_left_out() -> N
 def test_fixed_slots_are_never_written() -> None:
     image = {"url": "https://x/Y"}
     payload = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": image}]}]}
-    (slot,) = text_slots(Operation.CHAT, payload)
+    (slot,) = text_slots(CHAT, payload)
     slot.replace("[URL]")
     assert image["url"] == "https://x/Y"
 
@@ -104,7 +104,7 @@ def test_a_body_nested_thousands_deep_is_walked_without_recursion_and_its_path_s
     for _ in range(5000):
         inner = [inner]
     started = time.monotonic()
-    (slot,) = text_slots(Operation.CHAT, {"messages": [], "x_vendor": inner})
+    (slot,) = text_slots(CHAT, {"messages": [], "x_vendor": inner})
     assert slot.text == f"IBAN {IBAN}"
     assert slot.path.startswith("x_vendor[0][0]") and len(slot.path) <= 200
     assert time.monotonic() - started < 5
@@ -124,7 +124,7 @@ def test_paths_show_structural_keys_only() -> None:
 def test_arguments_nested_too_deeply_are_the_request_s_fault() -> None:
     def arguments(text: str) -> Slot:
         call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": text}}
-        slots = text_slots(Operation.CHAT, {"messages": [{"role": "assistant", "tool_calls": [call]}]})
+        slots = text_slots(CHAT, {"messages": [{"role": "assistant", "tool_calls": [call]}]})
         return next(slot for slot in slots if slot.key == "arguments")
 
     with pytest.raises(InvalidRequest) as caught:

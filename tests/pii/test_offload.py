@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from gateway.operations import Operation
+from gateway.operations import CHAT
 from gateway.parsing import parse_request
 from gateway.pii.detection import Detector
 from gateway.pii.detection.findings import ENTITY_TYPES
@@ -127,7 +127,7 @@ def _redactor(detector: AsyncDetector, **config: Any) -> Redactor:
 
 def _chat(content: str) -> Any:
     body = {"model": "m", "messages": [{"role": "user", "content": content}]}
-    return parse_request(Operation.CHAT, json.dumps(body).encode(), max_choices=128)
+    return parse_request(CHAT, json.dumps(body).encode(), max_choices=128)
 
 
 @pytest.mark.asyncio

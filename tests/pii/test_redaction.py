@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.errors import PayloadTooLarge
-from gateway.operations import Operation
+from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, Operation
 from gateway.parsing import parse_request
 from gateway.pii.detection import Detector
 from gateway.pii.detection.findings import ENTITY_TYPES
@@ -88,12 +88,12 @@ def test_configuration_refuses_unknown_entities_and_empty_rules() -> None:
 def test_off_everywhere_means_no_redactor_work() -> None:
     assert PiiConfig().is_off()
     assert not PiiConfig.model_validate({"rules": [{"service": "x", "mode": "mask"}]}).is_off()
-    parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": EMAIL}])
+    parsed = _parsed(CHAT, messages=[{"role": "user", "content": EMAIL}])
     assert _redact(_redactor(mode="off"), parsed) is None
 
 
 def test_detect_counts_without_changing_a_byte() -> None:
-    parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": f"{EMAIL} {EMAIL} {IBAN}"}])
+    parsed = _parsed(CHAT, messages=[{"role": "user", "content": f"{EMAIL} {EMAIL} {IBAN}"}])
     redaction = _redact(_redactor(mode="detect"), parsed)
     assert redaction is not None
     assert redaction.counts == {"EMAIL": 2, "IBAN": 1}
@@ -102,7 +102,7 @@ def test_detect_counts_without_changing_a_byte() -> None:
 
 def test_pseudonymize_numbers_values_in_reading_order() -> None:
     parsed = _parsed(
-        Operation.RESPONSES,
+        RESPONSES,
         instructions=f"Répondre depuis {EMAIL}",
         input=[
             {"role": "user", "content": [{"type": "input_text", "text": f"IBAN {IBAN}, copie x@y.fr"}]},
@@ -124,10 +124,10 @@ def test_pseudonymize_numbers_values_in_reading_order() -> None:
 @pytest.mark.parametrize(
     ("operation", "field", "value", "expected"),
     [
-        (Operation.COMPLETIONS, "prompt", f"à {EMAIL}", "à [EMAIL]"),
-        (Operation.COMPLETIONS, "prompt", [f"à {EMAIL}", [1, 2, 3]], ["à [EMAIL]", [1, 2, 3]]),
-        (Operation.EMBEDDINGS, "input", [EMAIL, "rien"], ["[EMAIL]", "rien"]),
-        (Operation.RESPONSES, "input", f"IBAN {IBAN}", "IBAN [IBAN]"),
+        (COMPLETIONS, "prompt", f"à {EMAIL}", "à [EMAIL]"),
+        (COMPLETIONS, "prompt", [f"à {EMAIL}", [1, 2, 3]], ["à [EMAIL]", [1, 2, 3]]),
+        (EMBEDDINGS, "input", [EMAIL, "rien"], ["[EMAIL]", "rien"]),
+        (RESPONSES, "input", f"IBAN {IBAN}", "IBAN [IBAN]"),
     ],
 )
 def test_mask_covers_prompts_and_inputs(operation: Operation, field: str, value: Any, expected: Any) -> None:
@@ -138,7 +138,7 @@ def test_mask_covers_prompts_and_inputs(operation: Operation, field: str, value:
 
 def test_block_raises_before_changing_anything() -> None:
     parsed = _parsed(
-        Operation.CHAT,
+        CHAT,
         messages=[{"role": "user", "content": EMAIL}, {"role": "user", "content": f"IBAN {IBAN}"}],
     )
     raw = parsed.raw
@@ -151,6 +151,6 @@ def test_block_raises_before_changing_anything() -> None:
 
 
 def test_text_beyond_the_limit_is_refused() -> None:
-    parsed = _parsed(Operation.CHAT, messages=[{"role": "user", "content": "a" * 3000}])
+    parsed = _parsed(CHAT, messages=[{"role": "user", "content": "a" * 3000}])
     with pytest.raises(PayloadTooLarge):
         _redact(_redactor(mode="mask", max_scanned_chars=2048), parsed)

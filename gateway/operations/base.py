@@ -1,0 +1,86 @@
+"""What one operation is: the declaration every step of the pipeline reads instead of branching.
+
+An `Operation` is a frozen record built once at import; the request path only reads its fields
+(a slot each) and calls the functions it holds, so a declaration costs no allocation per request.
+Functions rather than methods of subclasses: a declaration is a table a reader takes in at a glance,
+and an operation that shares a behaviour with another (most read usage the same way) names the
+same function instead of inheriting it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.usage import Usage, usage_from_body, usage_from_dict
+
+__all__ = ["Operation", "StreamProtocol", "no_affinity_text", "nothing_to_tokenize", "requested_choices"]
+
+Payload = dict[str, Any]
+
+
+class StreamProtocol(enum.Enum):
+    """How a backend's SSE stream ends and where its usage is (read by the stream relay)."""
+
+    CHUNKS = "chunks"
+    """OpenAI chunks: `data: {...}` events, a usage-only chunk (`"choices":[]`) and `data: [DONE]`."""
+    RESPONSE_EVENTS = "response_events"
+    """Responses API events: a terminal `response.completed`/`incomplete`/`failed` event carries the
+    whole response, usage included."""
+
+
+def requested_choices(payload: Payload) -> int:
+    """`n`, the choices generated at once (1 when absent or not a positive integer)."""
+    choices = payload.get("n")
+    return choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+
+
+def no_affinity_text(payload: Payload, max_chars: int) -> str:
+    """No text worth routing on: any backend of the model will do."""
+    return ""
+
+
+def nothing_to_tokenize(payload: Payload) -> Payload | None:
+    """No prompt the backend's /tokenize can count: the reservation's bound is charged instead."""
+    return None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Operation:
+    """One kind of request the gateway serves, from its route to its usage record."""
+
+    value: str
+    """Its name in policies (the Casbin action, `MODEL_ACTIONS`), metrics labels, usage and audit records."""
+    routes: tuple[str, ...]
+    """The gateway's path(s) that serve it (one POST handler each declaration)."""
+    upstream_path: str
+    """The backend's path it is forwarded to."""
+    check_body: Callable[[Payload], None]
+    """Checks the fields only this operation relies on (raises InvalidRequest); `model`, `stream`,
+    the token limits and `n` are checked for every operation by `parse_request`."""
+    input_token_bound: Callable[[Payload], int]
+    """At least the prompt tokens the backend will count (gateway/token_bounds.py explains why)."""
+    genai_name: str
+    """`gen_ai.operation.name` of its upstream span (and the first word of the span's name)."""
+    pii_read_first: tuple[str, ...]
+    """The fields the model reads first: their personal data is numbered first. Every other string
+    of the request is scanned as well, in the request's order (gateway/pii/fields.py)."""
+    output_limit_field: str | None = None
+    """The field that bounds its output (`max_tokens`, `max_output_tokens`), added when the client
+    gave none; None for an operation that generates nothing (no output is reserved or charged)."""
+    stream_usage_option: bool = False
+    """Whether vLLM understands `stream_options.include_usage` (asked for on every stream)."""
+    stream_protocol: StreamProtocol = StreamProtocol.CHUNKS
+    choices: Callable[[Payload], int] = requested_choices
+    """How many answers one request generates (output reservation, a cut stream's charge)."""
+    usage_in_answer: Callable[[bytes], Usage | None] = usage_from_body
+    """The usage of a whole (non-streamed) answer's body."""
+    usage_in_stream: Callable[[Any], Usage | None] = usage_from_dict
+    """The usage from the usage object the relay found in the stream (see `stream_protocol`)."""
+    tokenize_prompt: Callable[[Payload], Payload | None] = nothing_to_tokenize
+    """The fields (besides `model`) to send to the backend's /tokenize for the exact prompt size."""
+    affinity_text: Callable[[Payload, int], str] = no_affinity_text
+    """What opens the conversation (at most about `max_chars`), hashed to find the same backend's
+    prefix cache again; "" when there is none."""
