@@ -24,7 +24,9 @@ import httpx
 import msgspec
 
 from gateway.errors import error_body
+from gateway.telemetry.request_trace import AnySpan
 from gateway.upstream.forward import UpstreamReply
+from gateway.usage import Usage, usage_from_dict
 
 __all__ = ["StreamRelay"]
 
@@ -69,6 +71,7 @@ class StreamRelay:
         "_strip_usage",
         "_timer",
         "_transform",
+        "_transform_span",
         "_wait_started",
         "_waiter",
         "_waiter_cancelling",
@@ -88,11 +91,16 @@ class StreamRelay:
         idle: float,
         total: float,
         transform: Callable[[bytes], bytes] | None = None,
+        transform_span: AnySpan | None = None,
         collect_finish_reasons: bool = False,
     ) -> None:
+        # Closing the relay closes the reply, which ends the upstream call: the relay is the one
+        # thing that knows when a stream is over, whether the backend or the client ended it.
         self._reply = reply
-        # Rewrites complete events before they leave (placeholders restored to the caller's values).
+        # Rewrites complete events before they leave (placeholders restored to the caller's values),
+        # inside a span of its own that lasts as long as the stream.
         self._transform = transform
+        self._transform_span = transform_span
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
         self._strip_usage = strip_usage
         self._idle = idle
@@ -109,7 +117,7 @@ class StreamRelay:
         self._pending = bytearray()
         self._saw_done = False
         self._closed = False
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         # Data events relayed: what was generated when a stream ends before its usage chunk.
         self.events = 0
         # The backend's side ended the stream (completed, failed or timed out); when it is still
@@ -234,7 +242,7 @@ class StreamRelay:
                 except msgspec.DecodeError:
                     chunk = None
                 if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
-                    self.usage = chunk["usage"]
+                    self.usage = usage_from_dict(chunk["usage"])
                     self.last_chunk = chunk
                     if self._strip_usage:
                         continue
@@ -249,7 +257,7 @@ class StreamRelay:
             return
         response = document.get("response") if isinstance(document, dict) else None
         if isinstance(response, dict) and isinstance(response.get("usage"), dict):
-            self.usage = response["usage"]
+            self.usage = usage_from_dict(response["usage"])
             self.last_chunk = response
 
     async def _finish_upstream_ended(self) -> bytes:
@@ -267,11 +275,19 @@ class StreamRelay:
         return _error_event(message, code)
 
     async def aclose(self) -> None:
-        """Close the upstream connection (so vLLM aborts the request and frees its GPU memory)."""
+        """Close the upstream reply, which ends the call: its connection (so vLLM aborts the request
+        and frees its GPU memory), the backend's count and the CLIENT span, with what the stream said."""
         if self._closed:
             return
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()  # it would keep the relay alive until it fired
             self._timer = None
-        await self._reply.release()
+        if self._transform_span is not None:
+            self._transform_span.end()
+        await self._reply.aclose(
+            answer=self.last_chunk,
+            finish_reasons=self.finish_reasons,
+            usage=self.usage,
+            first_chunk_at=self.first_event_at,
+        )
