@@ -26,6 +26,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from gateway.authz import Authorizer, PermissionDenied
+from gateway.background import BackgroundWork
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.errors import (
@@ -42,6 +43,7 @@ from gateway.parsing import ParsedRequest, parse_request
 from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
 from gateway.quotas import QuotaExceeded
+from gateway.quotas.pricing import Pricing
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.telemetry import genai
@@ -90,6 +92,8 @@ class Pipeline:
         observer: Observer | None = None,
         *,
         max_choices: int,
+        pricing: Pricing,
+        background: BackgroundWork,
     ) -> None:
         self._pools = pools
         self._max_choices = max_choices
@@ -100,6 +104,9 @@ class Pipeline:
         self._quotas = quotas
         self._forwarder = forwarder
         self._recorder = recorder
+        self._pricing = pricing
+        # Settling, recording and concluding run after the answer: the worker drains them at shutdown.
+        self._background = background
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
         request_id = new_request_id()
@@ -135,10 +142,10 @@ class Pipeline:
         except asyncio.CancelledError:
             if guard.absorb():
                 facts.status = _CLIENT_CLOSED_REQUEST
-                self._quotas.later(self._settle_unfinished(exchange, generated=0))
+                self._background.start(self._settle_unfinished(exchange, generated=0))
                 # Nobody is listening; the status only shows in the server's own records.
                 return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
-            self._quotas.later(self._abandon(exchange, "cancelled"))
+            self._background.start(self._abandon(exchange, "cancelled"))
             raise
         except GatewayError as exc:
             facts.status = exc.status_code
@@ -147,13 +154,13 @@ class Pipeline:
                 # The backend generated it all, but its usage was in the part left unread: the
                 # request pays its exact prompt and every output token it reserved.
                 generated = exchange.charge.output_bound
-                self._quotas.later(self._settle_unfinished(exchange, generated=generated))
+                self._background.start(self._settle_unfinished(exchange, generated=generated))
             else:
-                self._quotas.later(self._account(exchange, None))
+                self._background.start(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
         except BaseException as exc:
-            self._quotas.later(self._abandon(exchange, error_type(exc)))
+            self._background.start(self._abandon(exchange, error_type(exc)))
             raise
         finally:
             guard.close()
@@ -311,8 +318,8 @@ class Pipeline:
                 await exchange.charge.settle(usage)
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        facts.weighted_cost = self._quotas.weighted_cost(model, usage)
-        facts.cost_eur = self._quotas.price_eur(model, usage)
+        facts.weighted_cost = self._pricing.weighted_cost(model, usage)
+        facts.cost_eur = self._pricing.price_eur(model, usage)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
         latency_ms = (time.perf_counter() - facts.started) * 1000
         self._recorder.record(
