@@ -2,15 +2,14 @@
 
 Every path a request can take ends its reservation exactly once: settled with the usage the backend
 reported (or, when the client left mid-stream, with what was generated), released when the backend
-failed. Settling happens after the last byte has gone to the client, off the critical path.
+failed. Settling happens after the last byte has gone to the client, off the critical path (as
+`gateway.background.BackgroundWork`); what a usage costs is `gateway.quotas.pricing`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 from gateway.identity import Principal
@@ -71,26 +70,12 @@ class Charge:
 
 
 class QuotaStep:
-    """Reserves before forwarding; keeps the settle and release tasks it starts until they end."""
+    """Reserves before forwarding; the `Charge` it returns settles or releases."""
 
     def __init__(self, config: QuotaConfig, ledger: Ledger) -> None:
         self._config = config
         self._planner = Planner(config)
         self._ledger = ledger
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def weighted_cost(self, model: str, usage: Usage) -> int:
-        return self._planner.cost(model, usage.prompt_tokens, usage.completion_tokens)
-
-    def price_eur(self, model: str, usage: Usage) -> float:
-        """What the usage costs in euros at the configured prices (0 when the model has none)."""
-        pricing = self._config.models.get(model)
-        if pricing is None:
-            return 0.0
-        per_million = usage.prompt_tokens * (
-            pricing.price_per_million_input or 0
-        ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
-        return float(per_million / 1_000_000)
 
     async def reserve(
         self, principal: Principal, parsed: ParsedRequest, pool: ModelPool
@@ -135,14 +120,6 @@ class QuotaStep:
             raise QuotaExceeded(outcome)
         return Charge(self._ledger, outcome, input_bound, output), extra
 
-    def later(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` in the background, keeping a reference until it ends."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, seconds: float = 10.0) -> None:
-        """Wait (bounded) for the settlements still running: a clean shutdown loses no usage."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=seconds)
+    async def close(self) -> None:
+        """Close the ledger, once no settlement is left to run (`BackgroundWork.drain`)."""
         await self._ledger.close()

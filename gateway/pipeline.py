@@ -26,6 +26,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from gateway.authz import Authorizer, PermissionDenied
+from gateway.background import BackgroundWork
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.errors import (
@@ -42,12 +43,13 @@ from gateway.parsing import ParsedRequest, parse_request
 from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
 from gateway.quotas import QuotaExceeded
+from gateway.quotas.pricing import Pricing
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.telemetry import genai
 from gateway.telemetry.facts import UNKNOWN_MODEL, RequestFacts
 from gateway.telemetry.observer import Observer
-from gateway.telemetry.request_trace import AnySpan, error_type
+from gateway.telemetry.request_trace import error_type
 from gateway.upstream.forward import Forwarder, UpstreamReply
 from gateway.upstream.relay import StreamRelay
 from gateway.usage import Usage
@@ -90,6 +92,8 @@ class Pipeline:
         observer: Observer | None = None,
         *,
         max_choices: int,
+        pricing: Pricing,
+        background: BackgroundWork,
     ) -> None:
         self._pools = pools
         self._max_choices = max_choices
@@ -100,6 +104,9 @@ class Pipeline:
         self._quotas = quotas
         self._forwarder = forwarder
         self._recorder = recorder
+        self._pricing = pricing
+        # Settling, recording and concluding run after the answer: the worker drains them at shutdown.
+        self._background = background
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
         request_id = new_request_id()
@@ -135,10 +142,10 @@ class Pipeline:
         except asyncio.CancelledError:
             if guard.absorb():
                 facts.status = _CLIENT_CLOSED_REQUEST
-                self._quotas.later(self._settle_unfinished(exchange, generated=0))
+                self._background.start(self._settle_unfinished(exchange, generated=0))
                 # Nobody is listening; the status only shows in the server's own records.
                 return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
-            self._quotas.later(self._abandon(exchange, "cancelled"))
+            self._background.start(self._abandon(exchange, "cancelled"))
             raise
         except GatewayError as exc:
             facts.status = exc.status_code
@@ -147,13 +154,13 @@ class Pipeline:
                 # The backend generated it all, but its usage was in the part left unread: the
                 # request pays its exact prompt and every output token it reserved.
                 generated = exchange.charge.output_bound
-                self._quotas.later(self._settle_unfinished(exchange, generated=generated))
+                self._background.start(self._settle_unfinished(exchange, generated=generated))
             else:
-                self._quotas.later(self._account(exchange, None))
+                self._background.start(self._account(exchange, None))
             exc.headers.update(exchange.response_headers)
             raise
         except BaseException as exc:
-            self._quotas.later(self._abandon(exchange, error_type(exc)))
+            self._background.start(self._abandon(exchange, error_type(exc)))
             raise
         finally:
             guard.close()
@@ -231,7 +238,6 @@ class Pipeline:
             if trace.traced
             else _UNTRACED
         )
-        exchange.upstream_started = time.perf_counter()
         reply = await self._forwarder.open(
             pool,
             parsed.operation.upstream_path,
@@ -240,30 +246,34 @@ class Pipeline:
             headers=upstream_headers,
             trace=trace,
             span=span,
+            record_content=self._observer.record_content,
         )
+        # The reply owns the upstream call from here: whichever path this request takes closes it
+        # (which ends the CLIENT span), and the pipeline never ends that span itself.
         exchange.reply = reply
         exchange.backend = reply.backend
         status = exchange.facts.status = reply.response.status_code
         if status in (401, 403):
             # The backend refused the gateway's own credentials: a configuration problem, not the caller's.
-            await reply.release()
-            reply.span.end()
+            await reply.aclose()
             raise UpstreamFailure("The backend refused the gateway's credentials; contact the operators.")
 
         if parsed.stream and status == 200:
             timeouts = pool.config.timeouts
-            transform = None
+            transform = restore_span = None
             if exchange.restorer is not None:
                 transform = StreamRestorer(exchange.restorer)
-                exchange.restore_span = trace.span("restore")  # ends with the stream
+                restore_span = trace.span("restore")  # the relay ends it with the stream
             relay = StreamRelay(
                 reply,
                 strip_usage=not parsed.client_wants_usage,
                 idle=timeouts.idle,
                 total=timeouts.total,
                 transform=transform,
+                transform_span=restore_span,
                 collect_finish_reasons=trace.traced,
                 protocol=parsed.operation.stream_protocol,
+                read_usage=parsed.operation.usage_in_stream,
             )
             return Stream(
                 relay,
@@ -271,12 +281,9 @@ class Pipeline:
                 headers={**_SSE_HEADERS, **exchange.response_headers},
                 background=BackgroundTask(self._finish_stream, exchange, relay),
             )
-        try:
-            content = await reply.read_all(pool.config.timeouts)
-        except GatewayError as exc:
-            reply.span.set_attribute("error.type", error_type(exc))
-            reply.span.end()
-            raise
+        content = await reply.read_all(
+            pool.config.timeouts, parsed.operation.usage_in_answer
+        )  # closes the reply, read or not
         if status == 404 and content.startswith(_ROUTE_NOT_FOUND):
             # vLLM registers only the routes its model serves, so a bare FastAPI 404 means this model
             # does not do this operation: the caller's mistake, said in OpenAI's shape. The backend
@@ -286,11 +293,7 @@ class Pipeline:
                 param="model",
                 code="operation_not_supported",
             )
-        usage = parsed.operation.usage_in_answer(content) if status < 400 else None
-        if trace.traced:
-            self._end_upstream_span(exchange, genai.decoded(content), None, usage, reply.opened_at)
-        else:
-            reply.span.end()
+        usage = reply.usage
         if exchange.restorer is not None:
             with trace.step("restore"):
                 content = exchange.restorer.restore_body(content)
@@ -319,8 +322,8 @@ class Pipeline:
                 await exchange.charge.settle(usage)
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        facts.weighted_cost = self._quotas.weighted_cost(model, usage)
-        facts.cost_eur = self._quotas.price_eur(model, usage)
+        facts.weighted_cost = self._pricing.weighted_cost(model, usage)
+        facts.cost_eur = self._pricing.price_eur(model, usage)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
         latency_ms = (time.perf_counter() - facts.started) * 1000
         self._recorder.record(
@@ -351,51 +354,23 @@ class Pipeline:
         facts = exchange.facts
         facts.status, facts.error = facts.status or 500, error
         if exchange.reply is not None:
-            exchange.reply.span.end()
+            await exchange.reply.aclose()  # whatever failed may have left it open
         self._observer.conclude(facts)
 
-    def _end_upstream_span(
-        self,
-        exchange: Exchange,
-        document: Any,
-        finish_reasons: list[str] | None,
-        usage: Usage | None,
-        first: float | None,
-    ) -> None:
-        reply = exchange.reply
-        if reply is None:
-            return
-        attributes = genai.response_attributes(
-            document, finish_reasons, usage, record_content=self._observer.record_content
-        )
-        if first is not None:
-            attributes["gen_ai.response.time_to_first_chunk"] = first - exchange.upstream_started
-        reply.span.set_attributes(attributes)
-        reply.span.end()
-
     async def _finish_stream(self, exchange: Exchange, relay: StreamRelay) -> None:
-        await relay.aclose()
+        await relay.aclose()  # ends the upstream call, if the stream's end did not already
         if not relay.ended_upstream:
             # The client hung up mid-stream: what the records and the trace say it got.
             exchange.facts.status, exchange.facts.error = _CLIENT_CLOSED_REQUEST, "client_disconnected"
-        operation = exchange.parsed.operation
-        usage = operation.usage_in_stream(relay.usage) if relay.usage is not None else None
+        usage = relay.usage
         if relay.first_event_at is not None:
             exchange.facts.first_event_at = relay.first_event_at
-        if exchange.restore_span is not None:
-            exchange.restore_span.end()
-        if exchange.facts.trace.traced:
-            self._end_upstream_span(
-                exchange, relay.last_chunk, relay.finish_reasons, usage, relay.first_event_at
-            )
-        elif exchange.reply is not None:
-            exchange.reply.span.end()
         if usage is not None:
             await self._account(exchange, usage)
             return
         # The stream ended before its usage chunk (the client left, or the backend failed): charge
         # what was generated, one token per relayed event after each choice's opening chunk.
-        opening = operation.choices(exchange.parsed.payload)
+        opening = exchange.parsed.operation.choices(exchange.parsed.payload)
         await self._settle_unfinished(exchange, generated=max(0, relay.events - opening))
 
     async def _settle_unfinished(self, exchange: Exchange, generated: int) -> None:
@@ -427,9 +402,7 @@ class Exchange:
         "principal",
         "reply",
         "response_headers",
-        "restore_span",
         "restorer",
-        "upstream_started",
     )
 
     def __init__(
@@ -449,10 +422,8 @@ class Exchange:
         self.added = added
         self.backend: Backend | None = None
         self.reply: UpstreamReply | None = None
-        self.upstream_started = 0.0
         # What restores this request's placeholders in the answer, when values were pseudonymized.
         self.restorer: PlaceholderRestorer | None = None
-        self.restore_span: AnySpan | None = None
         self.response_headers = {"x-request-id": facts.request_id, **charge.headers}
         if facts.trace.trace_id is not None:
             self.response_headers["x-trace-id"] = facts.trace.trace_id

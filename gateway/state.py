@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.audit import AuditLog, start_audit_log
 from gateway.authz import Authorizer, PolicyReloader
+from gateway.background import BackgroundWork
 from gateway.charging import QuotaStep
 from gateway.config import GatewayConfig
 from gateway.identity import (
@@ -30,6 +31,7 @@ from gateway.metering import UsageRecorder, start_usage_recorder
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
+from gateway.quotas.pricing import Pricing
 from gateway.routing import HealthMonitor, ModelPool, build_pools
 from gateway.telemetry import GatewayMetrics
 from gateway.telemetry.observer import Observer
@@ -69,6 +71,7 @@ class Gateway:
         self.authenticator: Authenticator | None = None
         self.pepper: Pepper | None = None
         self.quotas: QuotaStep | None = None
+        self.background = BackgroundWork()
         self.recorder: UsageRecorder | None = None
         self.audit: AuditLog | None = None
         self.redactor: Redactor | None = None
@@ -105,6 +108,8 @@ class Gateway:
             self.redactor,
             self._observer(),
             max_choices=config.server.max_choices,
+            pricing=Pricing(config.quotas),
+            background=self.background,
         )
         self._health = HealthMonitor(self._client, self.backends, config.health)
         self._health.start()
@@ -126,8 +131,9 @@ class Gateway:
 
     async def shutdown(self) -> None:
         await self.reloader.stop()
+        await self.background.drain()  # settlements first: they write the last usage records
         if self.quotas is not None:
-            await self.quotas.drain()  # settlements first: they write the last usage records
+            await self.quotas.close()
         if self.recorder is not None:
             await self.recorder.close()
         if self.audit is not None:

@@ -8,6 +8,7 @@
                                                                        redis_scripts.py)
     resilient.py      on_store_error: fail_closed (503) or fail_open (local counters, replayed later)
     headers.py        OpenAI's x-ratelimit-* headers
+    pricing.py        Pricing: what an actual usage costs (weighted, and in euros)
     errors.py         QuotaExceeded (429), QuotaUnavailable (503), QuotaStoreError
     factory.py        configuration -> ledger
 

@@ -36,7 +36,16 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from gateway.errors import GatewayError
 from gateway.telemetry.recorded_span import RecordedSpan, SpanSink
 
-__all__ = ["NO_TRACE", "AnySpan", "AnyTrace", "RequestTrace", "Tracing", "error_type", "server_attributes"]
+__all__ = [
+    "NO_SPAN",
+    "NO_TRACE",
+    "AnySpan",
+    "AnyTrace",
+    "RequestTrace",
+    "Tracing",
+    "error_type",
+    "server_attributes",
+]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _EMPTY_CONTEXT = Context()
@@ -100,6 +109,8 @@ class _NoSpan:
 
 
 _NO_SPAN = _NoSpan()
+NO_SPAN = _NO_SPAN
+"""A span that records nothing: what an untraced call, or one not yet answered, carries."""
 
 
 class RequestTrace:
@@ -141,7 +152,7 @@ class RequestTrace:
         return _Step(RecordedSpan(self._sink, name, self._server_context))
 
     def span(self, name: str) -> RecordedSpan | _NoSpan:
-        """A step that outlives a `with` block (restoring a stream); the caller ends it."""
+        """A step that outlives a `with` block (restoring a stream); whoever holds it ends it."""
         if not self.traced:
             return _NO_SPAN
         return RecordedSpan(self._sink, name, self._server_context)

@@ -10,16 +10,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from gateway.config import HealthConfig, TimeoutConfig
-from gateway.errors import BackendUnavailable, UpstreamAnswerTooLarge, UpstreamFailure, UpstreamTimeout
+from gateway.errors import (
+    BackendUnavailable,
+    GatewayError,
+    UpstreamAnswerTooLarge,
+    UpstreamFailure,
+    UpstreamTimeout,
+)
 from gateway.routing.backend import Backend, monotonic
 from gateway.routing.pool import ModelPool
-from gateway.telemetry.request_trace import NO_TRACE, AnySpan, AnyTrace, error_type, server_attributes
+from gateway.telemetry.genai import decoded, response_attributes
+from gateway.telemetry.request_trace import (
+    NO_SPAN,
+    NO_TRACE,
+    AnySpan,
+    AnyTrace,
+    error_type,
+    server_attributes,
+)
+from gateway.usage import Usage, usage_from_body
 
 __all__ = ["Forwarder", "UpstreamReply"]
 
@@ -31,46 +47,100 @@ _QUEUE_FULL_MARKER = b"currently busy"
 
 @dataclass(slots=True)
 class UpstreamReply:
-    """An open upstream response; `release()` must be called exactly once when done with it."""
+    """An open upstream response, and from the moment `Forwarder.open` returns it, the owner of the
+    upstream call's lifetime: `aclose()` releases the connection and the backend's `in_flight`, puts
+    what the answer said on the CLIENT span and ends it, exactly once whatever the path (answered,
+    streamed, failed, abandoned). The pipeline never ends that span itself.
+
+    Modelled on httpx's `BoundAsyncStream`: closing the stream is closing the call, so nobody can do
+    one and forget the other.
+    """
 
     backend: Backend
     response: httpx.Response
     attempts: int
-    span: AnySpan
-    """The upstream call's CLIENT span; whoever reads the answer to its end ends it."""
     opened_at: float
     """`time.perf_counter()` when the backend's response headers arrived."""
     max_bytes: int
     """The largest body read from this answer (`upstream.max_response_bytes`)."""
+    span: AnySpan = NO_SPAN
+    """The call's CLIENT span. A no-op on an attempt's reply until `Forwarder.open` hands the span
+    to the reply it returns: the replies of discarded attempts close without ending it."""
+    started: float = 0.0
+    """`time.perf_counter()` when the call began: the origin of the time to first chunk."""
+    record_content: bool = False
+    """Whether the span may carry the answer's text (`tracing.record_content`)."""
+    usage: Usage | None = None
+    """The usage a non-streamed answer reported (`read_all` sets it; None for an error)."""
     error_body: bytes | None = None
     """The body of a 5xx answer, read while deciding whether to retry."""
-    _released: bool = False
+    _closed: bool = False
 
-    async def release(self) -> None:
-        if self._released:
+    async def aclose(
+        self,
+        *,
+        error: str | None = None,
+        answer: Any = None,
+        finish_reasons: list[str] | None = None,
+        usage: Usage | None = None,
+        first_chunk_at: float | None = None,
+    ) -> None:
+        """End the call: the connection, the backend's count, then the span with what the answer
+        said (`answer`: the decoded body or a stream's usage chunk) and `error` (its `error.type`).
+        Only the first call does anything."""
+        if self._closed:
             return
-        self._released = True
+        self._closed = True
         self.backend.in_flight -= 1
-        await self.response.aclose()
-
-    async def read_all(self, timeouts: TimeoutConfig) -> bytes:
-        """The whole body of a non-streamed answer, within the model's timeouts."""
-        if self.error_body is not None:
-            await self.release()
-            return self.error_body
         try:
-            async with asyncio.timeout(timeouts.total):
-                return await self.read_body()
-        except (TimeoutError, httpx.TimeoutException):
-            raise UpstreamTimeout("The backend did not finish its answer in time.") from None
-        except httpx.HTTPError:
-            raise UpstreamFailure("The backend closed the connection before finishing its answer.") from None
+            await self.response.aclose()
         finally:
-            await self.release()
+            span = self.span
+            if span.is_recording():
+                attributes = response_attributes(
+                    answer, finish_reasons, usage, record_content=self.record_content
+                )
+                if first_chunk_at is not None:
+                    attributes["gen_ai.response.time_to_first_chunk"] = first_chunk_at - self.started
+                if error is not None:
+                    attributes["error.type"] = error
+                span.set_attributes(attributes)
+            span.end()
+
+    async def read_all(
+        self, timeouts: TimeoutConfig, read_usage: Callable[[bytes], Usage | None] = usage_from_body
+    ) -> bytes:
+        """The whole body of a non-streamed answer, within the model's timeouts; the reply is closed
+        when this returns or raises (`usage` then holds what a successful answer reported, as the
+        operation's `read_usage` reads it)."""
+        body = self.error_body
+        if body is None:
+            try:
+                async with asyncio.timeout(timeouts.total):
+                    body = await self.read_body()
+            except (TimeoutError, httpx.TimeoutException):
+                await self._fail(UpstreamTimeout("The backend did not finish its answer in time."))
+            except httpx.HTTPError:
+                await self._fail(
+                    UpstreamFailure("The backend closed the connection before finishing its answer.")
+                )
+            except BaseException as exc:  # too large, or cancelled: the call still ends here
+                await self.aclose(error=error_type(exc) if isinstance(exc, GatewayError) else None)
+                raise
+        if self.response.status_code < 400:
+            self.usage = read_usage(body)
+        # Decoding the answer for its span costs more than the rest: only for a recorded span.
+        answer = decoded(body) if self.span.is_recording() else None
+        await self.aclose(answer=answer, usage=self.usage, first_chunk_at=self.opened_at)
+        return body
+
+    async def _fail(self, failure: GatewayError) -> NoReturn:
+        await self.aclose(error=error_type(failure))
+        raise failure from None
 
     async def read_body(self) -> bytes:
         """The body, or UpstreamAnswerTooLarge as soon as it is known to exceed `max_bytes`: the
-        caller's `release()` then closes the connection with the rest of the body unread."""
+        caller's `aclose()` then closes the connection with the rest of the body unread."""
         limit = self.max_bytes
         declared = self.response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -85,17 +155,25 @@ class UpstreamReply:
         return b"".join(chunks)
 
 
-def _traced(reply: UpstreamReply) -> UpstreamReply:
-    """The CLIENT span learns where the request went and how many tries it took."""
-    if not reply.span.is_recording():
+def _answering(reply: UpstreamReply, span: AnySpan, started: float, record_content: bool) -> UpstreamReply:
+    """`reply` becomes the call's answer: it takes over the CLIENT span, which learns where the
+    request went and how many tries it took."""
+    reply.span, reply.started, reply.record_content = span, started, record_content
+    if not span.is_recording():
         return reply
     attributes: dict[str, Any] = server_attributes(reply.backend.url)
     attributes["gateway.backend"] = reply.backend.url
     attributes["gateway.upstream.attempts"] = reply.attempts
     if reply.response.status_code >= 400:
         attributes["error.type"] = str(reply.response.status_code)
-    reply.span.set_attributes(attributes)
+    span.set_attributes(attributes)
     return reply
+
+
+def _unanswered(span: AnySpan, error: str, attempts: int) -> None:
+    """End the CLIENT span of a call that no reply answers (no reply exists to own it)."""
+    span.set_attributes({"error.type": error, "gateway.upstream.attempts": attempts})
+    span.end()
 
 
 class Forwarder:
@@ -127,16 +205,20 @@ class Forwarder:
         headers: dict[str, str],
         trace: AnyTrace = NO_TRACE,
         span: tuple[str, dict[str, Any]] = ("", {}),
+        record_content: bool = False,
     ) -> UpstreamReply:
         """Send to the best backend; on connection errors, 5xx or queue-full, try the next one.
 
         `trace` gets a `route` span for the first choice of backend and the CLIENT span (`span`: its
         name and request attributes) covering every attempt; its `traceparent` goes upstream.
 
-        Returns the first answer below 500 (or the last 5xx when every attempt failed). Raises
+        Returns the first answer below 500 (or the last 5xx when every attempt failed): the caller
+        must `aclose()` it, which ends the call (the CLIENT span included). Raises
         BackendUnavailable when no backend could be reached, UpstreamTimeout when one accepted the
-        request but did not answer in time (not retried: it may still be generating).
+        request but did not answer in time (not retried: it may still be generating); the call is
+        then over, its span ended here, since no reply exists to own it.
         """
+        started = time.perf_counter()
         deadlines = pool.upstream_deadlines
         tried: list[Backend] = []
         last_failure: UpstreamReply | None = None
@@ -151,34 +233,27 @@ class Forwarder:
                 if backend is None:
                     break
                 tried.append(backend)
-                reply = await self._attempt(
-                    backend, path, body, headers, deadlines, pool.name, len(tried), client_span
-                )
+                reply = await self._attempt(backend, path, body, headers, deadlines, pool.name, len(tried))
                 if reply is None:
                     continue
                 if reply.response.status_code < 500:
                     backend.record_success()
                     if last_failure is not None:
-                        await last_failure.release()
-                    return _traced(reply)
+                        await last_failure.aclose()
+                    return _answering(reply, client_span, started, record_content)
                 failed, last_failure = last_failure, reply
                 if failed is not None:
-                    await failed.release()
+                    await failed.aclose()
                 await self._note_server_error(reply)
         except BaseException as exc:
             # Cancelled (the client went away) or failed: nothing may keep a connection or a count.
             if last_failure is not None:
-                await last_failure.release()
-            client_span.set_attribute("error.type", error_type(exc))
-            client_span.set_attribute("gateway.upstream.attempts", len(tried))
-            client_span.end()
+                await last_failure.aclose()
+            _unanswered(client_span, error_type(exc), len(tried))
             raise
         if last_failure is not None:
-            return _traced(last_failure)
-        client_span.set_attributes(
-            {"error.type": "backend_unavailable", "gateway.upstream.attempts": len(tried)}
-        )
-        client_span.end()
+            return _answering(last_failure, client_span, started, record_content)
+        _unanswered(client_span, "backend_unavailable", len(tried))
         raise BackendUnavailable(
             f"No backend serving `{pool.name}` is available right now. Please retry later.",
             headers={"retry-after": _RETRY_AFTER_SECONDS},
@@ -193,7 +268,6 @@ class Forwarder:
         deadlines: dict[str, float],
         model: str,
         attempt: int,
-        span: AnySpan,
     ) -> UpstreamReply | None:
         """One try on one backend: its reply, or None when the next backend should be tried."""
         if backend.auth_header is not None:
@@ -224,7 +298,7 @@ class Forwarder:
         except BaseException:
             backend.in_flight -= 1
             raise
-        return UpstreamReply(backend, response, attempt, span, time.perf_counter(), self._max_response_bytes)
+        return UpstreamReply(backend, response, attempt, time.perf_counter(), self._max_response_bytes)
 
     async def count_prompt_tokens(
         self, backend: Backend, model: str, prompt: dict[str, Any] | None
@@ -253,7 +327,7 @@ class Forwarder:
         try:
             reply.error_body = await reply.read_body()
         except (httpx.HTTPError, UpstreamAnswerTooLarge):
-            # An error body this large is no vLLM's: relayed empty, its connection closed on release.
+            # An error body this large is no vLLM's: relayed empty, its connection closed with the reply.
             reply.error_body = b""
         if reply.response.status_code == 503 and _QUEUE_FULL_MARKER in reply.error_body:
             reply.backend.record_busy(monotonic())  # overloaded, not broken: no ejection

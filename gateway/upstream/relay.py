@@ -25,7 +25,9 @@ import msgspec
 
 from gateway.errors import error_body
 from gateway.operations.base import StreamProtocol
+from gateway.telemetry.request_trace import AnySpan
 from gateway.upstream.forward import UpstreamReply
+from gateway.usage import Usage, usage_from_dict
 
 __all__ = ["StreamRelay"]
 
@@ -66,11 +68,13 @@ class StreamRelay:
         "_raw",
         "_reader",
         "_reply",
+        "_read_usage",
         "_response_events",
         "_saw_done",
         "_strip_usage",
         "_timer",
         "_transform",
+        "_transform_span",
         "_wait_started",
         "_waiter",
         "_waiter_cancelling",
@@ -90,15 +94,22 @@ class StreamRelay:
         idle: float,
         total: float,
         transform: Callable[[bytes], bytes] | None = None,
+        transform_span: AnySpan | None = None,
         collect_finish_reasons: bool = False,
         protocol: StreamProtocol = StreamProtocol.CHUNKS,
+        read_usage: Callable[[Any], Usage | None] = usage_from_dict,
     ) -> None:
+        # Closing the relay closes the reply, which ends the upstream call: the relay is the one
+        # thing that knows when a stream is over, whether the backend or the client ended it.
         self._reply = reply
         # Which ending and usage to look for: each protocol's markers cannot occur in the other's
         # events, so only the stream's own are searched for, event after event.
         self._response_events = protocol is StreamProtocol.RESPONSE_EVENTS
-        # Rewrites complete events before they leave (placeholders restored to the caller's values).
+        self._read_usage = read_usage
+        # Rewrites complete events before they leave (placeholders restored to the caller's values),
+        # inside a span of its own that lasts as long as the stream.
         self._transform = transform
+        self._transform_span = transform_span
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
         self._strip_usage = strip_usage
         self._idle = idle
@@ -115,7 +126,7 @@ class StreamRelay:
         self._pending = bytearray()
         self._saw_done = False
         self._closed = False
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         # Data events relayed: what was generated when a stream ends before its usage chunk.
         self.events = 0
         # The backend's side ended the stream (completed, failed or timed out); when it is still
@@ -243,7 +254,7 @@ class StreamRelay:
                 except msgspec.DecodeError:
                     chunk = None
                 if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
-                    self.usage = chunk["usage"]
+                    self.usage = self._read_usage(chunk["usage"])
                     self.last_chunk = chunk
                     if self._strip_usage:
                         continue
@@ -258,7 +269,7 @@ class StreamRelay:
             return
         response = document.get("response") if isinstance(document, dict) else None
         if isinstance(response, dict) and isinstance(response.get("usage"), dict):
-            self.usage = response["usage"]
+            self.usage = self._read_usage(response["usage"])
             self.last_chunk = response
 
     async def _finish_upstream_ended(self) -> bytes:
@@ -276,11 +287,19 @@ class StreamRelay:
         return _error_event(message, code)
 
     async def aclose(self) -> None:
-        """Close the upstream connection (so vLLM aborts the request and frees its GPU memory)."""
+        """Close the upstream reply, which ends the call: its connection (so vLLM aborts the request
+        and frees its GPU memory), the backend's count and the CLIENT span, with what the stream said."""
         if self._closed:
             return
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()  # it would keep the relay alive until it fired
             self._timer = None
-        await self._reply.release()
+        if self._transform_span is not None:
+            self._transform_span.end()
+        await self._reply.aclose(
+            answer=self.last_chunk,
+            finish_reasons=self.finish_reasons,
+            usage=self.usage,
+            first_chunk_at=self.first_event_at,
+        )

@@ -1,0 +1,36 @@
+"""What a request's actual usage costs: of the token budget (weighted) and in euros.
+
+Pricing is read by the records of a finished request; reserving (`gateway.charging`) only needs the
+worst case, which the planner computes on its own.
+"""
+
+from __future__ import annotations
+
+from gateway.quotas.plan import Planner
+from gateway.quotas.settings import QuotaConfig
+from gateway.usage import Usage
+
+__all__ = ["Pricing"]
+
+
+class Pricing:
+    """The `quotas` section's weights, model multipliers and prices, applied to an actual usage."""
+
+    __slots__ = ("_config", "_planner")
+
+    def __init__(self, config: QuotaConfig) -> None:
+        self._config = config
+        self._planner = Planner(config)
+
+    def weighted_cost(self, model: str, usage: Usage) -> int:
+        return self._planner.cost(model, usage.prompt_tokens, usage.completion_tokens)
+
+    def price_eur(self, model: str, usage: Usage) -> float:
+        """What the usage costs in euros at the configured prices (0 when the model has none)."""
+        pricing = self._config.models.get(model)
+        if pricing is None:
+            return 0.0
+        per_million = usage.prompt_tokens * (
+            pricing.price_per_million_input or 0
+        ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
+        return float(per_million / 1_000_000)
