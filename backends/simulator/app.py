@@ -26,6 +26,7 @@ from backends.simulator.cohere_embed import serve_cohere_embed
 from backends.simulator.completions import serve_completion
 from backends.simulator.embeddings import serve_embeddings
 from backends.simulator.engine import VLLM_VERSION, Engine, LastRequest
+from backends.simulator.messages import serve_count_tokens, serve_messages
 from backends.simulator.metrics import PROMETHEUS_CONTENT_TYPE
 from backends.simulator.pooling_route import serve_pooling
 from backends.simulator.protocol import RequestValidationFailure, SimDeadRequest, decode_request
@@ -66,6 +67,8 @@ class SimulatorApp:
                 "/v1/chat/completions": {"POST": self._generation_route(serve_chat)},
                 "/v1/completions": {"POST": self._generation_route(serve_completion)},
                 "/v1/responses": {"POST": self._generation_route(serve_responses)},
+                "/v1/messages": {"POST": self._generation_route(serve_messages)},
+                "/v1/messages/count_tokens": {"POST": self._plain_route(serve_count_tokens)},
             }
         if settings.embedding_models:
             self._routes |= {
