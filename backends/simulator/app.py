@@ -21,12 +21,17 @@ from backends.simulator.asgi import (
     send_response,
 )
 from backends.simulator.chat import serve_chat
+from backends.simulator.classify import serve_classify
+from backends.simulator.cohere_embed import serve_cohere_embed
 from backends.simulator.completions import serve_completion
 from backends.simulator.embeddings import serve_embeddings
 from backends.simulator.engine import VLLM_VERSION, Engine, LastRequest
+from backends.simulator.messages import serve_count_tokens, serve_messages
 from backends.simulator.metrics import PROMETHEUS_CONTENT_TYPE
+from backends.simulator.pooling_route import serve_pooling
 from backends.simulator.protocol import RequestValidationFailure, SimDeadRequest, decode_request
 from backends.simulator.responses import serve_responses
+from backends.simulator.scoring import serve_rerank, serve_score
 from backends.simulator.serving import HTTPRequest, new_id
 from backends.simulator.settings import SimulatorSettings
 from backends.simulator.tokenization import serve_detokenize, serve_tokenize
@@ -62,9 +67,29 @@ class SimulatorApp:
                 "/v1/chat/completions": {"POST": self._generation_route(serve_chat)},
                 "/v1/completions": {"POST": self._generation_route(serve_completion)},
                 "/v1/responses": {"POST": self._generation_route(serve_responses)},
+                "/v1/messages": {"POST": self._generation_route(serve_messages)},
+                "/v1/messages/count_tokens": {"POST": self._plain_route(serve_count_tokens)},
             }
         if settings.embedding_models:
-            self._routes["/v1/embeddings"] = {"POST": self._generation_route(serve_embeddings)}
+            self._routes |= {
+                "/v1/embeddings": {"POST": self._generation_route(serve_embeddings)},
+                "/v2/embed": {"POST": self._generation_route(serve_cohere_embed)},
+            }
+        if settings.embedding_models or settings.rerank_models:
+            # Both kinds score: a cross-encoder reads each pair, an embedding model compares vectors.
+            self._routes |= {
+                path: {"POST": self._generation_route(service)}
+                for path, service in (
+                    ("/pooling", serve_pooling),
+                    ("/score", serve_score),
+                    ("/v1/score", serve_score),
+                    ("/rerank", serve_rerank),
+                    ("/v1/rerank", serve_rerank),
+                    ("/v2/rerank", serve_rerank),
+                )
+            }
+        if settings.rerank_models:
+            self._routes["/classify"] = {"POST": self._generation_route(serve_classify)}
         self._routes |= {
             "/v1/models": {"GET": self._models},
             "/tokenize": {"POST": self._plain_route(serve_tokenize)},
@@ -201,7 +226,7 @@ class SimulatorApp:
                     }
                 ],
             }
-            for name in (*settings.models, *settings.embedding_models)
+            for name in settings.served_models
         ]
         await send_response(send, 200, msgspec.json.encode({"object": "list", "data": cards}))
 

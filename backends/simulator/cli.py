@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,16 @@ import uvicorn
 
 from backends.simulator.app import create_app
 from backends.simulator.settings import SimulatorSettings
+
+RESPONSES_STORE_ENV = "VLLM_ENABLE_RESPONSES_API_STORE"
+"""vLLM turns its in-memory store of responses on with this variable, not a flag; the simulator reads
+it too, so a script that starts either server sets it once."""
+
+
+def _env_flag(name: str) -> bool:
+    """vLLM reads its boolean variables as ``bool(int(value))``: ``1`` is on, unset or ``0`` off."""
+    value = os.environ.get(name, "0").strip()
+    return value.isdigit() and int(value) != 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--embedding-model", action="append", default=[], help="served embedding model name (repeatable)"
+    )
+    parser.add_argument(
+        "--rerank-model",
+        "--cross-encoder-model",
+        dest="rerank_model",
+        action="append",
+        default=[],
+        help="served cross-encoder (rerank, score, classify) model name (repeatable)",
+    )
+    parser.add_argument(
+        "--transcription-model",
+        action="append",
+        default=[],
+        help="served speech-to-text (Whisper-like) model name (repeatable)",
+    )
+    parser.add_argument(
+        "--enable-responses-store",
+        action="store_true",
+        default=_env_flag(RESPONSES_STORE_ENV),
+        help=f"keep /v1/responses answers asked with store=true (default: ${RESPONSES_STORE_ENV}, as vLLM)",
     )
     parser.add_argument(
         "--max-model-len", type=int, default=8192, help="context length (default: %(default)s)"
@@ -85,6 +116,9 @@ def settings_from_args(argv: Sequence[str] | None = None) -> SimulatorSettings:
         return SimulatorSettings(
             models=tuple(args.model),
             embedding_models=tuple(args.embedding_model),
+            rerank_models=tuple(args.rerank_model),
+            transcription_models=tuple(args.transcription_model),
+            responses_store=args.enable_responses_store,
             host=args.host,
             port=args.port,
             max_model_len=args.max_model_len,

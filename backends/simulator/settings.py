@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Literal
 
 GenerationMode = Literal["random", "echo"]
@@ -20,7 +21,14 @@ class SimulatorSettings:
     """Served names of generation models (``/v1/chat/completions``, ``/v1/completions``)."""
 
     embedding_models: tuple[str, ...] = ()
-    """Served names of pooling models (``/v1/embeddings`` only)."""
+    """Served names of embedding models (``/v1/embeddings``, ``/v2/embed``, ``/pooling``, score, rerank)."""
+
+    rerank_models: tuple[str, ...] = ()
+    """Served names of cross-encoder models (rerank, score, ``/classify``, ``/pooling``)."""
+
+    transcription_models: tuple[str, ...] = ()
+    """Served names of speech-to-text models like Whisper (``/v1/audio/transcriptions`` and
+    ``/v1/audio/translations``)."""
 
     host: str = "127.0.0.1"
     """Interface the CLI binds to (unused by ``create_app``)."""
@@ -64,17 +72,30 @@ class SimulatorSettings:
     kv_cache_tokens: int = 0
     """KV-cache capacity in tokens used for ``vllm:kv_cache_usage_perc``; 0 means ``2048 * max_num_seqs``."""
 
+    responses_store: bool = False
+    """Keep ``/v1/responses`` answers asked with ``store: true`` in memory, for ``GET /v1/responses/{id}``
+    and ``POST /v1/responses/{id}/cancel``, like vLLM with ``VLLM_ENABLE_RESPONSES_API_STORE=1``."""
+
     stamp_events: bool = False
     """Streams only: every generated text token becomes `` @<time.monotonic_ns()>``, taken as its event is
     sent (events are then sent one by one, never batched), so a client on the same machine can tell how
     long each event took to reach it. Role, tool-call, usage and final events are unchanged."""
 
     def __post_init__(self) -> None:
-        if not self.models and not self.embedding_models:
-            raise ValueError("at least one --model or --embedding-model is required")
-        duplicates = set(self.models) & set(self.embedding_models)
-        if duplicates:
-            raise ValueError(f"a model cannot be both generation and embedding: {sorted(duplicates)}")
+        if not self.served_models:
+            raise ValueError(
+                "at least one --model, --embedding-model, --rerank-model or --transcription-model is required"
+            )
+        kinds = {
+            "generation": self.models,
+            "embedding": self.embedding_models,
+            "cross-encoder": self.rerank_models,
+            "transcription": self.transcription_models,
+        }
+        for first, second in combinations(kinds, 2):
+            duplicates = set(kinds[first]) & set(kinds[second])
+            if duplicates:
+                raise ValueError(f"a model cannot be both {first} and {second}: {sorted(duplicates)}")
         positive = {
             "max_model_len": self.max_model_len,
             "max_num_seqs": self.max_num_seqs,
@@ -97,7 +118,12 @@ class SimulatorSettings:
     @property
     def primary_model(self) -> str:
         """The ``model_name`` label of every metric: vLLM labels its metrics with its first served name."""
-        return self.models[0] if self.models else self.embedding_models[0]
+        return self.served_models[0]
+
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        """Every served name, generation models first (the order of ``/v1/models``)."""
+        return (*self.models, *self.embedding_models, *self.rerank_models, *self.transcription_models)
 
     @property
     def kv_capacity_tokens(self) -> int:

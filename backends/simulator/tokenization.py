@@ -15,7 +15,7 @@ from backends.simulator.vocabulary import BOS_PIECE
 
 def _check_model(engine: Engine, model: str | None) -> None:
     settings = engine.settings
-    served = (*settings.models, *settings.embedding_models)
+    served = settings.served_models
     if model and model not in served:
         raise errors.model_not_found(model, served)
 

@@ -22,13 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from backends.simulator import SimulatorSettings, create_app
 from gateway.routing import vllm_metrics
-from tests.real_vllm.servers import EMBED_MODEL, GENERATE_MODEL, STARTUP_SECONDS, VllmServers
+from tests.real_vllm.servers import EMBED_MODEL, GENERATE_MODEL, RERANK_MODEL, STARTUP_SECONDS, VllmServers
 from tests.servers import serve_in_thread
 
 # The first test waits for the servers to start as well (STARTUP_SECONDS at the most).
 pytestmark = [pytest.mark.real_vllm, pytest.mark.timeout(STARTUP_SECONDS + 120)]
 
-Server = Literal["generate", "embed"]
+Server = Literal["generate", "embed", "rerank"]
 Json = Any
 
 MESSAGES = [{"role": "user", "content": "Bonjour, pouvez-vous résumer ce courrier de la préfecture ?"}]
@@ -198,28 +198,10 @@ def _unimplemented(method: str, paths: tuple[str, ...], reason: str) -> dict[str
 
 
 _SAGEMAKER = "SageMaker's entry point (it dispatches on the body): no client of the gateway uses it."
-_POOLING = (
-    "pooling routes other than /v1/embeddings (score, rerank, Cohere-style embed, raw pooling) are not "
-    "simulated: the gateway serves embeddings only."
-)
-
 ALLOWED: dict[str, dict[str, str]] = {
-    "routes generate": {
-        **_unimplemented(
-            "POST",
-            ("/v1/messages", "/v1/messages/count_tokens"),
-            "Anthropic's Messages API is not simulated: the gateway speaks OpenAI's API only.",
-        ),
-        **_unimplemented("POST", ("/invocations",), _SAGEMAKER),
-    },
-    "routes embed": {
-        **_unimplemented(
-            "POST",
-            ("/pooling", "/score", "/v1/score", "/rerank", "/v1/rerank", "/v2/rerank", "/v2/embed"),
-            _POOLING,
-        ),
-        **_unimplemented("POST", ("/invocations",), _SAGEMAKER),
-    },
+    "routes generate": _unimplemented("POST", ("/invocations",), _SAGEMAKER),
+    "routes embed": _unimplemented("POST", ("/invocations",), _SAGEMAKER),
+    "routes rerank": _unimplemented("POST", ("/invocations",), _SAGEMAKER),
 }
 """Per case, each difference that stays (`sim only: ...` / `vllm only: ...`) and why. Tool calling,
 which differs as a whole, has its own test below."""
@@ -267,9 +249,11 @@ class Pair:
 class Pairs:
     generate: Pair
     embed: Pair
+    rerank: Pair
 
     def __getitem__(self, server: Server) -> Pair:
-        return self.generate if server == "generate" else self.embed
+        pair: Pair = getattr(self, server)
+        return pair
 
 
 @pytest.fixture(scope="module")
@@ -279,8 +263,15 @@ def pairs(vllm: VllmServers) -> Iterator[Pairs]:
     common: dict[str, Any] = {"ttft_ms": 0.0, "itl_ms": 0.0}
     generate = create_app(SimulatorSettings(models=(GENERATE_MODEL,), max_model_len=1024, **common))
     embed = create_app(SimulatorSettings(embedding_models=(EMBED_MODEL,), max_model_len=512, **common))
-    with serve_in_thread(generate) as generate_url, serve_in_thread(embed) as embed_url:
-        yield Pairs(Pair(generate_url, vllm.generate), Pair(embed_url, vllm.embed))
+    rerank = create_app(SimulatorSettings(rerank_models=(RERANK_MODEL,), max_model_len=512, **common))
+    with (
+        serve_in_thread(generate) as generate_url,
+        serve_in_thread(embed) as embed_url,
+        serve_in_thread(rerank) as rerank_url,
+    ):
+        yield Pairs(
+            Pair(generate_url, vllm.generate), Pair(embed_url, vllm.embed), Pair(rerank_url, vllm.rerank)
+        )
 
 
 @dataclass(frozen=True)
@@ -321,6 +312,19 @@ def chat(**fields: Any) -> Json:
 def completion(**fields: Any) -> Json:
     body = {"model": GENERATE_MODEL, "prompt": PROMPT, "max_tokens": 8, **GREEDY, **fields}
     return {key: value for key, value in body.items() if value is not None}
+
+
+QUERY = "Quelle est la capitale de la France ?"
+DOCUMENTS = ["Paris est la capitale de la France.", "Le chat dort.", "Lyon est une grande ville."]
+
+
+def rerank(**fields: Any) -> Json:
+    return {"model": RERANK_MODEL, "query": QUERY, "documents": DOCUMENTS, **fields}
+
+
+def anthropic(**fields: Any) -> Json:
+    # Anthropic's API has no greedy flag: temperature 0 is greedy, top_k keeps vLLM's extras out.
+    return {"model": GENERATE_MODEL, "messages": MESSAGES, "max_tokens": 8, "temperature": 0, **fields}
 
 
 STREAM_TOKENS = 24
@@ -464,7 +468,57 @@ ANSWERS: dict[str, tuple[Server, Exchange]] = {
             "/v1/embeddings", body={"model": EMBED_MODEL, "input": "Bonjour", "encoding_format": "base64"}
         ),
     ),
+    **{
+        f"rerank {path}": ("rerank", Exchange(path, body=rerank()))
+        for path in ("/rerank", "/v1/rerank", "/v2/rerank")
+    },
+    "rerank top_n": ("rerank", Exchange("/rerank", body=rerank(top_n=1))),
+    "rerank on the embedder": ("embed", Exchange("/rerank", body=rerank(model=EMBED_MODEL))),
+    "score text_1 text_2": (
+        "rerank",
+        Exchange("/score", body={"model": RERANK_MODEL, "text_1": QUERY, "text_2": DOCUMENTS}),
+    ),
+    "score queries documents": (
+        "rerank",
+        Exchange(
+            "/v1/score", body={"model": RERANK_MODEL, "queries": [QUERY, QUERY], "documents": DOCUMENTS[:2]}
+        ),
+    ),
+    "score on the embedder": (
+        "embed",
+        Exchange("/score", body={"model": EMBED_MODEL, "text_1": QUERY, "text_2": DOCUMENTS}),
+    ),
+    "classify": ("rerank", Exchange("/classify", body={"model": RERANK_MODEL, "input": DOCUMENTS})),
+    "pooling rerank": ("rerank", Exchange("/pooling", body={"model": RERANK_MODEL, "input": DOCUMENTS})),
+    "pooling embed": ("embed", Exchange("/pooling", body={"model": EMBED_MODEL, "input": DOCUMENTS})),
+    "cohere embed": ("embed", Exchange("/v2/embed", body={"model": EMBED_MODEL, "texts": DOCUMENTS})),
+    "cohere embed typed": (
+        "embed",
+        Exchange(
+            "/v2/embed",
+            body={
+                "model": EMBED_MODEL,
+                "texts": DOCUMENTS,
+                "embedding_types": ["float", "ubinary", "base64"],
+            },
+        ),
+    ),
+    "messages": ("generate", Exchange("/v1/messages", body=anthropic())),
+    "messages with system": (
+        "generate",
+        Exchange("/v1/messages", body=anthropic(system=[{"type": "text", "text": "Soyez bref."}])),
+    ),
+    "messages stream": (
+        "generate",
+        Exchange("/v1/messages", body=anthropic(max_tokens=STREAM_TOKENS, stream=True)),
+    ),
+    "messages count_tokens": (
+        "generate",
+        Exchange("/v1/messages/count_tokens", body={"model": GENERATE_MODEL, "messages": MESSAGES}),
+    ),
     "models generate": ("generate", Exchange("/v1/models", "GET")),
+    "models rerank": ("rerank", Exchange("/v1/models", "GET")),
+    "tokenize rerank": ("rerank", Exchange("/tokenize", body={"model": RERANK_MODEL, "prompt": PROMPT})),
     "models embed": ("embed", Exchange("/v1/models", "GET")),
     "tokenize prompt": (
         "generate",
@@ -668,6 +722,51 @@ ERRORS: dict[str, tuple[Server, Exchange]] = {
         "embed",
         Exchange("/v1/embeddings", body={"model": EMBED_MODEL, "input": [5, 999999]}),
     ),
+    "rerank unknown model": ("rerank", Exchange("/rerank", body=rerank(model="nope"))),
+    "rerank negative top_n": ("rerank", Exchange("/rerank", body=rerank(top_n=-1))),
+    "rerank without documents": ("rerank", Exchange("/rerank", body={"model": RERANK_MODEL, "query": QUERY})),
+    "rerank multimodal document": (
+        "rerank",
+        Exchange("/rerank", body=rerank(documents=[{"content": [{"type": "text", "text": "x"}]}])),
+    ),
+    "rerank prompt above the context": ("rerank", Exchange("/rerank", body=rerank(documents=[LONG_PROMPT]))),
+    "score lengths 2:3": (
+        "rerank",
+        Exchange("/score", body={"model": RERANK_MODEL, "text_1": DOCUMENTS[:2], "text_2": DOCUMENTS}),
+    ),
+    "score no documents": (
+        "rerank",
+        Exchange("/score", body={"model": RERANK_MODEL, "text_1": QUERY, "text_2": []}),
+    ),
+    "score without a form": ("rerank", Exchange("/score", body={"model": RERANK_MODEL})),
+    "classify without input": ("rerank", Exchange("/classify", body={"model": RERANK_MODEL})),
+    "pooling dimensions": (
+        "embed",
+        Exchange("/pooling", body={"model": EMBED_MODEL, "input": "Bonjour", "dimensions": 8}),
+    ),
+    "pooling other task": (
+        "embed",
+        Exchange("/pooling", body={"model": EMBED_MODEL, "input": "x", "task": "classify"}),
+    ),
+    "cohere embed without texts": ("embed", Exchange("/v2/embed", body={"model": EMBED_MODEL})),
+    "messages unknown model": ("generate", Exchange("/v1/messages", body=anthropic(model="nope"))),
+    "messages max_tokens above the context": (
+        "generate",
+        Exchange("/v1/messages", body=anthropic(max_tokens=5000)),
+    ),
+    "messages max_tokens 0": ("generate", Exchange("/v1/messages", body=anthropic(max_tokens=0))),
+    "messages without max_tokens": (
+        "generate",
+        Exchange("/v1/messages", body={"model": GENERATE_MODEL, "messages": MESSAGES}),
+    ),
+    "messages prompt above the context": (
+        "generate",
+        Exchange("/v1/messages", body=anthropic(messages=[{"role": "user", "content": LONG_PROMPT}])),
+    ),
+    "count_tokens unknown model": (
+        "generate",
+        Exchange("/v1/messages/count_tokens", body={"model": "nope", "messages": MESSAGES}),
+    ),
     "tokenize without prompt or messages": (
         "generate",
         Exchange("/tokenize", body={"model": GENERATE_MODEL}),
@@ -742,7 +841,7 @@ def route_table(base_url: str) -> set[str]:
     return table
 
 
-@pytest.mark.parametrize("server", ["generate", "embed"])
+@pytest.mark.parametrize("server", ["generate", "embed", "rerank"])
 def test_each_kind_of_model_registers_vllms_routes(pairs: Pairs, server: Server) -> None:
     pair = pairs[server]
     assert_same_structure(f"routes {server}", route_table(pair.simulator), route_table(pair.real))
@@ -781,15 +880,18 @@ def metric_table(text: str) -> dict[str, set[str]]:
 GATEWAY_READS = {vllm_metrics._RUNNING, vllm_metrics._WAITING, vllm_metrics._KV_NAMES[0]}
 
 
-@pytest.mark.parametrize("server", ["generate", "embed"])
+METRICS_EXCHANGES: dict[Server, Exchange] = {
+    "generate": Exchange("/v1/completions", body=completion()),
+    "embed": Exchange("/v1/embeddings", body={"model": EMBED_MODEL, "input": "Bonjour"}),
+    "rerank": Exchange("/rerank", body=rerank()),
+}
+
+
+@pytest.mark.parametrize("server", ["generate", "embed", "rerank"])
 def test_metrics_have_vllms_names_and_labels(pairs: Pairs, server: Server) -> None:
     pair = pairs[server]
     # One finished request each, so that every labelled series exists on both.
-    exchange = (
-        Exchange("/v1/completions", body=completion())
-        if server == "generate"
-        else Exchange("/v1/embeddings", body={"model": EMBED_MODEL, "input": "Bonjour"})
-    )
+    exchange = METRICS_EXCHANGES[server]
     both(pairs, server, exchange)
     simulated = httpx.get(f"{pair.simulator}/metrics", timeout=TIMEOUT)
     real = httpx.get(f"{pair.real}/metrics", timeout=TIMEOUT)

@@ -42,6 +42,23 @@ def test_flags_map_onto_settings() -> None:
     assert settings.host == "127.0.0.1"
 
 
+def test_model_kind_flags_and_the_responses_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from_args(
+        ["--port", "1", "--rerank-model", "r", "--cross-encoder-model", "c", "--transcription-model", "w"]
+    )
+    assert settings.rerank_models == ("r", "c")
+    assert settings.transcription_models == ("w",)
+    assert settings.responses_store is False
+    # vLLM turns its store on with an environment variable; the simulator reads it too.
+    monkeypatch.setenv("VLLM_ENABLE_RESPONSES_API_STORE", "1")
+    assert settings_from_args(["--port", "1", "--model", "m"]).responses_store is True
+    monkeypatch.setenv("VLLM_ENABLE_RESPONSES_API_STORE", "0")
+    assert (
+        settings_from_args(["--port", "1", "--model", "m", "--enable-responses-store"]).responses_store
+        is True
+    )
+
+
 def test_a_model_is_required() -> None:
     with pytest.raises(SystemExit) as exit_info:
         settings_from_args(["--port", "9000"])
