@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from litestar import Response, delete, get, post
+from litestar import delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from gateway.audit.lookup import AuditNotSearchable, find_record, is_request_id
@@ -59,6 +59,32 @@ class KeyNotFound(GatewayError):
     status_code = 404
     error_type = "invalid_request_error"
     code = "key_not_found"
+
+
+class PolicyInvalid(GatewayError):
+    """422: the policy files on disk cannot be loaded; the policy in force stays."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+    code = "policy_invalid"
+
+
+class RecordsNotSearchable(GatewayError):
+    status_code = 500
+    error_type = "server_error"
+    code = "audit_not_searchable"
+
+    def __init__(self) -> None:
+        super().__init__("Request records can be looked up only when `audit` writes to a file.")
+
+
+class UsageUnavailable(GatewayError):
+    status_code = 500
+    error_type = "server_error"
+    code = "usage_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("Usage cannot be read right now; please retry.")
 
 
 def _is_platform_admin(principal: Principal) -> bool:
@@ -193,10 +219,7 @@ async def request_record(request: AnyRequest, request_id: FromPath[str]) -> dict
     try:
         record = await asyncio.to_thread(find_record, gateway.config.audit, request_id)
     except AuditNotSearchable:
-        raise GatewayError(
-            "Request records can be looked up only when `audit` writes to a file.",
-            code="audit_not_searchable",
-        ) from None
+        raise RecordsNotSearchable() from None
     if record is None or (
         record.get("department") != principal.department and not _is_platform_admin(principal)
     ):
@@ -231,9 +254,7 @@ async def usage(
     except InvalidUsageQuery as exc:
         raise InvalidRequest(str(exc), param=exc.param) from None
     except UsageStoreError:
-        raise GatewayError(
-            "Usage cannot be read right now; please retry.", code="usage_unavailable"
-        ) from None
+        raise UsageUnavailable() from None
 
 
 def _policy_status(gateway: Gateway) -> dict[str, Any]:
@@ -256,7 +277,7 @@ async def policy_status(request: AnyRequest) -> dict[str, Any]:
 
 
 @post("/admin/policy/reload", status_code=200)
-async def reload_policy(request: AnyRequest) -> Response[dict[str, Any]]:
+async def reload_policy(request: AnyRequest) -> dict[str, Any]:
     """Re-read the policy files now instead of at the next check (this worker)."""
     gateway = gateway_of(request)
     principal = await gateway.principal(request)
@@ -266,16 +287,8 @@ async def reload_policy(request: AnyRequest) -> Response[dict[str, Any]]:
     try:
         await gateway.reloader.reload_now()
     except PolicyError as exc:
-        body = {
-            "error": {
-                "message": str(exc),
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "policy_invalid",
-            }
-        }
-        return Response(body, status_code=422)
-    return Response(_policy_status(gateway), status_code=200)
+        raise PolicyInvalid(str(exc)) from None
+    return _policy_status(gateway)
 
 
 ADMIN_ROUTES = [
