@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from gateway.admin import ADMIN_ROUTES
+from gateway.admin import admin_router
 from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
@@ -41,7 +41,7 @@ def create_app(
     if server_process:
         on_startup.append(freeze_startup_heap)
     return Litestar(
-        route_handlers=[*ROUTES, *ADMIN_ROUTES, *metrics_routes(gateway.metrics, config.metrics)],
+        route_handlers=[*ROUTES, admin_router(), *metrics_routes(gateway.metrics, config.metrics)],
         on_startup=on_startup,
         on_shutdown=[gateway.shutdown],
         exception_handlers={

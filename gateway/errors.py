@@ -42,7 +42,7 @@ against the classes (status, type, code and parent), so neither can drift from t
     └── UpstreamTimeout            504  server_error           upstream_timeout            backend too slow
 
 The classes live next to what raises them: errors.py, gateway/identity/errors.py,
-gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin.py.
+gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin/errors.py.
 The console answers HTML pages of its own instead (gateway/console/render.py).
 """
 
