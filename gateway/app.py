@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar
@@ -20,6 +21,7 @@ from gateway.errors import GatewayError
 from gateway.routes import ROUTES
 from gateway.state import Gateway
 from gateway.telemetry import metrics_routes
+from gateway.worker import running_worker
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -37,13 +39,19 @@ def create_app(
     `server_process`: the app owns its process (`gateway serve`), whose garbage collector is set for
     serving once the app has started (gateway/collector.py); not for an app among others, as in tests."""
     gateway = Gateway(config, base_dir, span_exporter=span_exporter)
-    on_startup: list[Callable[[], object]] = [gateway.startup]
-    if server_process:
-        on_startup.append(freeze_startup_heap)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running_worker(gateway) as worker:
+            app.state.worker = worker
+            yield
+
+    # Start-up hooks run once the lifespan has entered, that is with the worker started.
+    on_startup: list[Callable[[], object]] = [freeze_startup_heap] if server_process else []
     return Litestar(
         route_handlers=[*ROUTES, admin_router(), *metrics_routes(gateway.metrics, config.metrics)],
+        lifespan=[lifespan],
         on_startup=on_startup,
-        on_shutdown=[gateway.shutdown],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,

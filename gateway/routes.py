@@ -11,14 +11,13 @@ from gateway.errors import ModelNotFound
 from gateway.operations import Operation
 from gateway.pipeline import Pipeline
 from gateway.state import AnyRequest, gateway_of
+from gateway.worker import worker_of
 
 __all__ = ["ROUTES"]
 
 
 def _pipeline(request: AnyRequest) -> Pipeline:
-    pipeline = gateway_of(request).pipeline
-    assert pipeline is not None, "the gateway has not started"
-    return pipeline
+    return worker_of(request).pipeline
 
 
 @post("/v1/chat/completions", status_code=200)
@@ -43,7 +42,7 @@ async def responses(request: AnyRequest) -> Response[Any]:
 
 async def _visible_models(request: AnyRequest) -> list[str]:
     gateway = gateway_of(request)
-    principal = await gateway.principal(request)
+    principal = await worker_of(request).principal(request)
     return gateway.authorizer.visible_models(
         principal.department, principal.service, principal.roles, gateway.pools.keys()
     )

@@ -16,7 +16,8 @@ from litestar.handlers.base import BaseRouteHandler
 from gateway.admin.errors import GrantDenied
 from gateway.authz import ADMIN, ANY_MODEL, PermissionDenied, grant_refusal
 from gateway.identity import Principal
-from gateway.state import Gateway, gateway_of
+from gateway.state import Gateway
+from gateway.worker import worker_of
 
 __all__ = [
     "EVERY_DEPARTMENT",
@@ -36,7 +37,7 @@ async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
     """The guard of every admin route: the caller's key, or 401."""
     # The admin API has HTTP routes only: its connections are requests.
     assert isinstance(connection, Request)
-    connection.scope["user"] = await gateway_of(connection).principal(connection)
+    connection.scope["user"] = await worker_of(connection).principal(connection)
 
 
 def principal_of(request: Request[Principal, Any, Any]) -> Principal:

@@ -24,7 +24,8 @@ from gateway.identity import Principal, create_key, list_keys, parse_duration, r
 from gateway.identity.cli import record_summary
 from gateway.identity.management import key_id_from, validate_roles
 from gateway.parsing import decode_json_object
-from gateway.state import AnyRequest, Gateway
+from gateway.state import AnyRequest
+from gateway.worker import Worker
 
 __all__ = ["KEY_ROUTES"]
 
@@ -54,22 +55,21 @@ def _roles_field(payload: dict[str, Any]) -> tuple[str, ...]:
 
 @get("/keys")
 async def list_api_keys(
-    gateway: NamedDependency[Gateway],
+    worker: NamedDependency[Worker],
     principal: NamedDependency[Principal],
     department: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """The keys of one department (the caller's by default; `*` for all, platform admins only)."""
     target = department or principal.department
-    require_admin(gateway, principal, target)
-    assert gateway.key_store is not None
-    records = await list_keys(gateway.key_store, None if target == EVERY_DEPARTMENT else target)
+    require_admin(worker.gateway, principal, target)
+    records = await list_keys(worker.key_store, None if target == EVERY_DEPARTMENT else target)
     now = time.time()
     return {"object": "list", "data": [record_summary(record, now) for record in records]}
 
 
 @post("/keys", status_code=201)
 async def create_api_key(
-    request: AnyRequest, gateway: NamedDependency[Gateway], principal: NamedDependency[Principal]
+    request: AnyRequest, worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Create a key; the answer is the only place the key ever appears."""
     payload = decode_json_object(await request.body())
@@ -78,32 +78,30 @@ async def create_api_key(
     roles = _roles_field(payload)
     expires = _string_field(payload, "expires_in")
     label = _string_field(payload, "label") or ""
-    require_admin(gateway, principal, department)
+    require_admin(worker.gateway, principal, department)
     if PLATFORM_ROLE in roles and not is_platform_admin(principal):
         raise PermissionDenied(ANY_MODEL, ADMIN)
     # What the key will carry (`user` when none is given) is what the grant check must see.
     roles = validate_roles(roles)
-    check_grant(gateway, principal, roles)
+    check_grant(worker.gateway, principal, roles)
     expires_in = parse_duration(expires) if expires is not None else None
-    assert gateway.key_store is not None and gateway.pepper is not None
     record, key = await create_key(
-        gateway.key_store, gateway.pepper, department, service, roles, expires_in, label
+        worker.key_store, worker.pepper, department, service, roles, expires_in, label
     )
     return {"key": key, **record_summary(record, time.time())}
 
 
 @delete("/keys/{key_id:str}", status_code=200)
 async def revoke_api_key(
-    gateway: NamedDependency[Gateway], principal: NamedDependency[Principal], key_id: FromPath[str]
+    worker: NamedDependency[Worker], principal: NamedDependency[Principal], key_id: FromPath[str]
 ) -> dict[str, Any]:
     """Revoke a key; every worker and replica refuses it within a second."""
-    assert gateway.key_store is not None
-    record = await gateway.key_store.get(key_id_from(key_id))
+    record = await worker.key_store.get(key_id_from(key_id))
     # An unknown key and another department's key look the same to a department admin.
     if record is None or (record.department != principal.department and not is_platform_admin(principal)):
         raise KeyNotFound()
-    require_admin(gateway, principal, record.department)
-    revoked = await revoke_key(gateway.key_store, record.id)
+    require_admin(worker.gateway, principal, record.department)
+    revoked = await revoke_key(worker.key_store, record.id)
     return record_summary(revoked, time.time())
 
 

@@ -11,6 +11,7 @@ from gateway.admin.access import EVERY_DEPARTMENT, is_platform_admin, require_ad
 from gateway.authz import ADMIN, ANY_MODEL, PermissionDenied
 from gateway.identity import Principal
 from gateway.state import Gateway
+from gateway.worker import Worker
 
 __all__ = ["POLICY_ROUTES"]
 
@@ -28,24 +29,24 @@ def _policy_status(gateway: Gateway) -> dict[str, Any]:
 
 @get("/policy")
 async def policy_status(
-    gateway: NamedDependency[Gateway], principal: NamedDependency[Principal]
+    worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Which policy is in force, and why the last edit was refused if it was."""
-    require_admin(gateway, principal, EVERY_DEPARTMENT)
-    return _policy_status(gateway)
+    require_admin(worker.gateway, principal, EVERY_DEPARTMENT)
+    return _policy_status(worker.gateway)
 
 
 @post("/policy/reload", status_code=200)
 async def reload_policy(
-    gateway: NamedDependency[Gateway], principal: NamedDependency[Principal]
+    worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     """Re-read the policy files now instead of at the next check (this worker); 422 `PolicyInvalid`
     when they cannot be loaded."""
     if not is_platform_admin(principal):
         raise PermissionDenied(ANY_MODEL, ADMIN)
-    require_admin(gateway, principal, EVERY_DEPARTMENT)
-    await gateway.reloader.reload_now()
-    return _policy_status(gateway)
+    require_admin(worker.gateway, principal, EVERY_DEPARTMENT)
+    await worker.gateway.reloader.reload_now()
+    return _policy_status(worker.gateway)
 
 
 POLICY_ROUTES = [policy_status, reload_policy]

@@ -15,26 +15,26 @@ from gateway.audit.lookup import find_record, is_request_id
 from gateway.authz import ANY_MODEL, USAGE_READ, PermissionDenied
 from gateway.identity import Principal
 from gateway.metering import admin_usage
-from gateway.state import Gateway
+from gateway.worker import Worker
 
 __all__ = ["RECORD_ROUTES"]
 
 
 @get("/requests/{request_id:str}")
 async def request_record(
-    gateway: NamedDependency[Gateway], principal: NamedDependency[Principal], request_id: FromPath[str]
+    worker: NamedDependency[Worker], principal: NamedDependency[Principal], request_id: FromPath[str]
 ) -> dict[str, Any]:
     """One request's audit record, for administrators of its department (and platform admins).
 
     A record of another department answers 404, like a missing one: its existence is not shown."""
-    gateway.authorizer.authorize(
+    worker.gateway.authorizer.authorize(
         principal.department, principal.service, principal.roles, ANY_MODEL, USAGE_READ
     )
     if not is_request_id(request_id):
         raise RequestNotFound(request_id)
-    if gateway.audit is not None:
-        await gateway.audit.flush()  # this worker's latest records are on disk
-    record = await asyncio.to_thread(find_record, gateway.config.audit, request_id)
+    if worker.audit is not None:
+        await worker.audit.flush()  # this worker's latest records are on disk
+    record = await asyncio.to_thread(find_record, worker.gateway.config.audit, request_id)
     if record is None or (
         record.get("department") != principal.department and not is_platform_admin(principal)
     ):
@@ -44,7 +44,7 @@ async def request_record(
 
 @get("/usage")
 async def usage(
-    gateway: NamedDependency[Gateway],
+    worker: NamedDependency[Worker],
     principal: NamedDependency[Principal],
     period: FromQuery[str | None] = None,
     by: FromQuery[str] = "department",
@@ -56,10 +56,9 @@ async def usage(
     if target != principal.department and not is_platform_admin(principal):
         raise PermissionDenied(ANY_MODEL, USAGE_READ)
     domain = principal.department if target == EVERY_DEPARTMENT else target
-    gateway.authorizer.authorize(domain, principal.service, principal.roles, ANY_MODEL, USAGE_READ)
-    assert gateway.recorder is not None
+    worker.gateway.authorizer.authorize(domain, principal.service, principal.roles, ANY_MODEL, USAGE_READ)
     return await admin_usage(
-        gateway.recorder.store,
+        worker.recorder.store,
         period=period,
         by=by,
         department=None if target == EVERY_DEPARTMENT else target,

@@ -1,5 +1,5 @@
 """The `/admin` Router: every route behind the authentication guard, with the caller's `principal`
-and the worker's `gateway` as dependencies, and the management errors mapped in one place."""
+and the `worker` as dependencies, and the management errors mapped in one place."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gateway.admin.errors import admin_error_handlers
 from gateway.admin.keys import KEY_ROUTES
 from gateway.admin.policy import POLICY_ROUTES
 from gateway.admin.records import RECORD_ROUTES
-from gateway.state import gateway_of
+from gateway.worker import worker_of
 
 __all__ = ["admin_router"]
 
@@ -24,7 +24,7 @@ def admin_router() -> Router:
         guards=[authenticated],
         dependencies={
             "principal": Provide(principal_of, sync_to_thread=False),
-            "gateway": Provide(gateway_of, sync_to_thread=False),
+            "worker": Provide(worker_of, sync_to_thread=False),
         },
         exception_handlers=admin_error_handlers(),
     )
