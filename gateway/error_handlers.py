@@ -22,6 +22,7 @@ from gateway.errors import (
     ServerFailure,
     UnknownRoute,
 )
+from gateway.request_context import context_of
 from gateway.state import AnyRequest, gateway_of
 
 __all__ = ["error_response", "handle_gateway_error", "handle_http_exception", "handle_unexpected"]
@@ -31,14 +32,13 @@ logger = logging.getLogger("gateway")
 _JSON = "application/json"
 
 
-def _request_id_headers(request: AnyRequest, extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = dict(extra or {})
-    request_id = request.scope.get("request_id")
-    if isinstance(request_id, str):
-        headers["x-request-id"] = request_id
-    trace_id = request.scope.get("trace_id")
-    if isinstance(trace_id, str):
-        headers["x-trace-id"] = trace_id
+def _request_id_headers(request: AnyRequest, extra: dict[str, str]) -> dict[str, str]:
+    headers = dict(extra)
+    context = context_of(request)
+    if context is not None:
+        headers["x-request-id"] = context.request_id
+        if context.trace_id is not None:
+            headers["x-trace-id"] = context.trace_id
     return headers
 
 
