@@ -2,89 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, Response
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from gateway.admin import ADMIN_ROUTES
+from gateway.admin import admin_router
 from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
-from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
+from gateway.error_handlers import handle_gateway_error, handle_http_exception, handle_unexpected
+from gateway.errors import GatewayError
 from gateway.routes import ROUTES
-from gateway.state import AnyRequest, Gateway
+from gateway.state import Gateway
 from gateway.telemetry import metrics_routes
+from gateway.worker import running_worker
 
 __all__ = ["app_from_environment", "create_app"]
-
-logger = logging.getLogger("gateway")
-
-_JSON = "application/json"
-
-
-def _request_id_headers(request: AnyRequest, extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = dict(extra or {})
-    request_id = request.scope.get("request_id")
-    if isinstance(request_id, str):
-        headers["x-request-id"] = request_id
-    trace_id = request.scope.get("trace_id")
-    if isinstance(trace_id, str):
-        headers["x-trace-id"] = trace_id
-    return headers
-
-
-def handle_gateway_error(request: AnyRequest, exc: GatewayError) -> Response[bytes]:
-    return Response(
-        exc.body(),
-        status_code=exc.status_code,
-        media_type=_JSON,
-        headers=_request_id_headers(request, exc.headers),
-    )
-
-
-def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
-    """Litestar's own refusals (unknown route, wrong method, body too large) in OpenAI's shape."""
-    status = exc.status_code
-    error: GatewayError
-    if status == 413:
-        error = PayloadTooLarge(
-            f"The request body is larger than the {request.app.state.gateway.config.server.max_body_bytes} "
-            "bytes this gateway accepts."
-        )
-    elif status == 404:
-        error = InvalidRequest(
-            f"Unknown request URL: {request.method} {request.url.path}. Please check the URL for typos.",
-            code="unknown_url",
-        )
-        error.status_code = 404
-    elif status == 405:
-        error = InvalidRequest(
-            f"Method {request.method} is not allowed on {request.url.path}.", code="method_not_allowed"
-        )
-        error.status_code = 405
-    elif status < 500:
-        error = InvalidRequest(str(exc.detail))
-        error.status_code = status
-    else:
-        error = GatewayError("The gateway failed to process the request.")
-        error.status_code = status
-    return handle_gateway_error(request, error)
-
-
-def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
-    # The traceback's frames help operators; the exception's message is left out because it may
-    # quote request content.
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("unexpected %s while serving %s\n%s", type(exc).__name__, request.url.path, frames)
-    body = error_body("The gateway failed to process the request.", "server_error", code="internal_error")
-    return Response(body, status_code=500, media_type=_JSON, headers=_request_id_headers(request))
 
 
 def create_app(
@@ -100,13 +39,19 @@ def create_app(
     `server_process`: the app owns its process (`gateway serve`), whose garbage collector is set for
     serving once the app has started (gateway/collector.py); not for an app among others, as in tests."""
     gateway = Gateway(config, base_dir, span_exporter=span_exporter)
-    on_startup: list[Callable[[], object]] = [gateway.startup]
-    if server_process:
-        on_startup.append(freeze_startup_heap)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running_worker(gateway) as worker:
+            app.state.worker = worker
+            yield
+
+    # Start-up hooks run once the lifespan has entered, that is with the worker started.
+    on_startup: list[Callable[[], object]] = [freeze_startup_heap] if server_process else []
     return Litestar(
-        route_handlers=[*ROUTES, *ADMIN_ROUTES, *metrics_routes(gateway.metrics, config.metrics)],
+        route_handlers=[*ROUTES, admin_router(), *metrics_routes(gateway.metrics, config.metrics)],
+        lifespan=[lifespan],
         on_startup=on_startup,
-        on_shutdown=[gateway.shutdown],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,

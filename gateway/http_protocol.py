@@ -29,7 +29,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from gateway.errors import error_body
+from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout
 
 __all__ = ["BoundedHttpToolsProtocol", "HttpLimits"]
 
@@ -44,8 +44,9 @@ class HttpLimits:
     body_timeout: float
 
 
-def _refusal(status: int, message: str, code: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
-    body = error_body(message, "invalid_request_error", code=code)
+def _refusal(error: GatewayError, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    body = error.body()
+    status = error.status_code
     head = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n".encode("ascii")]
     head += [name + b": " + value + b"\r\n" for name, value in default_headers]
     head.append(
@@ -101,10 +102,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._oversized or (self._reading_headers and self._arrived > self._limits.max_header_bytes):
             self._refuse(
-                431,
-                f"The request's headers are larger than the {self._limits.max_header_bytes} bytes this "
-                "gateway accepts.",
-                "request_headers_too_large",
+                HeadersTooLarge(
+                    f"The request's headers are larger than the {self._limits.max_header_bytes} bytes this "
+                    "gateway accepts."
+                )
             )
 
     # -- parser callbacks -------------------------------------------------------------------------
@@ -170,21 +171,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self._refuse(
-            408,
-            f"The request's headers did not arrive within {self._limits.header_timeout:g} seconds.",
-            "request_timeout",
+            RequestTimeout(
+                f"The request's headers did not arrive within {self._limits.header_timeout:g} seconds."
+            )
         )
 
     def _body_too_slow(self) -> None:
         self._deadline = None
         self._refuse(
-            408,
-            f"The request's body did not arrive within {self._limits.body_timeout:g} seconds of its headers.",
-            "request_timeout",
+            RequestTimeout(
+                f"The request's body did not arrive within {self._limits.body_timeout:g} seconds of its headers."
+            )
         )
 
-    def _refuse(self, status: int, message: str, code: str) -> None:
-        """Answer `status` and close, unless a response is already being written on this connection."""
+    def _refuse(self, error: GatewayError) -> None:
+        """Answer `error` and close, unless a response is already being written on this connection."""
         self._refused = True
         self._disarm()
         if self.transport.is_closing():
@@ -206,5 +207,5 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # from now on is dropped rather than written after the refusal.
             cycle.disconnected = True
             cycle.message_event.set()
-        self.transport.write(_refusal(status, message, code, self.server_state.default_headers))
+        self.transport.write(_refusal(error, self.server_state.default_headers))
         self.transport.close()

@@ -44,6 +44,7 @@ from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
 from gateway.quotas import QuotaExceeded
 from gateway.quotas.pricing import Pricing
+from gateway.request_context import attach_context
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
 from gateway.telemetry import genai
@@ -110,7 +111,7 @@ class Pipeline:
 
     async def handle(self, operation: Operation, request: Request[Any, Any, Any]) -> Response[Any]:
         request_id = new_request_id()
-        request.scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
+        context = attach_context(request, request_id)
         facts = self._observer.start(
             operation,
             request.method,
@@ -119,8 +120,7 @@ class Pipeline:
             request_id,
             time.perf_counter(),
         )
-        if facts.trace.trace_id is not None:
-            request.scope["trace_id"] = facts.trace.trace_id  # type: ignore[typeddict-unknown-key]
+        context.trace_id = facts.trace.trace_id
         try:
             exchange = await self._admit(operation, request, facts)
         except BaseException as exc:
@@ -174,7 +174,6 @@ class Pipeline:
             principal = await self._authenticator.authenticate(
                 request.headers.get("authorization"), client_address(request)
             )
-        request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
         facts.department, facts.service, facts.key_id = (
             principal.department,
             principal.service,

@@ -12,14 +12,13 @@ from gateway.errors import ModelNotFound
 from gateway.operations import OPERATIONS, Operation
 from gateway.pipeline import Pipeline
 from gateway.state import AnyRequest, gateway_of
+from gateway.worker import worker_of
 
 __all__ = ["OPERATION_ROUTES", "ROUTES", "operation_route"]
 
 
 def _pipeline(request: AnyRequest) -> Pipeline:
-    pipeline = gateway_of(request).pipeline
-    assert pipeline is not None, "the gateway has not started"
-    return pipeline
+    return worker_of(request).pipeline
 
 
 def operation_route(operation: Operation) -> HTTPRouteHandler:
@@ -38,7 +37,7 @@ OPERATION_ROUTES = [operation_route(operation) for operation in OPERATIONS]
 
 async def _visible_models(request: AnyRequest) -> list[str]:
     gateway = gateway_of(request)
-    principal = await gateway.principal(request)
+    principal = await worker_of(request).principal(request)
     return gateway.authorizer.visible_models(
         principal.department, principal.service, principal.roles, gateway.pools.keys()
     )

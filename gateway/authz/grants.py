@@ -10,7 +10,7 @@ checks, in the department the key is made in, keep a new key within its maker's 
 2. the roles given, on their own, allow nothing the maker is refused on any configured model: this
    catches a role the maker holds whose reach a `deny` line takes away from the maker alone.
 
-Platform administrators are not asked: they may grant every role (admin.py decides who they are).
+Platform administrators are not asked: they may grant every role (gateway/admin/access.py decides who they are).
 """
 
 from __future__ import annotations

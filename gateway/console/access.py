@@ -1,5 +1,5 @@
 """Who may see and change what in the console: the same rules, and the same Casbin decisions, as the
-admin API (`gateway/admin.py`).
+admin API (`gateway/admin/`).
 
 - Every decision is taken by the policy in force, operation `usage:read` (figures, request log) or
   `admin` (keys), in the department concerned.

@@ -34,7 +34,8 @@ from gateway.identity import (
     TooManyFailedAttempts,
 )
 from gateway.pipeline import client_address
-from gateway.state import AnyRequest, gateway_of
+from gateway.state import AnyRequest
+from gateway.worker import worker_of
 
 __all__ = ["AUTH_ROUTES", "signed_in"]
 
@@ -44,14 +45,14 @@ _LOGIN_COOKIE_SECONDS = 3600
 async def signed_in(request: AnyRequest) -> Administrator:
     """The signed-in administrator, checked against the store now; `NotSignedIn` otherwise."""
     console = console_of(request)
-    gateway = gateway_of(request)
+    worker = worker_of(request)
+    gateway = worker.gateway
     now = time.time()
     session = console.codec.read(request.cookies.get(SESSION_COOKIE), now)
     if session is None:
         raise NotSignedIn()
-    assert gateway.key_store is not None, "the gateway has not started"
     try:
-        if await gateway.key_store.session_ended(session.ended_id()):
+        if await worker.key_store.session_ended(session.ended_id()):
             raise NotSignedIn()
     except KeyStoreError:
         raise NotSignedIn() from None
@@ -61,7 +62,7 @@ async def signed_in(request: AnyRequest) -> Administrator:
         principal = BOOTSTRAP_ADMIN
     else:
         try:
-            record = await gateway.key_store.get(session.kid)
+            record = await worker.key_store.get(session.kid)
         except KeyStoreError:
             raise NotSignedIn() from None
         if record is None or record.status(now) != "active":
@@ -113,12 +114,11 @@ async def login(request: AnyRequest) -> Template | Redirect:
     labels = LABELS[language_of(request)]
     form = await request.form()
     key = form.get("api_key")
-    gateway = gateway_of(request)
-    assert gateway.authenticator is not None, "the gateway has not started"
+    worker = worker_of(request)
     if not isinstance(key, str) or not key.strip():
         return _login_page(request, labels["sign_in_failed"], 401)
     try:
-        principal = await gateway.authenticator.authenticate(f"Bearer {key.strip()}", client_address(request))
+        principal = await worker.authenticator.authenticate(f"Bearer {key.strip()}", client_address(request))
     except TooManyFailedAttempts as exc:
         return _login_page(request, labels["sign_in_blocked"].format(seconds=exc.retry_after), 429)
     except AuthenticationUnavailable:
@@ -126,7 +126,7 @@ async def login(request: AnyRequest) -> Template | Redirect:
     except AuthenticationFailed:
         return _login_page(request, labels["sign_in_failed"], 401)
     console = console_of(request)
-    admin = Administrator(principal, gateway.authorizer, "")
+    admin = Administrator(principal, worker.gateway.authorizer, "")
     if not admin.may_use_console():
         return _login_page(request, labels["sign_in_not_admin"], 403)
     minutes = console.settings.session_minutes
@@ -146,11 +146,9 @@ async def logout(request: AnyRequest) -> Redirect:
     """End the session: recorded in the store, so that every copy of the cookie is refused from now
     on, and forgotten by this browser. (Revoking the key ends all of its sessions at once.)"""
     session = console_of(request).codec.read(request.cookies.get(SESSION_COOKIE), time.time())
-    gateway = gateway_of(request)
     if session is not None:
-        assert gateway.key_store is not None, "the gateway has not started"
         try:
-            await gateway.key_store.end_session(session.ended_id(), session.exp)
+            await worker_of(request).key_store.end_session(session.ended_id(), session.exp)
         except KeyStoreError:
             # Saying "signed out" while the cookie still works elsewhere would be a lie.
             raise ServiceUnavailableException() from None

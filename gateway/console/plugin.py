@@ -75,7 +75,7 @@ class ConsolePlugin(InitPlugin):
         app_config.state["console"] = console
 
         def start_console(app: Litestar) -> None:
-            console.start(app.state.gateway)
+            console.start(app.state.worker)
 
         app_config.on_startup.append(start_console)
         return app_config

@@ -7,13 +7,14 @@ from gateway.console.settings import ConsoleConfig
 from gateway.console.usage import CellsCache
 from gateway.identity import admin_key_for, read_secret
 from gateway.identity.errors import CredentialError
-from gateway.state import AnyRequest, Gateway
+from gateway.state import AnyRequest
+from gateway.worker import Worker
 
 __all__ = ["Console", "console_of"]
 
 
 class Console:
-    """The console of one worker. `start` runs after the gateway's own startup (it needs the pepper)."""
+    """The console of one worker. `start` runs once the worker has started (it needs the pepper)."""
 
     def __init__(self, settings: ConsoleConfig) -> None:
         self.settings = settings
@@ -23,7 +24,7 @@ class Console:
         self.usage = CellsCache(settings.usage_cache_seconds)
         """Usage figures read recently, shared by this worker's pages."""
 
-    def start(self, gateway: Gateway) -> None:
+    def start(self, worker: Worker) -> None:
         """Load the signing secret (or derive it from the pepper); a secret too short stops the start."""
         secret_text = read_secret(self.settings.secret_env)
         if secret_text is not None:
@@ -33,10 +34,9 @@ class Console:
                     f"{self.settings.secret_env}: the console secret must be at least 32 bytes"
                 )
         else:
-            assert gateway.pepper is not None, "the gateway has not started"
-            secret = derive_secret(gateway.pepper.reveal())
+            secret = derive_secret(worker.pepper.reveal())
         self._codec = SessionCodec(secret)
-        admin_key = admin_key_for(gateway.config.auth)
+        admin_key = admin_key_for(worker.gateway.config.auth)
         self.admin_fingerprint = (
             self._codec.fingerprint(admin_key.reveal()) if admin_key is not None else None
         )

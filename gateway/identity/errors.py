@@ -98,7 +98,14 @@ class CredentialError(IdentityError):
 
 
 class InvalidKeyRequest(IdentityError, ValueError):
-    """Key management input that does not follow the rules (names, roles, durations, labels)."""
+    """Key management input that does not follow the rules (names, roles, durations, labels).
+
+    `param` names the request parameter at fault, as OpenAI's error bodies do, when the input was
+    checked on its own (the department to list, the roles, the key id); None otherwise."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class UnknownKey(IdentityError, LookupError):

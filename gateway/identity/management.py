@@ -56,12 +56,13 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _ID_ATTEMPTS = 3
 
 
-def validate_name(kind: str, value: str) -> str:
-    """`value` if it is a valid department or service name, else InvalidKeyRequest."""
+def validate_name(kind: str, value: str, *, param: str | None = None) -> str:
+    """`value` if it is a valid department or service name, else InvalidKeyRequest (about `param`)."""
     if not _NAME.fullmatch(value):
         raise InvalidKeyRequest(
             f"{kind} {value!r} is not a valid name: 1 to 63 characters among a-z 0-9 . _ -, "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            param=param,
         )
     return value
 
@@ -70,7 +71,7 @@ def validate_roles(roles: Iterable[str]) -> tuple[str, ...]:
     """Role names in the given order without duplicates; `("user",)` when none is given."""
     unique: list[str] = []
     for role in roles:
-        validate_name("role", role)
+        validate_name("role", role, param="roles")
         if role not in unique:
             unique.append(role)
     return tuple(unique) or DEFAULT_ROLES
@@ -115,7 +116,9 @@ def key_id_from(reference: str) -> str:
         text = text[len(KEY_PREFIX) :]
     if not is_key_id(text):
         # The reference may be a mistyped key: never echo it.
-        raise InvalidKeyRequest("not a key id: give the id or the display prefix (sgw_ and 12 characters)")
+        raise InvalidKeyRequest(
+            "not a key id: give the id or the display prefix (sgw_ and 12 characters)", param="key_id"
+        )
     return text
 
 
@@ -170,7 +173,7 @@ async def create_key(
 async def list_keys(store: KeyStore, department: str | None = None) -> list[KeyRecord]:
     """The keys of `department` (of every department when None), oldest first."""
     if department is not None:
-        validate_name("department", department)
+        validate_name("department", department, param="department")
     return await store.list(department)
 
 

@@ -65,6 +65,10 @@ class QuotaExceeded(GatewayError):
     """The request does not fit a budget or a rate limit; built from the ledger's `Refusal`."""
 
     status_code = 429
+    # A spent budget's; a rate limit's type and code are chosen per refusal (the catalogue in
+    # gateway/errors.py lists the three).
+    error_type = "insufficient_quota"
+    code = "insufficient_quota"
 
     def __init__(self, refusal: Refusal) -> None:
         headers = rate_limit_headers(refusal)

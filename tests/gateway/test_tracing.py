@@ -85,11 +85,12 @@ def traced_gateway(
         )
         key = issue_key(config)
         app = create_app(config, span_exporter=exporter)
-        gateway = app.state.gateway
 
         def flush() -> None:
-            assert gateway.tracer_provider is not None
-            gateway.tracer_provider.force_flush()
+            # The worker exists once the app has started, which is before any test flushes.
+            tracer_provider = app.state.worker.tracer_provider
+            assert tracer_provider is not None
+            tracer_provider.force_flush()
 
         with (
             serve_in_thread(app) as url,

@@ -98,8 +98,9 @@ def _traced(monkeypatch: pytest.MonkeyPatch, backends: list[str], **model: Any) 
         gateway = app.state.gateway
 
         def flush() -> None:
-            assert gateway.tracer_provider is not None
-            gateway.tracer_provider.force_flush()
+            tracer_provider = app.state.worker.tracer_provider
+            assert tracer_provider is not None
+            tracer_provider.force_flush()
 
         with serve_in_thread(app) as url:
             yield _Traced(url, {"authorization": f"Bearer {key}"}, gateway.backends, exporter, flush, ends)

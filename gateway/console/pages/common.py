@@ -14,7 +14,7 @@ from gateway.console.i18n import Formatter
 from gateway.console.render import BadInput
 from gateway.console.usage import BudgetLine, UsageFigures
 from gateway.metering import InvalidUsageQuery, Period, UsageStore
-from gateway.state import Gateway
+from gateway.worker import Worker
 
 __all__ = [
     "STATUS_RECORDS",
@@ -55,22 +55,22 @@ def period_options(store: UsageStore, chosen: Period) -> list[str]:
     return names
 
 
-async def flush_audit(gateway: Gateway) -> None:
+async def flush_audit(worker: Worker) -> None:
     """Let this worker's latest records reach the file, waiting a second at most (a failing disk
     must not hang the page)."""
-    if gateway.audit is not None:
+    if worker.audit is not None:
         with contextlib.suppress(TimeoutError, RuntimeError):
-            await asyncio.wait_for(gateway.audit.flush(), _FLUSH_SECONDS)
+            await asyncio.wait_for(worker.audit.flush(), _FLUSH_SECONDS)
 
 
-async def audit_status(gateway: Gateway, scope: str) -> StatusCounts | None:
+async def audit_status(worker: Worker, scope: str) -> StatusCounts | None:
     """Error counts over the latest requests of `scope`, or None when the audit log is not a file."""
-    await flush_audit(gateway)
+    await flush_audit(worker)
     department = None if scope == EVERY_DEPARTMENT else scope
     try:
         return await asyncio.to_thread(
             recent_status,
-            gateway.config.audit,
+            worker.gateway.config.audit,
             department,
             max_records=STATUS_RECORDS,
             max_bytes=_STATUS_BYTES,

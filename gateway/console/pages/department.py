@@ -20,7 +20,8 @@ from gateway.console.usage import load_figures
 from gateway.identity import InvalidKeyRequest
 from gateway.identity.management import validate_name
 from gateway.metering import InvalidUsageQuery, UsageStoreError, render_csv, usage_report
-from gateway.state import AnyRequest, gateway_of
+from gateway.state import AnyRequest
+from gateway.worker import worker_of
 
 __all__ = ["DEPARTMENT_ROUTES"]
 
@@ -42,9 +43,9 @@ async def department_page(
     admin = await signed_in(request)
     name = _department(department)
     admin.require(admin.may_read_usage(name))
-    gateway = gateway_of(request)
-    assert gateway.recorder is not None, "the gateway has not started"
-    store = gateway.recorder.store
+    worker = worker_of(request)
+    gateway = worker.gateway
+    store = worker.recorder.store
     month = month_of(store, period)
     language = language_of(request)
     labels = LABELS[language]
@@ -62,7 +63,7 @@ async def department_page(
         "periods": period_options(store, month),
         "period": month.name,
         "csv_links": csv_links,
-        "status": await audit_status(gateway, name),
+        "status": await audit_status(worker, name),
     }
     try:
         figures = await load_figures(store, gateway.config.quotas, month, name, console_of(request).usage)
@@ -103,9 +104,8 @@ async def department_csv(
     admin = await signed_in(request)
     name = _department(department)
     admin.require(admin.may_read_usage(name))
-    gateway = gateway_of(request)
-    assert gateway.recorder is not None, "the gateway has not started"
-    store = gateway.recorder.store
+    worker = worker_of(request)
+    store = worker.recorder.store
     month = month_of(store, period)
     try:
         report = await usage_report(store, month.name, by=by, department=name)

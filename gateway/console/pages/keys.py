@@ -32,7 +32,8 @@ from gateway.identity import (
     revoke_key,
 )
 from gateway.identity.management import BUILTIN_ROLES, key_id_from, validate_name
-from gateway.state import AnyRequest, Gateway, gateway_of
+from gateway.state import AnyRequest
+from gateway.worker import Worker, worker_of
 
 __all__ = ["KEY_ROUTES"]
 
@@ -51,9 +52,8 @@ def _target(admin: Administrator, department: str | None) -> str:
     return target
 
 
-async def _keys_context(gateway: Gateway, admin: Administrator, target: str) -> dict[str, Any]:
-    assert gateway.key_store is not None, "the gateway has not started"
-    records = await list_keys(gateway.key_store, None if target == EVERY_DEPARTMENT else target)
+async def _keys_context(worker: Worker, admin: Administrator, target: str) -> dict[str, Any]:
+    records = await list_keys(worker.key_store, None if target == EVERY_DEPARTMENT else target)
     if not admin.is_platform:
         records = [record for record in records if record.department == admin.department]
     groups: dict[tuple[str, str], list[KeyRecord]] = defaultdict(list)
@@ -90,8 +90,7 @@ async def keys_page(
 ) -> Template:
     admin = await signed_in(request)
     target = _target(admin, department)
-    gateway = gateway_of(request)
-    context = await _keys_context(gateway, admin, target)
+    context = await _keys_context(worker_of(request), admin, target)
     if revoked and _PREFIX.fullmatch(revoked):
         context["revoked"] = revoked
     labels = LABELS[language_of(request)]
@@ -114,8 +113,7 @@ async def create(request: AnyRequest) -> Template:
     roles = tuple(str(role) for role in form.getall("roles", []) if role) or ("user",)
     target = _target(admin, department)
     admin.require(admin.may_grant(roles))
-    gateway = gateway_of(request)
-    assert gateway.key_store is not None and gateway.pepper is not None, "the gateway has not started"
+    worker = worker_of(request)
     labels = LABELS[language_of(request)]
     try:
         if target == EVERY_DEPARTMENT:
@@ -123,8 +121,8 @@ async def create(request: AnyRequest) -> Template:
         if expires and expires not in EXPIRY_CHOICES:
             raise InvalidKeyRequest(f"{expires!r} is not one of the offered durations")
         record, key = await create_key(
-            gateway.key_store,
-            gateway.pepper,
+            worker.key_store,
+            worker.pepper,
             target,
             service,
             roles,
@@ -132,7 +130,7 @@ async def create(request: AnyRequest) -> Template:
             label,
         )
     except InvalidKeyRequest as exc:
-        context = await _keys_context(gateway, admin, target)
+        context = await _keys_context(worker, admin, target)
         values = {
             "department": department,
             "service": service,
@@ -151,10 +149,9 @@ async def create(request: AnyRequest) -> Template:
 
 
 async def _revocable(request: AnyRequest, admin: Administrator, key_id: str) -> KeyRecord:
-    gateway = gateway_of(request)
-    assert gateway.key_store is not None, "the gateway has not started"
+    worker = worker_of(request)
     try:
-        record = await gateway.key_store.get(key_id_from(key_id))
+        record = await worker.key_store.get(key_id_from(key_id))
     except InvalidKeyRequest:
         raise NotFoundException() from None
     # Another department's key looks like an unknown one to a department administrator.
@@ -179,10 +176,9 @@ async def confirm_revoke(request: AnyRequest, key_id: FromPath[str]) -> Template
 async def revoke(request: AnyRequest, key_id: FromPath[str]) -> Redirect:
     admin = await signed_in(request)
     record = await _revocable(request, admin, key_id)
-    gateway = gateway_of(request)
-    assert gateway.key_store is not None, "the gateway has not started"
+    worker = worker_of(request)
     try:
-        await revoke_key(gateway.key_store, record.id)
+        await revoke_key(worker.key_store, record.id)
     except UnknownKey:
         raise NotFoundException() from None
     query = urlencode({"department": record.department, "revoked": record.prefix})

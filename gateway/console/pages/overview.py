@@ -24,7 +24,8 @@ from gateway.console.render import BASE, formatter_for, language_of, page, redir
 from gateway.console.state import console_of
 from gateway.console.usage import load_figures
 from gateway.metering import UsageStoreError
-from gateway.state import AnyRequest, gateway_of
+from gateway.state import AnyRequest
+from gateway.worker import worker_of
 
 __all__ = ["overview"]
 
@@ -35,9 +36,9 @@ async def overview(request: AnyRequest, period: FromQuery[str | None] = None) ->
     scope = admin.usage_scope()
     if not admin.may_read_usage(scope):
         return redirect(f"{BASE}/keys")  # a key that manages keys but reads no usage
-    gateway = gateway_of(request)
-    assert gateway.recorder is not None, "the gateway has not started"
-    store = gateway.recorder.store
+    worker = worker_of(request)
+    gateway = worker.gateway
+    store = worker.recorder.store
     month = month_of(store, period)
     language = language_of(request)
     labels = LABELS[language]
@@ -47,7 +48,7 @@ async def overview(request: AnyRequest, period: FromQuery[str | None] = None) ->
         "periods": period_options(store, month),
         "period": month.name,
         "csv_links": [],
-        "status": await audit_status(gateway, scope),
+        "status": await audit_status(worker, scope),
     }
     try:
         figures = await load_figures(store, gateway.config.quotas, month, scope, console_of(request).usage)

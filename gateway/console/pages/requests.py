@@ -29,7 +29,8 @@ from gateway.console.state import console_of
 from gateway.identity import InvalidKeyRequest
 from gateway.identity.management import validate_name
 from gateway.metering.periods import load_zone
-from gateway.state import AnyRequest, gateway_of
+from gateway.state import AnyRequest
+from gateway.worker import worker_of
 
 __all__ = ["REQUEST_ROUTES"]
 
@@ -89,7 +90,8 @@ async def request_log(
 ) -> Template:
     admin = await signed_in(request)
     scope = _scope(admin, department)
-    gateway = gateway_of(request)
+    worker = worker_of(request)
+    gateway = worker.gateway
     zone = gateway.config.metering.timezone
     if status and not _STATUS.fullmatch(status):
         raise BadInput("status: 2xx, 4xx, 5xx or a code such as 429")
@@ -126,7 +128,7 @@ async def request_log(
         "newest": None,
         "scan_mib": console_of(request).settings.log_scan_mib,
     }
-    await flush_audit(gateway)
+    await flush_audit(worker)
     try:
         result = await asyncio.to_thread(
             read_page,
@@ -158,10 +160,11 @@ async def request_detail(request: AnyRequest, request_id: FromPath[str]) -> Temp
     admin.require(admin.may_read_usage(scope))
     if not is_request_id(request_id):
         raise NotFoundException()
-    gateway = gateway_of(request)
+    worker = worker_of(request)
+    gateway = worker.gateway
     labels = LABELS[language_of(request)]
     title = labels["request_title"].format(request_id=request_id)
-    await flush_audit(gateway)
+    await flush_audit(worker)
     try:
         record = await asyncio.to_thread(find_record, gateway.config.audit, request_id)
     except AuditNotSearchable:

@@ -1,0 +1,158 @@
+"""The worker once started: every resource opened at start-up, built whole and then frozen.
+
+`running_worker` is the application's lifespan. It opens the resources one by one on the worker's
+event loop, each entered in an `AsyncExitStack` as soon as it is open, so that they are closed in
+the reverse order at shutdown, and a start-up that fails half-way closes what it had opened. The
+opening order is chosen for that reverse: the policy reloader stops first, then the quotas drain
+(the settlements still running first: they write the last usage records), then the usage recorder, the audit log, the
+tracer provider, the health monitor, the redactor, the upstream client, the authenticator, the key
+store, and the metrics last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from gateway.audit import AuditLog, start_audit_log
+from gateway.background import BackgroundWork
+from gateway.charging import QuotaStep
+from gateway.identity import (
+    Authenticator,
+    KeyStore,
+    Pepper,
+    Principal,
+    admin_key_for,
+    build_authenticator,
+    open_key_store,
+    pepper_for,
+)
+from gateway.metering import UsageRecorder, start_usage_recorder
+from gateway.pii import Redactor, start_redactor
+from gateway.pipeline import Pipeline, client_address
+from gateway.quotas import open_ledger
+from gateway.quotas.pricing import Pricing
+from gateway.routing import HealthMonitor
+from gateway.state import AnyRequest, Gateway
+from gateway.telemetry.observer import Observer
+from gateway.telemetry.request_trace import Tracing
+from gateway.telemetry.tracing import build_tracing
+from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
+
+__all__ = ["Worker", "running_worker", "worker_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """What requests use once the worker has started. `audit`, `redactor` and `tracer_provider` are
+    None when the configuration turns the feature off, never because start-up is unfinished."""
+
+    gateway: Gateway
+    key_store: KeyStore
+    pepper: Pepper
+    authenticator: Authenticator
+    quotas: QuotaStep
+    recorder: UsageRecorder
+    audit: AuditLog | None
+    redactor: Redactor | None
+    tracer_provider: TracerProvider | None
+    pipeline: Pipeline
+
+    async def principal(self, request: AnyRequest) -> Principal:
+        """Step 1 of every authenticated route: the caller's key, or 401."""
+        return await self.authenticator.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
+
+
+def worker_of(request: AnyRequest) -> Worker:
+    worker: Worker = request.app.state.worker
+    return worker
+
+
+@asynccontextmanager
+async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
+    """Start the worker on the running event loop; at exit, stop it (see the module's docstring)."""
+    config = gateway.config
+    async with AsyncExitStack() as stack:
+        await gateway.metrics.start()
+        stack.push_async_callback(gateway.metrics.stop)
+        key_store = await open_key_store(config.store)
+        stack.push_async_callback(key_store.close)
+        pepper = pepper_for(config.store, config.auth)
+        authenticator = build_authenticator(
+            key_store,
+            config.auth,
+            pepper,
+            admin_key_for(config.auth),
+            keep_cache_during_outage=config.quotas.on_store_error == "fail_open",
+        )
+        stack.push_async_callback(authenticator.close)
+        await authenticator.start()
+        # The client is created on the worker's own event loop, once, and shared by every request.
+        transport = create_upstream_transport(config.upstream)
+        client = create_upstream_client(transport)
+        stack.push_async_callback(client.aclose)
+        redactor = await start_redactor(config.pii)
+        if redactor is not None:
+            stack.push_async_callback(redactor.close)
+        health = HealthMonitor(client, gateway.backends, config.health)
+        stack.push_async_callback(health.stop)
+        health.start()
+        tracing = build_tracing(config.tracing, gateway.span_exporter)
+        tracer_provider = tracing.provider if tracing is not None else None
+        if tracer_provider is not None:
+            # The batch processor exports what it holds; its own timeout bounds the wait.
+            stack.push_async_callback(asyncio.to_thread, tracer_provider.shutdown)
+        audit = await start_audit_log(config.audit)
+        if audit is not None:
+            stack.push_async_callback(audit.close)
+        recorder = await start_usage_recorder(config.store, config.metering)
+        stack.push_async_callback(recorder.close)
+        quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
+        stack.push_async_callback(quotas.close)
+        # Drained before the ledger closes: the settlements still running write to it.
+        background = BackgroundWork()
+        stack.push_async_callback(background.drain)
+        stack.push_async_callback(gateway.reloader.stop)
+        gateway.reloader.start()
+        request_tracing = None
+        if tracing is not None:
+            request_tracing = Tracing(
+                tracing.tracer,
+                tracing.sink,
+                trust_incoming=config.tracing.trust_incoming_traceparent,
+                record_content=config.tracing.record_content,
+            )
+        forwarder = Forwarder(
+            client, transport, config.health, max_response_bytes=config.upstream.max_response_bytes
+        )
+        pipeline = Pipeline(
+            gateway.pools,
+            authenticator,
+            gateway.authorizer,
+            quotas,
+            forwarder,
+            recorder,
+            redactor,
+            Observer(request_tracing, audit, gateway.metrics),
+            max_choices=config.server.max_choices,
+            pricing=Pricing(config.quotas),
+            background=background,
+        )
+        yield Worker(
+            gateway,
+            key_store,
+            pepper,
+            authenticator,
+            quotas,
+            recorder,
+            audit,
+            redactor,
+            tracer_provider,
+            pipeline,
+        )
