@@ -38,9 +38,8 @@ from backends.simulator.serving import (
 )
 from backends.simulator.sse import (
     CHAT_CHUNK_USAGE_DETAILS,
+    DONE_EVENT,
     ChatChunks,
-    EventWriter,
-    StreamBroken,
     chat_logprob_entry,
     chat_logprobs_json,
     content_delta,
@@ -48,6 +47,7 @@ from backends.simulator.sse import (
     tool_call_delta,
     usage_json,
 )
+from backends.simulator.streaming import stream_answer
 from backends.simulator.tokenizer import count_tokens, split_pieces
 
 
@@ -90,7 +90,9 @@ async def serve_chat(engine: Engine, http: HTTPRequest) -> None:
     if admission is None:
         return
     if plan.request.stream:
-        await _stream(engine, http, plan, admission, failed=failed)
+        await stream_answer(
+            engine, http, admission, plan.choices, ChatStreamEvents(engine, plan), failed=failed
+        )
     else:
         await _respond(engine, http, plan, admission)
 
@@ -238,17 +240,6 @@ def _tool_choice(
     return ChoiceOutput(pieces, finish_reason, len(pieces), None, call, logprobs)
 
 
-def _engine_reason(choice: ChoiceOutput) -> str:
-    """The engine-level finish reason counted in ``vllm:request_success_total``."""
-    return "stop" if choice.finish_reason == "tool_calls" else choice.finish_reason
-
-
-def _tool_call_index(plan: ChatPlan, choice_index: int) -> int:
-    # vLLM indexes a named-function call by choice, a parsed ("auto"/"required") call by its position.
-    named = plan.tool is not None and plan.tool.choice_kind == "named"
-    return choice_index if named else 0
-
-
 async def _respond(engine: Engine, http: HTTPRequest, plan: ChatPlan, admission: Admission) -> None:
     """Wait the whole generation time once, then send the complete ``chat.completion``."""
     choices = plan.choices
@@ -268,7 +259,7 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: ChatPlan, admission:
     engine.first_token(admission, at=time.monotonic() - decode_time)
     engine.finish(
         admission,
-        finish_reasons=[_engine_reason(choice) for choice in choices],
+        finish_reasons=[choice.engine_finish_reason for choice in choices],
         tokens_per_choice=[choice.num_tokens for choice in choices],
     )
     completion_tokens = sum(choice.num_tokens for choice in choices)
@@ -341,115 +332,74 @@ def _response_choice(plan: ChatPlan, index: int, choice: ChoiceOutput) -> dict[s
     }
 
 
-async def _stream(
-    engine: Engine, http: HTTPRequest, plan: ChatPlan, admission: Admission, *, failed: bool
-) -> None:
-    """Send the answer token by token as ``chat.completion.chunk`` events."""
-    choices = plan.choices
-    stamp = engine.settings.stamp_events
-    writer = EventWriter(http.send, http.break_after, batched=not stamp)
-    chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model, engine.system_fingerprint)
-    prompt_tokens = plan.prompt_tokens
-    continuous = plan.continuous_usage
-    sent = [0] * len(choices)
-    watch = http.watch
-    try:
-        if not await watch.sleep(admission.time_to_first_token):
-            engine.abort(admission, generated_tokens=0, choices=len(choices))
-            return
-        if engine.is_dead():
-            # Nothing sent yet: the error can still be a normal JSON response.
-            engine.fail(admission)
-            raise errors.engine_dead()
-        engine.first_token(admission)
-        await writer.start()
-        for index in range(len(choices)):
-            await writer.add(
-                chunks.role(
-                    index, usage_json(prompt_tokens, 0, CHAT_CHUNK_USAGE_DETAILS) if continuous else None
-                )
+class ChatStreamEvents:
+    """``chat.completion.chunk`` events: a role chunk per choice, then one chunk per token."""
+
+    terminator = DONE_EVENT
+    empty_choice_sends_an_event = True
+
+    def __init__(self, engine: Engine, plan: ChatPlan) -> None:
+        self._plan = plan
+        self._choices = plan.choices
+        self._chunks = ChatChunks(new_id("chatcmpl"), int(time.time()), plan.model, engine.system_fingerprint)
+        self._prompt_tokens = plan.prompt_tokens
+        self._continuous = plan.continuous_usage
+        self._stamp = engine.settings.stamp_events
+        self._lasts = [max(len(choice.pieces), 1) - 1 for choice in plan.choices]
+        # vLLM indexes a named-function call by choice, a parsed ("auto"/"required") call by its position.
+        self._call_by_choice = plan.tool is not None and plan.tool.choice_kind == "named"
+
+    def prelude(self) -> list[bytes]:
+        return []
+
+    def opening(self) -> list[bytes]:
+        chunks = self._chunks
+        continuous = self._continuous
+        return [
+            chunks.role(
+                index, usage_json(self._prompt_tokens, 0, CHAT_CHUNK_USAGE_DETAILS) if continuous else None
             )
-        if failed:
-            # vLLM reports a request-level engine error inside the stream it already started.
-            await writer.add(errors.streaming_error_event(errors.internal_error()))
-            await writer.finish()
-            engine.fail(admission)
-            return
-        steps = max(max(len(choice.pieces) for choice in choices), 1)
-        itl = admission.inter_token_latency
-        for step in range(steps):
-            if step:
-                if itl > 0:
-                    await writer.flush()
-                    if not await watch.sleep(itl):
-                        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-                        return
-                if engine.is_dead():
-                    await writer.add(errors.streaming_error_event(errors.engine_dead()))
-                    await writer.finish()
-                    engine.fail(admission)
-                    return
-            for index, choice in enumerate(choices):
-                last = max(len(choice.pieces), 1) - 1
-                if step > last:
-                    continue
-                await writer.add(
-                    _delta_chunk(
-                        plan, chunks, index, choice, step, step == last, sent, prompt_tokens, stamp=stamp
-                    )
-                )
-        if plan.include_usage:
-            await writer.add(chunks.usage(prompt_tokens, sum(choice.num_tokens for choice in choices)))
-        engine.finish(
-            admission,
-            finish_reasons=[_engine_reason(choice) for choice in choices],
-            tokens_per_choice=[choice.num_tokens for choice in choices],
-        )
-        await writer.finish()
-    except StreamBroken:
-        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-    except BaseException:
-        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-        raise
+            for index in range(len(self._choices))
+        ]
 
-
-def _delta_chunk(
-    plan: ChatPlan,
-    chunks: ChatChunks,
-    index: int,
-    choice: ChoiceOutput,
-    step: int,
-    final: bool,
-    sent: list[int],
-    prompt_tokens: int,
-    *,
-    stamp: bool,
-) -> bytes:
-    piece = choice.pieces[step] if choice.pieces else ""
-    if choice.pieces:
-        sent[index] += 1
-    call = choice.tool_call
-    if call is None:
-        # A stamped token's text is its send time; tool-call arguments stay valid JSON, unstamped.
-        delta = content_delta(stamp_text() if stamp and choice.pieces else piece)
-    elif step == 0:
-        delta = tool_call_delta(_tool_call_index(plan, index), piece, call_id=call.call_id, name=call.name)
-    else:
-        delta = tool_call_delta(_tool_call_index(plan, index), piece)
-    logprobs = (
-        chat_logprobs_json([choice.logprobs[step]]) if choice.logprobs is not None and choice.pieces else None
-    )
-    usage = None
-    if plan.continuous_usage:
-        usage = usage_json(
-            prompt_tokens, choice.num_tokens if final else sent[index], CHAT_CHUNK_USAGE_DETAILS
+    def token(self, index: int, step: int) -> bytes:
+        choice = self._choices[index]
+        final = step == self._lasts[index]
+        piece = choice.pieces[step] if choice.pieces else ""
+        call = choice.tool_call
+        if call is None:
+            # A stamped token's text is its send time; tool-call arguments stay valid JSON, unstamped.
+            delta = content_delta(stamp_text() if self._stamp and choice.pieces else piece)
+        else:
+            call_index = index if self._call_by_choice else 0
+            if step == 0:
+                delta = tool_call_delta(call_index, piece, call_id=call.call_id, name=call.name)
+            else:
+                delta = tool_call_delta(call_index, piece)
+        logprobs = (
+            chat_logprobs_json([choice.logprobs[step]])
+            if choice.logprobs is not None and choice.pieces
+            else None
         )
-    return chunks.delta(
-        index,
-        delta,
-        logprobs=logprobs,
-        finish_reason=choice.finish_reason if final else None,
-        stop_reason=choice.stop_reason,
-        usage=usage,
-        fingerprint=final and not plan.include_usage,
-    )
+        usage = None
+        if self._continuous:
+            # Before its last chunk a choice has sent one token per step.
+            generated = choice.num_tokens if final else step + 1
+            usage = usage_json(self._prompt_tokens, generated, CHAT_CHUNK_USAGE_DETAILS)
+        return self._chunks.delta(
+            index,
+            delta,
+            logprobs=logprobs,
+            finish_reason=choice.finish_reason if final else None,
+            stop_reason=choice.stop_reason,
+            usage=usage,
+            fingerprint=final and not self._plan.include_usage,
+        )
+
+    def closing(self) -> list[bytes]:
+        if not self._plan.include_usage:
+            return []
+        return [self._chunks.usage(self._prompt_tokens, sum(choice.num_tokens for choice in self._choices))]
+
+    def error_event(self, error: errors.SimulatorHTTPError) -> bytes:
+        return errors.streaming_error_event(error)

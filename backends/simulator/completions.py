@@ -31,14 +31,14 @@ from backends.simulator.serving import (
     usage_object,
 )
 from backends.simulator.sse import (
+    DONE_EVENT,
     CompletionChunks,
-    EventWriter,
-    StreamBroken,
     completion_logprobs,
     prompt_logprobs_json,
     stamp_text,
     usage_json,
 )
+from backends.simulator.streaming import stream_answer
 from backends.simulator.tokenizer import Tokenizer, count_tokens, split_pieces
 
 
@@ -100,7 +100,9 @@ async def serve_completion(engine: Engine, http: HTTPRequest) -> None:
     if admission is None:
         return
     if plan.request.stream:
-        await _stream(engine, http, plan, admission, failed=failed)
+        await stream_answer(
+            engine, http, admission, plan.choices, CompletionStreamEvents(engine, plan), failed=failed
+        )
     else:
         await _respond(engine, http, plan, admission)
 
@@ -284,96 +286,69 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: CompletionPlan, admi
     await send_response(http.send, 200, body)
 
 
-async def _stream(
-    engine: Engine, http: HTTPRequest, plan: CompletionPlan, admission: Admission, *, failed: bool
-) -> None:
-    """Send the answer token by token as ``text_completion`` chunks."""
-    choices = plan.choices
-    stamp = engine.settings.stamp_events
-    writer = EventWriter(http.send, http.break_after, batched=not stamp)
-    chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model, plan.fingerprint)
-    prompt_tokens = plan.prompt_tokens
-    sent = [0] * len(choices)
-    offsets = [0] * len(choices)
-    watch = http.watch
-    try:
-        if not await watch.sleep(admission.time_to_first_token):
-            engine.abort(admission, generated_tokens=0, choices=len(choices))
-            return
-        if engine.is_dead():
-            # Nothing sent yet: the error can still be a normal JSON response.
-            engine.fail(admission)
-            raise errors.engine_dead()
-        engine.first_token(admission)
-        await writer.start()
-        if failed:
-            await writer.add(errors.streaming_error_event(errors.internal_error()))
-            await writer.finish()
-            engine.fail(admission)
-            return
-        steps = max(max(len(choice.pieces) for choice in choices), 1)
-        itl = admission.inter_token_latency
-        for step in range(steps):
-            if step:
-                if itl > 0:
-                    await writer.flush()
-                    if not await watch.sleep(itl):
-                        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-                        return
-                if engine.is_dead():
-                    await writer.add(errors.streaming_error_event(errors.engine_dead()))
-                    await writer.finish()
-                    engine.fail(admission)
-                    return
-            for index, choice in enumerate(choices):
-                last = max(len(choice.pieces), 1) - 1
-                if step > last:
-                    continue
-                final = step == last
-                piece = choice.pieces[step] if choice.pieces else ""
-                if choice.pieces:
-                    sent[index] += 1
-                    if stamp:
-                        piece = stamp_text()
-                prefix = plan.echo_prefix(index) if step == 0 else ""
-                logprobs = None
-                if choice.logprobs is not None and choice.pieces:
-                    # An echoed prompt's first chunk leads with the prompt's own logprobs.
-                    echoed = plan.echoed_logprobs(index) if step == 0 else None
-                    entry_offset = offsets[index] + (0 if echoed else len(prefix))
-                    logprobs = encode_json(completion_logprobs([choice.logprobs[step]], entry_offset, echoed))
-                text = prefix + piece
-                offsets[index] += len(text)
-                usage = None
-                if plan.continuous_usage:
-                    generated = choice.num_tokens if final else sent[index]
-                    usage = usage_json(prompt_tokens, generated)
-                await writer.add(
-                    chunks.text(
-                        index,
-                        text,
-                        logprobs=logprobs,
-                        finish_reason=choice.finish_reason if final else None,
-                        stop_reason=choice.stop_reason if final else None,
-                        usage=usage,
-                        # An echoed prompt's first chunk names its token ids.
-                        prompt_token_ids=_prompt_token_ids(engine, plan, index) if prefix else b"null",
-                        fingerprint=final and not plan.include_usage,
-                    )
-                )
-        if plan.include_usage:
-            await writer.add(chunks.usage(prompt_tokens, sum(choice.num_tokens for choice in choices)))
-        engine.finish(
-            admission,
-            finish_reasons=[choice.finish_reason for choice in choices],
-            tokens_per_choice=[choice.num_tokens for choice in choices],
+class CompletionStreamEvents:
+    """``text_completion`` chunks: one per token, an echoed prompt leading a choice's first one."""
+
+    terminator = DONE_EVENT
+    empty_choice_sends_an_event = True
+
+    def __init__(self, engine: Engine, plan: CompletionPlan) -> None:
+        self._engine = engine
+        self._plan = plan
+        self._choices = plan.choices
+        self._chunks = CompletionChunks(new_id("cmpl"), int(time.time()), plan.model, plan.fingerprint)
+        self._prompt_tokens = plan.prompt_tokens
+        self._stamp = engine.settings.stamp_events
+        self._lasts = [max(len(choice.pieces), 1) - 1 for choice in plan.choices]
+        # Characters each choice has sent so far: where its next token's ``text_offset`` starts.
+        self._offsets = [0] * len(plan.choices)
+
+    def prelude(self) -> list[bytes]:
+        return []
+
+    def opening(self) -> list[bytes]:
+        return []
+
+    def token(self, index: int, step: int) -> bytes:
+        plan = self._plan
+        choice = self._choices[index]
+        final = step == self._lasts[index]
+        piece = choice.pieces[step] if choice.pieces else ""
+        if choice.pieces and self._stamp:
+            piece = stamp_text()
+        prefix = plan.echo_prefix(index) if step == 0 else ""
+        logprobs = None
+        if choice.logprobs is not None and choice.pieces:
+            # An echoed prompt's first chunk leads with the prompt's own logprobs.
+            echoed = plan.echoed_logprobs(index) if step == 0 else None
+            entry_offset = self._offsets[index] + (0 if echoed else len(prefix))
+            logprobs = encode_json(completion_logprobs([choice.logprobs[step]], entry_offset, echoed))
+        text = prefix + piece
+        self._offsets[index] += len(text)
+        usage = None
+        if plan.continuous_usage:
+            # Before its last chunk a choice has sent one token per step.
+            generated = choice.num_tokens if final else step + 1
+            usage = usage_json(self._prompt_tokens, generated)
+        return self._chunks.text(
+            index,
+            text,
+            logprobs=logprobs,
+            finish_reason=choice.finish_reason if final else None,
+            stop_reason=choice.stop_reason if final else None,
+            usage=usage,
+            # An echoed prompt's first chunk names its token ids.
+            prompt_token_ids=_prompt_token_ids(self._engine, plan, index) if prefix else b"null",
+            fingerprint=final and not plan.include_usage,
         )
-        await writer.finish()
-    except StreamBroken:
-        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-    except BaseException:
-        engine.abort(admission, generated_tokens=sum(sent), choices=len(choices))
-        raise
+
+    def closing(self) -> list[bytes]:
+        if not self._plan.include_usage:
+            return []
+        return [self._chunks.usage(self._prompt_tokens, sum(choice.num_tokens for choice in self._choices))]
+
+    def error_event(self, error: errors.SimulatorHTTPError) -> bytes:
+        return errors.streaming_error_event(error)
 
 
 def _prompt_token_ids(engine: Engine, plan: CompletionPlan, index: int) -> bytes:

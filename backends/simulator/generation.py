@@ -58,6 +58,12 @@ class ChoiceOutput:
         """The generated text (for a tool call: its arguments)."""
         return "".join(self.pieces)
 
+    @property
+    def engine_finish_reason(self) -> str:
+        """The reason counted in ``vllm:request_success_total``: the engine knows no tool calls, only
+        that the model stopped."""
+        return "stop" if self.finish_reason == "tool_calls" else self.finish_reason
+
 
 def choice_rng(server_seed: int, request_seed: int | None, prompt: str, index: int) -> random.Random:
     """The RNG of one choice: the same server, request seed, prompt and index give the same text."""

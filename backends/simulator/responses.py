@@ -56,7 +56,8 @@ from backends.simulator.serving import (
     resolve_model,
     stop_list,
 )
-from backends.simulator.sse import EventWriter, StreamBroken, stamp_text
+from backends.simulator.sse import stamp_text
+from backends.simulator.streaming import stream_answer
 from backends.simulator.tokenizer import count_tokens, split_pieces
 
 MIN_TEMPERATURE = 0.01
@@ -111,7 +112,14 @@ async def serve_responses(engine: Engine, http: HTTPRequest) -> None:
     if admission is None:
         return
     if plan.request.stream:
-        await _stream(engine, http, plan, admission, failed=failed)
+        await stream_answer(
+            engine,
+            http,
+            admission,
+            [plan.answer],
+            ResponseStreamEvents(engine, plan, admission),
+            failed=failed,
+        )
     else:
         await _respond(engine, http, plan, admission)
 
@@ -273,38 +281,56 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admis
     await send_response(http.send, 200, encode_json(body))
 
 
-class _StreamedItem:
-    """The one output item a stream builds: its open, per-token and close events.
+class ResponseStreamEvents:
+    """Responses API events, numbered from 0: ``response.created`` and ``response.in_progress`` before
+    the first token, then the one output item a stream builds (its open, per-token and close events),
+    then ``response.completed``.
 
-    With ``stamp``, each text delta is its send time instead of the planned token, and the closing
-    events carry the stamps sent, so that the text stays the concatenation of its deltas.
+    With ``--stamp-events``, each text delta is its send time instead of the planned token, and the
+    closing events carry the stamps sent, so that the text stays the concatenation of its deltas.
     """
 
-    def __init__(self, plan: ResponsesPlan, events: ResponseEvents, *, stamp: bool) -> None:
+    terminator = b""
+    empty_choice_sends_an_event = False
+
+    def __init__(self, engine: Engine, plan: ResponsesPlan, admission: Admission) -> None:
         self._plan = plan
-        self._events = events
-        answer = plan.answer
-        self._call = answer.tool_call
+        self._admission = admission
+        self._events = ResponseEvents()
+        self._call = plan.answer.tool_call
+        self._pieces = plan.answer.pieces
+        self._token_logprobs = plan.answer.logprobs
+        self._top_logprobs = plan.top_logprobs
         self._id = item_id("fc" if self._call is not None else "msg")
         self._logprobs: list[dict[str, Any]] = []
-        self._stamped: list[str] | None = [] if stamp and self._call is None else None
+        self._stamped: list[str] | None = [] if engine.settings.stamp_events and self._call is None else None
 
-    def open(self) -> list[bytes]:
+    def prelude(self) -> list[bytes]:
+        # vLLM sends these two before the engine produces anything.
+        in_progress = self._plan.head.render("in_progress", [], None)
+        events = self._events
+        return [
+            events.response_event("response.created", in_progress),
+            events.response_event("response.in_progress", in_progress),
+        ]
+
+    def opening(self) -> list[bytes]:
+        # An empty answer has no output item at all.
+        if not self._plan.answer.pieces:
+            return []
         call = self._call
         if call is not None:
             item = function_call_item(self._id, call.call_id, call.name, "", "in_progress")
             return [self._events.open_call(0, item)]
         return self._events.open_text(0, self._id)
 
-    def delta(self, step: int) -> bytes:
-        answer = self._plan.answer
-        piece = answer.pieces[step]
+    def token(self, index: int, step: int) -> bytes:
+        piece = self._pieces[step]
         if self._call is not None:
             return self._events.call_delta(0, self._id, piece)
-        top = self._plan.top_logprobs
         logprobs = None
-        if answer.logprobs is not None and top is not None:
-            entries = output_logprobs([answer.logprobs[step]], top)
+        if self._token_logprobs is not None and self._top_logprobs is not None:
+            entries = output_logprobs([self._token_logprobs[step]], self._top_logprobs)
             self._logprobs.extend(entries)
             logprobs = delta_logprobs(entries)
         if self._stamped is not None:
@@ -313,7 +339,19 @@ class _StreamedItem:
             self._stamped.append(piece)
         return self._events.text_delta(piece, logprobs)
 
-    def close(self) -> tuple[dict[str, Any], list[bytes]]:
+    def closing(self) -> list[bytes]:
+        """The item's closing events, then ``response.completed`` listing the finished item. vLLM 0.32
+        ends every finished stream so, an incomplete response too."""
+        plan = self._plan
+        closing: list[bytes] = []
+        output = []
+        if plan.answer.pieces:
+            item, closing = self._close_item()
+            output.append(item)
+        final = plan.head.render(plan.status, output, _usage(plan, self._admission))
+        return [*closing, self._events.response_event("response.completed", final)]
+
+    def _close_item(self) -> tuple[dict[str, Any], list[bytes]]:
         """The finished item (as the final response lists it) and its closing events."""
         answer = self._plan.answer
         status = self._plan.status
@@ -326,71 +364,7 @@ class _StreamedItem:
         item = message_item(self._id, "completed", [part])
         return item, self._events.close_text(0, item, part)
 
-
-async def _stream(
-    engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admission: Admission, *, failed: bool
-) -> None:
-    """Send the answer as Responses API events, one delta per token."""
-    stamp = engine.settings.stamp_events
-    writer = EventWriter(http.send, http.break_after, terminator=b"", batched=not stamp)
-    events = ResponseEvents()
-    streamed = _StreamedItem(plan, events, stamp=stamp)
-    pieces = plan.answer.pieces
-    watch = http.watch
-    sent = 0
-    try:
-        # vLLM sends these two before the engine produces anything.
-        await writer.start()
-        in_progress = plan.head.render("in_progress", [], None)
-        await writer.add(events.response_event("response.created", in_progress))
-        await writer.add(events.response_event("response.in_progress", in_progress))
-        await writer.flush()
-        if not await watch.sleep(admission.time_to_first_token):
-            engine.abort(admission, generated_tokens=0)
-            return
-        if failed or engine.is_dead():
-            await _drop(writer, engine, admission)
-            return
-        engine.first_token(admission)
-        itl = admission.inter_token_latency
-        for step in range(len(pieces)):
-            if step:
-                if itl > 0:
-                    await writer.flush()
-                    if not await watch.sleep(itl):
-                        engine.abort(admission, generated_tokens=sent)
-                        return
-                if engine.is_dead():
-                    await _drop(writer, engine, admission)
-                    return
-            else:
-                for event in streamed.open():
-                    await writer.add(event)
-            await writer.add(streamed.delta(step))
-            sent += 1
-        output = []
-        if pieces:
-            item, closing = streamed.close()
-            for event in closing:
-                await writer.add(event)
-            output.append(item)
-        final = plan.head.render(plan.status, output, _usage(plan, admission))
-        # vLLM 0.32 ends every finished stream with response.completed, an incomplete response too.
-        await writer.add(events.response_event("response.completed", final))
-        engine.finish(
-            admission, finish_reasons=[plan.answer.finish_reason], tokens_per_choice=[plan.answer.num_tokens]
-        )
-        await writer.finish()
-    except StreamBroken:
-        engine.abort(admission, generated_tokens=sent)
-    except BaseException:
-        engine.abort(admission, generated_tokens=sent)
-        raise
-
-
-async def _drop(writer: EventWriter, engine: Engine, admission: Admission) -> None:
-    """End the stream the way vLLM's does on an engine error: vLLM turns the error into a JSON body that
-    fits no Responses event type, the validation error escapes the stream, and the server drops the
-    connection after the events already sent (no error event, no ``response.failed``)."""
-    await writer.flush()
-    engine.fail(admission)
+    def error_event(self, error: errors.SimulatorHTTPError) -> None:
+        """None: vLLM turns an engine error into a JSON body that fits no Responses event type, the
+        validation error escapes the stream, and the server drops the connection after the events
+        already sent (no error event, no ``response.failed``)."""
