@@ -34,8 +34,9 @@ import yaml
 
 from gateway.audit import AuditRecord, audit_time
 from gateway.identity import EmbeddedKeyStore, Pepper, create_key
-from gateway.metering import UsageRecord, open_usage_store
+from gateway.metering import open_usage_store
 from gateway.metering.periods import Calendar
+from gateway.request_record import RequestRecord
 from gateway.storage import StoreConfig
 from loadtests.processes import Processes, free_port, wait_until_up
 
@@ -78,7 +79,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
     calendar = Calendar("Europe/Paris")
     month = calendar.current().previous()
     store = await open_usage_store(StoreConfig(kind="embedded", path=folder / "gateway.db"))
-    batch: list[UsageRecord] = []
+    batch: list[RequestRecord] = []
     number = 0
     try:
         for _, start, end in month.day_ranges():
@@ -88,7 +89,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
                     number += 1
                     prompt, completion = 200 + number % 700, 50 + number % 300
                     batch.append(
-                        UsageRecord(
+                        RequestRecord(
                             time=start + step * index + 1,
                             request_id=f"req-{number:024x}",
                             department=department,

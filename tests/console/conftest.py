@@ -26,8 +26,9 @@ from playwright.sync_api import ViewportSize
 from gateway.app import create_app
 from gateway.audit import AuditConfig, AuditRecord, audit_time, start_audit_log
 from gateway.config import GatewayConfig
-from gateway.metering import UsageRecord, open_usage_store, usage_report
+from gateway.metering import open_usage_store, usage_report
 from gateway.metering.periods import Calendar
+from gateway.request_record import RequestRecord
 from tests.gateway.conftest import CHAT_MODEL, SOLO_MODEL, gateway_config, issue_key, running_simulator
 from tests.servers import serve_in_thread
 
@@ -105,7 +106,7 @@ class ConsoleSite:
             return pool.submit(asyncio.run, read()).result()
 
 
-def _usage_records(now: float) -> list[UsageRecord]:
+def _usage_records(now: float) -> list[RequestRecord]:
     """The plan above, on every day of the current month up to now (at noon, or just before now)."""
     calendar = Calendar("Europe/Paris")
     period = calendar.current(now)
@@ -119,7 +120,7 @@ def _usage_records(now: float) -> list[UsageRecord]:
             for index in range(per_day):
                 number += 1
                 records.append(
-                    UsageRecord(
+                    RequestRecord(
                         time=moment + index,
                         request_id=f"req-{number:024x}",
                         department=department,
