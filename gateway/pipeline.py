@@ -329,7 +329,7 @@ class Pipeline:
         # One record for the usage store and the audit log, so that both say the same.
         record = facts.record()
         self._recorder.record(record)
-        self._observer.conclude(facts)
+        self._observer.conclude(facts, record)
 
     async def _abandon(self, exchange: Exchange, error: str) -> None:
         """A failure the gateway did not foresee: give the reservation back and still observe it."""

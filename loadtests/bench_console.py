@@ -32,7 +32,7 @@ import httpx
 import msgspec
 import yaml
 
-from gateway.audit import AuditRecord, audit_time
+from gateway.audit import AuditLine, audit_time
 from gateway.identity import EmbeddedKeyStore, Pepper, create_key
 from gateway.metering import open_usage_store
 from gateway.metering.periods import Calendar
@@ -122,7 +122,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
         for index in range(args.audit_records):
             department, service = names[index % len(names)]
             status = 429 if index % 37 == 0 else 200
-            record = AuditRecord(
+            record = AuditLine(
                 time=audit_time(now - 86_400 + index * 86_400 / args.audit_records),
                 request_id=f"req-{0xB000000000 + index:024x}",
                 trace_id=None,
