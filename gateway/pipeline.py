@@ -37,7 +37,7 @@ from gateway.errors import (
     UpstreamFailure,
 )
 from gateway.identity import Authenticator, Principal
-from gateway.metering import UsageRecord, UsageRecorder
+from gateway.metering import UsageRecorder
 from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
 from gateway.pii import PiiBlocked, Redactor, StreamRestorer
@@ -321,31 +321,14 @@ class Pipeline:
                 await exchange.charge.settle(usage)
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        facts.cached_tokens = usage.cached_tokens
         facts.weighted_cost = self._pricing.weighted_cost(model, usage)
         facts.cost_eur = self._pricing.price_eur(model, usage)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
-        latency_ms = (time.perf_counter() - facts.started) * 1000
-        self._recorder.record(
-            UsageRecord(
-                time=time.time(),
-                request_id=facts.request_id,
-                department=facts.department,
-                service=facts.service,
-                key_id=facts.key_id,
-                model=model,
-                backend=facts.backend,
-                operation=facts.operation.value,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                weighted_cost=facts.weighted_cost,
-                cost_eur=facts.cost_eur,
-                latency_ms=latency_ms,
-                status=facts.status,
-                trace_id=facts.trace.trace_id,
-            )
-        )
-        self._observer.conclude(facts)
+        # One record for the usage store and the audit log, so that both say the same.
+        record = facts.record()
+        self._recorder.record(record)
+        self._observer.conclude(facts, record)
 
     async def _abandon(self, exchange: Exchange, error: str) -> None:
         """A failure the gateway did not foresee: give the reservation back and still observe it."""

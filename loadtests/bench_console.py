@@ -32,10 +32,11 @@ import httpx
 import msgspec
 import yaml
 
-from gateway.audit import AuditRecord, audit_time
+from gateway.audit import AuditLine, audit_time
 from gateway.identity import EmbeddedKeyStore, Pepper, create_key
-from gateway.metering import UsageRecord, open_usage_store
+from gateway.metering import open_usage_store
 from gateway.metering.periods import Calendar
+from gateway.request_record import RequestRecord
 from gateway.storage import StoreConfig
 from loadtests.processes import Processes, free_port, wait_until_up
 
@@ -78,7 +79,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
     calendar = Calendar("Europe/Paris")
     month = calendar.current().previous()
     store = await open_usage_store(StoreConfig(kind="embedded", path=folder / "gateway.db"))
-    batch: list[UsageRecord] = []
+    batch: list[RequestRecord] = []
     number = 0
     try:
         for _, start, end in month.day_ranges():
@@ -88,7 +89,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
                     number += 1
                     prompt, completion = 200 + number % 700, 50 + number % 300
                     batch.append(
-                        UsageRecord(
+                        RequestRecord(
                             time=start + step * index + 1,
                             request_id=f"req-{number:024x}",
                             department=department,
@@ -121,7 +122,7 @@ async def _seed(folder: Path, names: list[tuple[str, str]], args: argparse.Names
         for index in range(args.audit_records):
             department, service = names[index % len(names)]
             status = 429 if index % 37 == 0 else 200
-            record = AuditRecord(
+            record = AuditLine(
                 time=audit_time(now - 86_400 + index * 86_400 / args.audit_records),
                 request_id=f"req-{0xB000000000 + index:024x}",
                 trace_id=None,

@@ -1,6 +1,7 @@
 """The audit log: one JSON line per request, optionally hash-chained, written off the request path.
 
-    record.py     AuditRecord (ids, decision, counts, costs; no content), audit_time, rule_text
+    line.py       AuditLine (the line's format: ids, decision, counts, costs; no content), audit_line,
+                  audit_time, rule_text
     writer.py     AuditLog: `write()` queues, a writer thread appends batches; start_audit_log
     sink.py       the file (locked, resumed, rotated) or standard output behind the writer
     chain.py      seq + prev (SHA-256 of the previous line), the genesis value, ChainState
@@ -13,11 +14,11 @@
 See docs/audit.md.
 """
 
-from gateway.audit.chain import GENESIS, ChainedAuditRecord, ChainState, line_hash
+from gateway.audit.chain import GENESIS, ChainedAuditLine, ChainState, line_hash
 from gateway.audit.cli import add_audit_commands, chains_to_verify, run_audit_command
 from gateway.audit.errors import AuditError
 from gateway.audit.files import rotated_files, rotated_path, series_files, series_in
-from gateway.audit.record import AuditDecision, AuditRecord, audit_time, rule_text
+from gateway.audit.line import AuditDecision, AuditLine, audit_line, audit_time, rule_text
 from gateway.audit.settings import AuditConfig
 from gateway.audit.verify import ChainProblem, ProblemKind, VerifyResult, verify_chain
 from gateway.audit.writer import AuditLog, AuditStats, start_audit_log
@@ -27,15 +28,16 @@ __all__ = [
     "AuditConfig",
     "AuditDecision",
     "AuditError",
+    "AuditLine",
     "AuditLog",
-    "AuditRecord",
     "AuditStats",
     "ChainProblem",
     "ChainState",
-    "ChainedAuditRecord",
+    "ChainedAuditLine",
     "ProblemKind",
     "VerifyResult",
     "add_audit_commands",
+    "audit_line",
     "audit_time",
     "chains_to_verify",
     "line_hash",

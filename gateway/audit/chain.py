@@ -26,15 +26,15 @@ import hashlib
 
 import msgspec
 
-from gateway.audit.record import AuditRecord
+from gateway.audit.line import AuditLine
 
-__all__ = ["GENESIS", "ChainLink", "ChainState", "ChainedAuditRecord", "line_hash"]
+__all__ = ["GENESIS", "ChainLink", "ChainState", "ChainedAuditLine", "line_hash"]
 
 GENESIS = "0" * 64
 """`prev` of a chain's first line: no line comes before it."""
 
 
-class ChainedAuditRecord(AuditRecord, kw_only=True, frozen=True, gc=False, forbid_unknown_fields=True):
+class ChainedAuditLine(AuditLine, kw_only=True, frozen=True, gc=False, forbid_unknown_fields=True):
     """A chained line, read back whole: the record's fields, then `seq` and `prev`. Unknown fields
     are refused, so that `verify` reports a line that carries anything else."""
 
@@ -77,9 +77,9 @@ class ChainState:
         return cls(link.seq + 1, line_hash(last_line))
 
     def link(self, record_json: bytes) -> bytes:
-        """`record_json` (an encoded `AuditRecord`, one JSON object) with `seq` and `prev` added at
+        """`record_json` (an encoded `AuditLine`, one JSON object) with `seq` and `prev` added at
         its end: the line to write, without its newline. Advances the chain."""
-        # Splicing before the closing brace gives exactly `ChainedAuditRecord`'s field order without
+        # Splicing before the closing brace gives exactly `ChainedAuditLine`'s field order without
         # building a second object per record.
         line = b'%s,"seq":%d,"prev":"%s"}' % (record_json[:-1], self.next_seq, self.prev.encode("ascii"))
         self.next_seq += 1

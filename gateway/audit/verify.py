@@ -27,7 +27,7 @@ from typing import Literal
 
 import msgspec
 
-from gateway.audit.chain import GENESIS, ChainedAuditRecord, line_hash
+from gateway.audit.chain import GENESIS, ChainedAuditLine, line_hash
 from gateway.audit.errors import AuditError
 
 __all__ = ["ChainProblem", "ProblemKind", "VerifyResult", "verify_chain"]
@@ -108,7 +108,7 @@ class _Checker:
         self.last: _Anchor | None = None
         """The last line read, if well-formed: the end of the chain."""
         self.at_start = True
-        self.decoder = msgspec.json.Decoder(ChainedAuditRecord)
+        self.decoder = msgspec.json.Decoder(ChainedAuditLine)
 
     def report(self, path: Path, line: int, kind: ProblemKind, detail: str) -> None:
         if len(self.problems) < self.max_problems:
@@ -189,7 +189,7 @@ class _Checker:
         self.anchor, self.stray = here, None
 
 
-def _follows(record: ChainedAuditRecord, anchor: _Anchor) -> bool:
+def _follows(record: ChainedAuditLine, anchor: _Anchor) -> bool:
     return record.seq == anchor.seq + 1 and record.prev == anchor.hash
 
 

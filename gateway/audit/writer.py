@@ -1,10 +1,10 @@
 """The audit log: `write()` on the request path, a writer thread behind it.
 
-`write(record)` appends the record to an in-memory queue and returns: no I/O, no encoding, no lock
-but the GIL's. A thread of its own (not a task on the event loop: file writes, `fsync` and renames
-block, and would stall every request of the worker) wakes every `flush_interval` seconds, or as soon
-as `batch_size` records wait, encodes the records, chains them, and appends them to the file in
-large writes.
+`write(record)` appends the request's `RequestRecord` to an in-memory queue and returns: no I/O, no
+formatting, no encoding, no lock but the GIL's. A thread of its own (not a task on the event loop:
+file writes, `fsync` and renames block, and would stall every request of the worker) wakes every
+`flush_interval` seconds, or as soon as `batch_size` records wait, turns the records into their
+lines (`audit_line`), encodes them, chains them, and appends them to the file in large writes.
 
 Why a full queue drops rather than blocks: `write()` runs on the event loop, so waiting for the disk
 there, or writing synchronously, would stop every request of the worker for as long as the disk is
@@ -36,9 +36,10 @@ import msgspec
 from gateway.audit.chain import ChainState
 from gateway.audit.errors import AuditError
 from gateway.audit.files import WORKER_PLACEHOLDER
-from gateway.audit.record import AuditRecord
+from gateway.audit.line import AuditLine, audit_line
 from gateway.audit.settings import STDOUT, AuditConfig
 from gateway.audit.sink import LineSink
+from gateway.request_record import RequestRecord
 
 __all__ = ["AuditLog", "AuditStats", "start_audit_log"]
 
@@ -117,7 +118,7 @@ class AuditLog:
             path, exclusive=exclusive, rotate_bytes=rotate_bytes, keep_files=keep_files, fsync=fsync
         )
         # Appended by the event loop's thread, popped by the writer's: deque operations are atomic.
-        self._queue: collections.deque[AuditRecord | _FlushRequest] = collections.deque()
+        self._queue: collections.deque[RequestRecord | _FlushRequest] = collections.deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,7 +136,7 @@ class AuditLog:
         self._failure_logged_at = -_REPORT_INTERVAL
         self._flushes: list[_FlushRequest] = []
         self._encoder = msgspec.json.Encoder()
-        self._checker = msgspec.json.Decoder(AuditRecord)
+        self._checker = msgspec.json.Decoder(AuditLine)
 
     @classmethod
     def from_config(cls, config: AuditConfig) -> AuditLog:
@@ -159,7 +160,7 @@ class AuditLog:
 
     # -- the request path -------------------------------------------------------------------------
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: RequestRecord) -> None:
         """Queue one record. Never blocks, never raises: a full queue drops it (counted, logged)."""
         queue = self._queue
         if self._closed or len(queue) + self._backlog >= self._max_buffered:
@@ -330,12 +331,12 @@ class AuditLog:
         self._answer_flushes(None)
         return True
 
-    def _line(self, record: AuditRecord) -> bytes | None:
+    def _line(self, record: RequestRecord) -> bytes | None:
         """The record's line, newline included; None (dropped, logged) if it cannot be written."""
         try:
-            encoded = self._encoder.encode(record)
-            # msgspec does not check field types when a record is built in code: a record that would
-            # not read back as an `AuditRecord` is refused before it enters the chain.
+            encoded = self._encoder.encode(audit_line(record))
+            # msgspec does not check field types when a struct is built in code: a line that would
+            # not read back as an `AuditLine` is refused before it enters the chain.
             self._checker.decode(encoded)
         except (msgspec.MsgspecError, TypeError, ValueError) as exc:
             self._refused += 1

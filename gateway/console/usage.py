@@ -30,13 +30,13 @@ from gateway.metering import (
     Calendar,
     Period,
     UsageCell,
-    UsageRecord,
     UsageReport,
     UsageStore,
     UsageStoreError,
     usage_report,
 )
 from gateway.quotas.settings import QuotaConfig
+from gateway.request_record import RequestRecord
 
 __all__ = ["BudgetLine", "CellsCache", "UsageFigures", "load_figures"]
 
@@ -119,13 +119,13 @@ class _FetchedCells(UsageStore):
         self.calendar = calendar
         self._cells = cells
 
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         raise NotImplementedError("read-only")
 
     async def cells(self, period: Period, department: str | None = None) -> list[UsageCell]:
         return [cell for cell in self._cells if department is None or cell.department == department]
 
-    def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
+    def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
         raise NotImplementedError("read-only")
 
     async def close(self) -> None:

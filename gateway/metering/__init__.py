@@ -1,6 +1,6 @@
 """Metering: one usage record per request, written durably in batches, and monthly reports.
 
-    records.py      UsageRecord (one request: counts and labels, no content), UsageCell (a rollup)
+    records.py      METERED_FIELDS (what is kept of each RequestRecord), UsageCell (a rollup)
     recorder.py     UsageRecorder: `record()` on the request path, batches written in the background
     store.py        the UsageStore interface: idempotent batch writes, sums per cell, records
     embedded.py     SQLite store (one process)      redis_store.py  Redis stream + rollups (shared)
@@ -19,7 +19,7 @@ from gateway.metering.errors import InvalidUsageQuery, MeteringError, UsageStore
 from gateway.metering.factory import open_usage_store, start_usage_recorder, usage_database_path
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
 from gateway.metering.recorder import RecorderStats, UsageRecorder
-from gateway.metering.records import UsageCell, UsageRecord, check_record, micro_euros
+from gateway.metering.records import METERED_FIELDS, UsageCell, check_record, micro_euros
 from gateway.metering.reports import (
     DIMENSIONS,
     FORMATS,
@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "DIMENSIONS",
     "FORMATS",
+    "METERED_FIELDS",
     "Calendar",
     "Dimension",
     "EmbeddedUsageStore",
@@ -51,7 +52,6 @@ __all__ = [
     "Period",
     "RecorderStats",
     "UsageCell",
-    "UsageRecord",
     "UsageRecorder",
     "UsageReport",
     "UsageRow",

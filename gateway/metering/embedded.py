@@ -22,12 +22,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
-
 from gateway.metering.errors import UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
-from gateway.metering.records import UsageCell, UsageRecord, micro_euros
+from gateway.metering.records import METERED_FIELDS, UsageCell, micro_euros, read_metered
 from gateway.metering.store import UsageStore
+from gateway.request_record import RequestRecord
 from gateway.storage.sqlite import SqliteThread, open_versioned
 
 __all__ = ["EmbeddedUsageStore"]
@@ -65,7 +64,7 @@ CREATE TABLE IF NOT EXISTS usage_batches (
 CREATE INDEX IF NOT EXISTS usage_batches_written ON usage_batches (written);
 """
 # Written out whole rather than assembled, so that no statement is ever built from strings.
-# The columns follow the record's fields in declaration order (`msgspec.structs.astuple`).
+# The columns follow `METERED_FIELDS`, then the cost in micro-euros.
 _INSERT = """
 INSERT INTO usage_records (
     time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
@@ -98,15 +97,14 @@ FROM usage_records WHERE department = ? AND time >= ? AND time < ? AND id > ? OR
 
 _BATCH_MEMORY = 86_400.0  # seconds a batch id is remembered: retries come within seconds
 _PAGE = 1000
-_FIELDS = UsageRecord.__struct_fields__
 
 
-def _row(record: UsageRecord) -> tuple[Any, ...]:
-    return (*msgspec.structs.astuple(record), micro_euros(record.cost_eur))
+def _row(record: RequestRecord) -> tuple[Any, ...]:
+    return (*read_metered(record), micro_euros(record.cost_eur))
 
 
-def _record(row: Sequence[Any]) -> UsageRecord:
-    return UsageRecord(**dict(zip(_FIELDS, row, strict=True)))
+def _record(row: Sequence[Any]) -> RequestRecord:
+    return RequestRecord(**dict(zip(METERED_FIELDS, row, strict=True)))
 
 
 class EmbeddedUsageStore(UsageStore):
@@ -250,7 +248,7 @@ class EmbeddedUsageStore(UsageStore):
 
     # -- UsageStore -------------------------------------------------------------------------------
 
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         if self._write_db is None and not self._closed:
             raise UsageStoreError(f"usage store {self.path} was opened for reading only")
         if records:
@@ -259,7 +257,7 @@ class EmbeddedUsageStore(UsageStore):
     async def cells(self, period: Period, department: str | None = None) -> list[UsageCell]:
         return await self._run(self._reader, self._sum_cells, period, department)
 
-    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
+    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
         after = 0
         while True:
             rows = await self._run(self._reader, self._page, period, department, after)

@@ -33,8 +33,9 @@ from collections.abc import Callable
 import msgspec
 
 from gateway.metering.errors import UsageStoreError
-from gateway.metering.records import UsageRecord, check_record
+from gateway.metering.records import check_record
 from gateway.metering.store import UsageStore
+from gateway.request_record import RequestRecord
 
 __all__ = ["RecorderStats", "UsageRecorder"]
 
@@ -89,8 +90,8 @@ class UsageRecorder:
         self._max_retry_delay = max_retry_delay
         self._owns_store = owns_store
         self._clock = clock
-        self._pending: list[UsageRecord] = []
-        self._inflight: tuple[str, list[UsageRecord]] | None = None
+        self._pending: list[RequestRecord] = []
+        self._inflight: tuple[str, list[RequestRecord]] | None = None
         self._inflight_count = 0
         self._batch_ids = itertools.count(1)
         self._batch_prefix = f"{os.getpid()}-{os.urandom(6).hex()}"
@@ -109,7 +110,7 @@ class UsageRecorder:
 
     # -- the request path ---------------------------------------------------------------------------
 
-    def record(self, usage: UsageRecord) -> None:
+    def record(self, usage: RequestRecord) -> None:
         """Buffer one record for writing. Never blocks, never raises: a full buffer drops it (counted)."""
         pending = self._pending
         if len(pending) + self._inflight_count >= self._max_buffered or self._closed:
@@ -244,7 +245,7 @@ class UsageRecorder:
                 )
                 self._failing_since = None
 
-    def _checked(self, batch: list[UsageRecord]) -> list[UsageRecord]:
+    def _checked(self, batch: list[RequestRecord]) -> list[RequestRecord]:
         """`batch` without the records no store could take (a bug upstream), which are dropped."""
         problems = [(record, problem) for record in batch if (problem := check_record(record)) is not None]
         if not problems:

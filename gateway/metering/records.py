@@ -1,58 +1,53 @@
-"""What is metered: one `UsageRecord` per request, and `UsageCell`, the sum of many of them.
+"""What is metered: the `METERED_FIELDS` of one `RequestRecord` per request, and `UsageCell`, the
+sum of many of them.
 
-A record holds counts and labels only: no prompt, no completion, no client address, nothing about
-a person. `department`, `service` and `key_id` identify an application, not someone using it.
+The metered fields are counts and labels only: no prompt, no completion, no client address, nothing
+about a person. `department`, `service` and `key_id` identify an application, not someone using it.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 
 import msgspec
 
-__all__ = ["COUNTERS", "UsageCell", "UsageRecord", "check_record", "micro_euros"]
+from gateway.request_record import RequestRecord
+
+__all__ = [
+    "COUNTERS",
+    "METERED_FIELDS",
+    "UsageCell",
+    "check_record",
+    "micro_euros",
+    "read_metered",
+]
 
 
-class UsageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The usage of one request, as the backend reported it.
+METERED_FIELDS = (
+    "time",
+    "request_id",
+    "department",
+    "service",
+    "key_id",
+    "model",
+    "backend",
+    "operation",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "weighted_cost",
+    "cost_eur",
+    "latency_ms",
+    "status",
+    "trace_id",
+)
+"""The fields of a `RequestRecord` that usage stores keep, in their column (and stream entry) order.
+Named here rather than taken from the struct, so that a field added for the audit log changes no
+store schema and rows written before read back unchanged."""
 
-    Built once per request by the pipeline's settle step and handed to `UsageRecorder.record`.
-    """
-
-    time: float
-    """When the request ended (epoch seconds, UTC). It decides the day and month the request counts in."""
-    request_id: str
-    """The gateway's id of the request (also in the response's `x-request-id` and the audit log)."""
-    department: str
-    """The ministry direction the key belongs to."""
-    service: str
-    """The team or application inside the department."""
-    key_id: str
-    """The key's id (never the key)."""
-    model: str
-    """The model name the client asked for, as configured in the gateway."""
-    backend: str
-    """Which backend answered: its URL or label (empty if none was reached)."""
-    operation: str
-    """`chat`, `completions`, `embeddings`, `responses` (`gateway.operations.Operation.value`)."""
-    prompt_tokens: int
-    """Input tokens, as the backend counted them."""
-    completion_tokens: int
-    """Output tokens, as the backend counted them (those actually generated for a client that left)."""
-    cached_tokens: int
-    """The part of `prompt_tokens` served from the prefix cache (`prompt_tokens_details.cached_tokens`);
-    not added to the total, since it is already in `prompt_tokens`."""
-    weighted_cost: int
-    """What the request cost of the token budget, weights and model multiplier applied."""
-    cost_eur: float
-    """Price in euros from the configured price per million tokens; 0 when the model has no price.
-    Stores count it in whole micro-euros (see `micro_euros`)."""
-    latency_ms: float
-    """From the request's arrival to its last byte sent, in milliseconds."""
-    status: int
-    """The HTTP status returned to the client."""
-    trace_id: str | None = None
-    """The OpenTelemetry trace id (32 hex digits), when the request was traced."""
+read_metered = operator.attrgetter(*METERED_FIELDS)
+"""`record`'s metered values, as a tuple in `METERED_FIELDS` order."""
 
 
 def micro_euros(cost_eur: float) -> int:
@@ -70,7 +65,7 @@ _TEXT_FIELDS = ("request_id", "department", "service", "key_id", "model", "backe
 _COUNT_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "weighted_cost", "status")
 
 
-def check_record(record: UsageRecord) -> str | None:
+def check_record(record: RequestRecord) -> str | None:
     """What makes `record` unstorable, or None. msgspec does not check types when a Struct is built
     in code, and one bad record must not block the batch it travels in: the recorder checks each one
     before writing (off the request path) and drops, counts and logs those that fail."""

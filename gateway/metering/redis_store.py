@@ -43,14 +43,14 @@ from redis.exceptions import RedisError
 
 from gateway.metering.errors import InvalidUsageQuery, UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
-from gateway.metering.records import COUNTERS, UsageCell, UsageRecord, micro_euros
+from gateway.metering.records import COUNTERS, METERED_FIELDS, UsageCell, micro_euros, read_metered
 from gateway.metering.store import UsageStore
+from gateway.request_record import RequestRecord
 from gateway.storage.redis_client import RedisClient, connect_redis
 from gateway.storage.redis_target import STANDALONE, RedisTopology
 
 __all__ = ["RedisUsageStore"]
 
-_FIELDS = UsageRecord.__struct_fields__
 _BATCH_MEMORY = 86_400  # seconds a batch marker lives: retries come within seconds
 _PAGE = 1000
 
@@ -110,10 +110,10 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)  # str(float) round-trips exactly
 
 
-def _record(raw: Any) -> UsageRecord:
+def _record(raw: Any) -> RequestRecord:
     fields = {_text(name): _text(value) for name, value in (raw or {}).items()}
     try:
-        return UsageRecord(
+        return RequestRecord(
             time=float(fields["time"]),
             request_id=fields["request_id"],
             department=fields["department"],
@@ -160,7 +160,7 @@ class _Share:
         self.cells: dict[str, list[int]] = {}
         self.values: list[str] = []
 
-    def add(self, record: UsageRecord, day: str) -> None:
+    def add(self, record: RequestRecord, day: str) -> None:
         member = _encode_member((day, record.service, record.model)).decode()
         counters = self.cells.get(member)
         if counters is None:
@@ -171,7 +171,7 @@ class _Share:
         counters[3] += record.cached_tokens
         counters[4] += record.weighted_cost
         counters[5] += micro_euros(record.cost_eur)
-        self.values.extend(_value(value) for value in msgspec.structs.astuple(record))
+        self.values.extend(_value(value) for value in read_metered(record))
 
 
 class RedisUsageStore(UsageStore):
@@ -241,7 +241,7 @@ class RedisUsageStore(UsageStore):
 
     # -- UsageStore -------------------------------------------------------------------------------
 
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
         shares: dict[tuple[str, str], _Share] = {}
@@ -273,8 +273,8 @@ class RedisUsageStore(UsageStore):
             _expiry_ms(share.period, self._records_retention),
             _expiry_ms(share.period, self._rollups_retention),
             len(share.cells),
-            len(_FIELDS),
-            *_FIELDS,
+            len(METERED_FIELDS),
+            *METERED_FIELDS,
         ]
         for member, counters in share.cells.items():
             args.append(member)
@@ -348,7 +348,7 @@ class RedisUsageStore(UsageStore):
                         raise UsageStoreError(f"malformed usage rollup {base}:cell:{member}: {exc}") from None
         return found
 
-    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
+    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
         self._check(period)
         with _mapped_errors("read usage records"):
             if department is None:

@@ -18,7 +18,8 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 
 from gateway.metering.periods import Calendar, Period
-from gateway.metering.records import UsageCell, UsageRecord
+from gateway.metering.records import UsageCell
+from gateway.request_record import RequestRecord
 
 __all__ = ["UsageStore"]
 
@@ -31,7 +32,7 @@ class UsageStore(abc.ABC):
     the months reported are the same."""
 
     @abc.abstractmethod
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         """Store `records` durably, at most once per `batch_id` (within a day at least)."""
 
     @abc.abstractmethod
@@ -42,7 +43,7 @@ class UsageStore(abc.ABC):
         query time and answers any zone."""
 
     @abc.abstractmethod
-    def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
+    def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
         """Every record of `period` (of `department` only, when given), read page by page."""
 
     @abc.abstractmethod

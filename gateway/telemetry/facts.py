@@ -1,14 +1,17 @@
 """What happened to one request, filled in step by step and observed once, at its end.
 
-The same facts feed the trace's SERVER span, the metrics and the audit record, so the three always
-agree. They hold identifiers, entity types and counts only: never prompt text, personal data or keys.
+The same facts feed the trace's SERVER span, the metrics and, through `RequestFacts.record()`, the
+one `RequestRecord` that metering and the audit log both write, so they all agree. They hold
+identifiers, entity types and counts only: never prompt text, personal data or keys.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from gateway.operations import Operation
+from gateway.request_record import RequestRecord
 from gateway.telemetry.request_trace import NO_TRACE, AnyTrace
 
 __all__ = ["UNKNOWN_MODEL", "RequestFacts"]
@@ -24,6 +27,7 @@ class RequestFacts:
     __slots__ = (
         "admitted",
         "backend",
+        "cached_tokens",
         "completion_tokens",
         "cost_eur",
         "decision",
@@ -65,6 +69,7 @@ class RequestFacts:
         self.error: str | None = None
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.cached_tokens = 0
         self.cost_eur = 0.0
         self.weighted_cost = 0
         self.first_event_at: float | None = None
@@ -78,3 +83,28 @@ class RequestFacts:
             "gateway.service": self.service,
             "gateway.key_id": self.key_id,
         }
+
+    def record(self) -> RequestRecord:
+        """The request's record, as it stands now: the one builder of what metering and the audit
+        log write. Call it once, when the request is over; it reads the clocks once each."""
+        return RequestRecord(
+            time=time.time(),
+            request_id=self.request_id,
+            department=self.department,
+            service=self.service,
+            key_id=self.key_id,
+            model=self.model,
+            backend=self.backend,
+            operation=self.operation.value,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            weighted_cost=self.weighted_cost,
+            cost_eur=self.cost_eur,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            status=self.status,
+            trace_id=self.trace.trace_id,
+            decision=self.decision,
+            rule=self.rule,
+            pii=self.pii,
+        )

@@ -7,8 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.audit import AuditLog, AuditRecord, audit_time
+from gateway.audit import AuditLog
 from gateway.operations import Operation
+from gateway.request_record import RequestRecord
 from gateway.telemetry.facts import RequestFacts
 from gateway.telemetry.metrics import GatewayMetrics
 from gateway.telemetry.request_trace import NO_TRACE, Tracing
@@ -54,8 +55,13 @@ class Observer:
         if self._metrics is not None:
             self._metrics.quota_refused(facts.department, facts.service, level, limit)
 
-    def conclude(self, facts: RequestFacts) -> None:
-        """The request is over (answered, refused or abandoned): called exactly once per request."""
+    def conclude(self, facts: RequestFacts, record: RequestRecord | None = None) -> None:
+        """The request is over (answered, refused or abandoned): called exactly once per request.
+
+        `record` is the one the pipeline built and metered, when it did; otherwise it is built here
+        only if the audit log needs it, so a request never reads the clocks more than once each."""
+        if record is None and self._audit is not None:
+            record = facts.record()
         metrics = self._metrics
         if metrics is not None:
             if facts.admitted:
@@ -66,7 +72,7 @@ class Observer:
                     facts.model,
                     facts.operation.value,
                     facts.status,
-                    time.perf_counter() - facts.started,
+                    record.latency_ms / 1000 if record is not None else time.perf_counter() - facts.started,
                     first - facts.started if first is not None else None,
                     facts.prompt_tokens,
                     facts.completion_tokens,
@@ -84,28 +90,5 @@ class Observer:
                 attributes["gen_ai.request.model"] = facts.model
             trace.annotate(attributes)
             trace.finish(facts.status, facts.error)
-        if self._audit is not None:
-            self._audit.write(self._audit_record(facts))
-
-    @staticmethod
-    def _audit_record(facts: RequestFacts) -> AuditRecord:
-        return AuditRecord(
-            time=audit_time(),
-            request_id=facts.request_id,
-            trace_id=facts.trace.trace_id,
-            department=facts.department,
-            service=facts.service,
-            key_id=facts.key_id,
-            model=facts.model,
-            operation=facts.operation.value,
-            backend=facts.backend,
-            decision=facts.decision,
-            rule=facts.rule,
-            pii=facts.pii or {},
-            prompt_tokens=facts.prompt_tokens,
-            completion_tokens=facts.completion_tokens,
-            cost_eur=facts.cost_eur,
-            weighted_cost=facts.weighted_cost,
-            status=facts.status,
-            latency_ms=round((time.perf_counter() - facts.started) * 1000, 3),
-        )
+        if self._audit is not None and record is not None:
+            self._audit.write(record)

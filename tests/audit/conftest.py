@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.audit import AuditLog, AuditRecord, audit_time
+from gateway.audit import AuditLine, AuditLog, audit_line
+from gateway.request_record import RequestRecord
 
 RECORD_FIELDS = [
     "time",
@@ -34,10 +35,10 @@ CHAINED_FIELDS = [*RECORD_FIELDS, "seq", "prev"]
 START = 1_793_697_302.123
 
 
-def make_record(index: int = 0, **changes: Any) -> AuditRecord:
-    """A plausible record; `index` makes its id and counts distinct."""
+def make_record(index: int = 0, **changes: Any) -> RequestRecord:
+    """A plausible record, as a request hands it to the log; `index` makes its id and counts distinct."""
     fields: dict[str, Any] = {
-        "time": audit_time(START + index),
+        "time": START + index,
         "request_id": f"req-{index:06d}",
         "trace_id": None if index % 2 else f"{index:032x}",
         "department": "dgfip",
@@ -48,16 +49,22 @@ def make_record(index: int = 0, **changes: Any) -> AuditRecord:
         "backend": "http://10.0.0.5:8000",
         "decision": "allow" if index % 5 else "deny",
         "rule": "p, dgfip, dgfip, mistral-small, chat, allow" if index % 5 else None,
-        "pii": {"EMAIL": index % 3, "PHONE": 1} if index % 4 else {},
+        "pii": {"EMAIL": index % 3, "PHONE": 1} if index % 4 else None,
         "prompt_tokens": 100 + index,
         "completion_tokens": 20 + index,
         "cost_eur": 0.000125 * index,
         "weighted_cost": 140 + 2 * index,
         "status": 200 if index % 5 else 403,
-        "latency_ms": 12.5 + index,
+        "latency_ms": 12.5 + index + 0.0004,  # written rounded to the microsecond
+        "cached_tokens": index % 10,  # metered, not audited
     }
     fields.update(changes)
-    return AuditRecord(**fields)
+    return RequestRecord(**fields)
+
+
+def make_line(index: int = 0, **changes: Any) -> AuditLine:
+    """The line `make_record(index, **changes)` is written as."""
+    return audit_line(make_record(index, **changes))
 
 
 def lines_of(*paths: Path) -> list[bytes]:
@@ -72,7 +79,7 @@ def objects_of(*paths: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines_of(*paths)]
 
 
-async def write_log(path: Path | str, records: list[AuditRecord], **options: Any) -> AuditLog:
+async def write_log(path: Path | str, records: list[RequestRecord], **options: Any) -> AuditLog:
     """Start a log, write `records`, close it; returns the closed log (for its stats and path)."""
     options.setdefault("flush_interval", 0.01)
     log = AuditLog(str(path), **options)

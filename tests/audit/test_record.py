@@ -1,4 +1,5 @@
-"""The record: its JSON form, its time format, and what it can never hold."""
+"""The audit line: its JSON form, its time format, what it can never hold, and how a request's
+record becomes one."""
 
 from __future__ import annotations
 
@@ -8,38 +9,39 @@ import typing
 import msgspec
 import pytest
 
-from gateway.audit import AuditRecord, ChainedAuditRecord, ChainState, audit_time, rule_text
-from tests.audit.conftest import CHAINED_FIELDS, RECORD_FIELDS, START, make_record
+from gateway.audit import AuditLine, ChainedAuditLine, ChainState, audit_line, audit_time, rule_text
+from gateway.request_record import RequestRecord
+from tests.audit.conftest import CHAINED_FIELDS, RECORD_FIELDS, START, make_line, make_record
 
 
 def test_a_record_round_trips_through_its_json_line() -> None:
     for index in range(12):
-        record = make_record(index)
+        record = make_line(index)
         line = msgspec.json.encode(record)
-        assert msgspec.json.decode(line, type=AuditRecord) == record
+        assert msgspec.json.decode(line, type=AuditLine) == record
 
 
 def test_the_line_has_exactly_the_fields_in_a_stable_order_null_included() -> None:
-    record = make_record(1)  # odd index: trace_id is null, and null is written, not omitted
+    record = make_line(1)  # odd index: trace_id is null, and null is written, not omitted
     assert list(json.loads(msgspec.json.encode(record))) == RECORD_FIELDS
     assert json.loads(msgspec.json.encode(record))["trace_id"] is None
-    assert list(json.loads(msgspec.json.encode(make_record(0)))) == RECORD_FIELDS
+    assert list(json.loads(msgspec.json.encode(make_line(0)))) == RECORD_FIELDS
 
 
 def test_every_field_is_required() -> None:
     with pytest.raises(TypeError):
-        AuditRecord(time=audit_time(START))  # type: ignore[call-arg]
-    info = msgspec.inspect.type_info(AuditRecord)
+        AuditLine(time=audit_time(START))  # type: ignore[call-arg]
+    info = msgspec.inspect.type_info(AuditLine)
     assert isinstance(info, msgspec.inspect.StructType)
     assert all(field.required for field in info.fields)
 
 
 def test_a_chained_line_reads_back_as_a_chained_record_with_seq_and_prev_last() -> None:
     chain = ChainState()
-    record = make_record(3)
+    record = make_line(3)
     line = chain.link(msgspec.json.encode(record))
     assert list(json.loads(line)) == CHAINED_FIELDS
-    chained = msgspec.json.decode(line, type=ChainedAuditRecord)
+    chained = msgspec.json.decode(line, type=ChainedAuditLine)
     assert (chained.seq, chained.prev) == (1, "0" * 64)
     assert msgspec.json.encode(chained) == line  # the splice is exactly the struct's own encoding
     assert msgspec.structs.asdict(chained) == {**msgspec.structs.asdict(record), "seq": 1, "prev": "0" * 64}
@@ -78,7 +80,7 @@ _IDENTIFIERS = {
 
 
 def test_the_record_has_no_field_that_could_hold_prompt_text_or_a_secret() -> None:
-    hints = typing.get_type_hints(AuditRecord)
+    hints = typing.get_type_hints(AuditLine)
     assert list(hints) == RECORD_FIELDS
     text_fields = {
         name for name, hint in hints.items() if name != "pii" and str in (hint, *typing.get_args(hint))
@@ -97,8 +99,36 @@ def test_the_record_has_no_field_that_could_hold_prompt_text_or_a_secret() -> No
     # No catch-all: a field added to a line is not an audit line.
     with pytest.raises(msgspec.ValidationError, match="unknown field"):
         msgspec.json.decode(
-            msgspec.json.encode(
-                {**msgspec.structs.asdict(make_record()), "seq": 1, "prev": "0" * 64, "x": 1}
-            ),
-            type=ChainedAuditRecord,
+            msgspec.json.encode({**msgspec.structs.asdict(make_line()), "seq": 1, "prev": "0" * 64, "x": 1}),
+            type=ChainedAuditLine,
         )
+
+
+def test_a_request_record_becomes_the_line_the_log_has_always_written() -> None:
+    # A line as written before the request record existed: the format files and readers rely on.
+    expected = (
+        b'{"time":"2026-11-03T09:15:06.123Z","request_id":"req-000004",'
+        b'"trace_id":"00000000000000000000000000000004","department":"dgfip","service":"assistant-courrier",'
+        b'"key_id":"key-4","model":"mistral-small","operation":"chat","backend":"http://10.0.0.5:8000",'
+        b'"decision":"allow","rule":"p, dgfip, dgfip, mistral-small, chat, allow","pii":{},'
+        b'"prompt_tokens":104,"completion_tokens":24,"cost_eur":0.0005,"weighted_cost":148,"status":200,'
+        b'"latency_ms":812.4}'
+    )
+    record = make_record(4, latency_ms=812.4004)  # no PII found: None in the record, {} in the line
+    assert record.pii is None
+    assert msgspec.json.encode(audit_line(record)) == expected
+    # The time to the millisecond, truncated; the latency to the microsecond; no cached tokens.
+    line = audit_line(make_record(5, time=START + 0.0009, latency_ms=1.23449))
+    assert (line.time, line.latency_ms) == ("2026-11-03T09:15:02.123Z", 1.234)
+    assert "cached_tokens" not in json.loads(msgspec.json.encode(line))
+
+
+def test_the_request_record_holds_only_what_a_line_may_hold() -> None:
+    hints = typing.get_type_hints(RequestRecord)
+    text_fields = {
+        name for name, hint in hints.items() if name != "pii" and str in (hint, *typing.get_args(hint))
+    }
+    text_fields.add("decision")  # a Literal: text all the same
+    assert text_fields == set(_IDENTIFIERS) - {"time"}  # its time is a number
+    assert hints["pii"] == dict[str, int] | None
+    assert set(hints) - {"cached_tokens"} == set(RECORD_FIELDS)

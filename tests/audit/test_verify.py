@@ -9,8 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.audit import AuditError, ChainedAuditRecord, line_hash, series_files, verify_chain
-from tests.audit.conftest import edit_line, lines_of, make_record, write_log
+from gateway.audit import AuditError, ChainedAuditLine, line_hash, series_files, verify_chain
+from tests.audit.conftest import edit_line, lines_of, make_line, make_record, write_log
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ def test_a_forged_line_that_chains_to_its_predecessor_is_caught_at_the_next_line
     lines = chain.read_bytes().splitlines(keepends=True)
     # A forger who knows the format: seq and prev consistent with line 5.
     forged = msgspec.json.encode(
-        ChainedAuditRecord(
-            **msgspec.structs.asdict(make_record(77)), seq=6, prev=line_hash(lines[4].rstrip(b"\n"))
+        ChainedAuditLine(
+            **msgspec.structs.asdict(make_line(77)), seq=6, prev=line_hash(lines[4].rstrip(b"\n"))
         )
     )
     chain.write_bytes(b"".join([*lines[:5], forged + b"\n", *lines[5:]]))
@@ -110,7 +110,7 @@ def test_a_forged_line_that_chains_to_its_predecessor_is_caught_at_the_next_line
 
 def test_an_inserted_line_that_is_not_a_chained_record_is_caught(chain: Path) -> None:
     lines = chain.read_bytes().splitlines(keepends=True)
-    inserted = msgspec.json.encode(make_record(50)) + b"\n"  # a record without seq and prev
+    inserted = msgspec.json.encode(make_line(50)) + b"\n"  # a line without seq and prev
     chain.write_bytes(b"".join([*lines[:3], inserted, *lines[3:]]))
     result = verify_chain([chain])
     assert [(problem.line, problem.kind) for problem in result.problems] == [(4, "malformed")]

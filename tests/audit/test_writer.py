@@ -19,14 +19,16 @@ import pytest
 from gateway.audit import (
     GENESIS,
     AuditError,
+    AuditLine,
     AuditLog,
-    AuditRecord,
-    ChainedAuditRecord,
+    ChainedAuditLine,
+    audit_line,
     line_hash,
     rotated_files,
     series_files,
     verify_chain,
 )
+from gateway.request_record import RequestRecord
 from tests.audit.conftest import (
     CHAINED_FIELDS,
     RECORD_FIELDS,
@@ -38,7 +40,7 @@ from tests.audit.conftest import (
 from tests.waiting import async_wait_for
 
 
-def records(count: int, start: int = 0) -> list[AuditRecord]:
+def records(count: int, start: int = 0) -> list[RequestRecord]:
     return [make_record(start + index) for index in range(count)]
 
 
@@ -50,7 +52,9 @@ async def test_each_record_is_one_json_line_with_exactly_its_fields(tmp_path: Pa
     assert log.stats().written == 20
     lines = lines_of(path)
     assert [list(line) for line in objects_of(path)] == [RECORD_FIELDS] * 20
-    assert [msgspec.json.decode(line, type=AuditRecord) for line in lines] == written
+    # Each line is its record's `audit_line`, byte for byte: the format files already hold.
+    assert lines == [msgspec.json.encode(audit_line(record)) for record in written]
+    assert [msgspec.json.decode(line, type=AuditLine) for line in lines] == [audit_line(r) for r in written]
     assert path.read_bytes().endswith(b"\n")
 
 
@@ -61,11 +65,11 @@ async def test_chained_lines_add_seq_and_prev_and_verify(tmp_path: Path) -> None
     await write_log(path, written, hash_chain=True)
     lines = lines_of(path)
     assert [list(line) for line in objects_of(path)] == [CHAINED_FIELDS] * 10
-    chained = [msgspec.json.decode(line, type=ChainedAuditRecord) for line in lines]
+    chained = [msgspec.json.decode(line, type=ChainedAuditLine) for line in lines]
     assert [record.seq for record in chained] == list(range(1, 11))
     assert chained[0].prev == GENESIS
     assert [record.prev for record in chained[1:]] == [line_hash(line) for line in lines[:-1]]
-    assert [msgspec.json.decode(line, type=AuditRecord) for line in lines] != []  # extra fields ignored
+    assert [msgspec.json.decode(line, type=AuditLine) for line in lines] != []  # extra fields ignored
     result = verify_chain([path])
     assert result.intact and result.records == 10 and result.last_hash == line_hash(lines[-1])
 
@@ -148,7 +152,7 @@ async def test_a_restart_resumes_the_chain(tmp_path: Path) -> None:
     await write_log(path, records(10), hash_chain=True)
     await write_log(path, records(10, start=10), hash_chain=True)
     lines = lines_of(path)
-    eleventh = msgspec.json.decode(lines[10], type=ChainedAuditRecord)
+    eleventh = msgspec.json.decode(lines[10], type=ChainedAuditLine)
     assert (eleventh.seq, eleventh.prev) == (11, line_hash(lines[9]))
     result = verify_chain([path])
     assert result.intact and (result.records, result.first_seq, result.last_seq) == (20, 1, 20)
@@ -212,7 +216,7 @@ async def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
     assert all(0 < file.stat().st_size <= limit for file in files)
     # Each new file's first line chains to the previous file's last line.
     for older, newer in itertools.pairwise(files):
-        first = msgspec.json.decode(lines_of(newer)[0], type=ChainedAuditRecord)
+        first = msgspec.json.decode(lines_of(newer)[0], type=ChainedAuditLine)
         assert first.prev == line_hash(lines_of(older)[-1])
     result = verify_chain(files)
     assert result.intact and (result.records, result.last_seq) == (50, 50)
@@ -331,7 +335,7 @@ async def test_standard_output_receives_whole_lines(capfd: pytest.CaptureFixture
     finally:
         await log.close()
     out = capfd.readouterr().out.splitlines()
-    assert [msgspec.json.decode(line, type=AuditRecord) for line in out] == records(3)
+    assert [msgspec.json.decode(line, type=AuditLine) for line in out] == [audit_line(r) for r in records(3)]
     assert log.path is None and log.stats().path == "-"
 
 

@@ -24,10 +24,11 @@ import pytest
 from playwright.sync_api import ViewportSize
 
 from gateway.app import create_app
-from gateway.audit import AuditConfig, AuditRecord, audit_time, start_audit_log
+from gateway.audit import AuditConfig, AuditLine, audit_line, start_audit_log
 from gateway.config import GatewayConfig
-from gateway.metering import UsageRecord, open_usage_store, usage_report
+from gateway.metering import open_usage_store, usage_report
 from gateway.metering.periods import Calendar
+from gateway.request_record import RequestRecord
 from tests.gateway.conftest import CHAT_MODEL, SOLO_MODEL, gateway_config, issue_key, running_simulator
 from tests.servers import serve_in_thread
 
@@ -82,8 +83,8 @@ class ConsoleSite:
     user_key: str
     seeded_ids: dict[str, list[str]] = field(default_factory=dict)
     """Request ids of the seeded audit records, per department, oldest first."""
-    seeded: dict[str, AuditRecord] = field(default_factory=dict)
-    """The seeded audit records by request id."""
+    seeded: dict[str, AuditLine] = field(default_factory=dict)
+    """The seeded audit records by request id, as their lines say."""
 
     @property
     def console(self) -> str:
@@ -105,7 +106,7 @@ class ConsoleSite:
             return pool.submit(asyncio.run, read()).result()
 
 
-def _usage_records(now: float) -> list[UsageRecord]:
+def _usage_records(now: float) -> list[RequestRecord]:
     """The plan above, on every day of the current month up to now (at noon, or just before now)."""
     calendar = Calendar("Europe/Paris")
     period = calendar.current(now)
@@ -119,7 +120,7 @@ def _usage_records(now: float) -> list[UsageRecord]:
             for index in range(per_day):
                 number += 1
                 records.append(
-                    UsageRecord(
+                    RequestRecord(
                         time=moment + index,
                         request_id=f"req-{number:024x}",
                         department=department,
@@ -141,9 +142,9 @@ def _usage_records(now: float) -> list[UsageRecord]:
     return records
 
 
-def _audit_records(now: float) -> tuple[list[AuditRecord], dict[str, list[str]]]:
+def _audit_records(now: float) -> tuple[list[RequestRecord], dict[str, list[str]]]:
     """Audit records of the last hours, oldest first: dgfip's (some refused, some 429) and drees'."""
-    records: list[AuditRecord] = []
+    records: list[RequestRecord] = []
     ids: dict[str, list[str]] = {"dgfip": [], "drees": []}
     plan = [("dgfip", "assistant-courrier", index) for index in range(DGFIP_AUDIT)] + [
         ("drees", "statistiques", index) for index in range(DREES_AUDIT)
@@ -159,8 +160,8 @@ def _audit_records(now: float) -> tuple[list[AuditRecord], dict[str, list[str]]]
         limited = department == "dgfip" and index % 10 == 4
         status = 403 if denied else 429 if limited else 200
         records.append(
-            AuditRecord(
-                time=audit_time(moment),
+            RequestRecord(
+                time=moment,
                 request_id=request_id,
                 trace_id=f"{number + 1:032x}",
                 department=department,
@@ -180,13 +181,15 @@ def _audit_records(now: float) -> tuple[list[AuditRecord], dict[str, list[str]]]
                 weighted_cost=0 if status != 200 else 140 + index,
                 status=status,
                 latency_ms=0.5 if status != 200 else 200.0 + index,
+                cached_tokens=0,
             )
         )
         ids[department].append(request_id)
     return records, ids
 
 
-def _seed(config: GatewayConfig, audit_path: Path, now: float) -> list[AuditRecord]:
+def _seed(config: GatewayConfig, audit_path: Path, now: float) -> list[AuditLine]:
+    """Write the usage and audit records; returns the audit lines written."""
     records, _ = _audit_records(now)
 
     async def write() -> None:
@@ -202,7 +205,7 @@ def _seed(config: GatewayConfig, audit_path: Path, now: float) -> list[AuditReco
         await log.close()
 
     asyncio.run(write())
-    return records
+    return [audit_line(record) for record in records]
 
 
 def _wait_for_usage(site: ConsoleSite, expected: int) -> None:

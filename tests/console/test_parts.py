@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.audit import AuditConfig, AuditRecord, audit_time
+from gateway.audit import AuditConfig, AuditLine, audit_time
 from gateway.authz import Authorizer
 from gateway.console.access import Administrator
 from gateway.console.auditlog import AuditUnreadable, LogFilters, audit_series, read_page, recent_status
@@ -179,8 +179,8 @@ def test_numbers_and_times_are_written_the_local_way() -> None:
 # -- the audit log reader ----------------------------------------------------------------------------
 
 
-def _record(moment: float, number: int, department: str = "dgfip", status: int = 200) -> AuditRecord:
-    return AuditRecord(
+def _record(moment: float, number: int, department: str = "dgfip", status: int = 200) -> AuditLine:
+    return AuditLine(
         time=audit_time(moment),
         request_id=f"req-{number:024x}",
         trace_id=None,
@@ -202,7 +202,7 @@ def _record(moment: float, number: int, department: str = "dgfip", status: int =
     )
 
 
-def _write(path: Path, records: list[AuditRecord]) -> None:
+def _write(path: Path, records: list[AuditLine]) -> None:
     encoder = msgspec.json.Encoder()
     with path.open("ab") as file:
         for record in records:

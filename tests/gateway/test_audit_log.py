@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from pathlib import Path
@@ -10,7 +11,9 @@ import httpx
 import openai
 
 from gateway.app import create_app
-from gateway.audit import verify_chain
+from gateway.audit import audit_time, verify_chain
+from gateway.metering import open_usage_store
+from gateway.request_record import RequestRecord
 from tests.gateway.conftest import (
     DEPARTMENT,
     SERVICE,
@@ -93,3 +96,72 @@ def test_every_request_is_audited_and_the_chain_verifies() -> None:
     assert EMAIL not in text
     for key in (user_key, other_key, admin_key):
         assert key not in text and key.split("_", 2)[2] not in text
+
+
+# What a usage record and an audit line both carry, and how the line writes each (None: as is).
+_SHARED = {
+    "time": audit_time,
+    "latency_ms": lambda value: round(value, 3),
+    "request_id": None,
+    "trace_id": None,
+    "department": None,
+    "service": None,
+    "key_id": None,
+    "model": None,
+    "backend": None,
+    "operation": None,
+    "prompt_tokens": None,
+    "completion_tokens": None,
+    "weighted_cost": None,
+    "cost_eur": None,
+    "status": None,
+}
+
+
+def test_a_request_s_usage_record_and_audit_line_agree_on_every_shared_field() -> None:
+    with running_simulator(SOLO_MODEL, mode="echo") as sim, tempfile.TemporaryDirectory() as folder:
+        audit_path = Path(folder) / "audit.jsonl"
+        config = gateway_config(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim}]}],
+            store={"kind": "embedded", "path": f"{folder}/gateway.db"},
+            audit={"enabled": True, "path": str(audit_path)},
+        )
+        key = issue_key(config)
+        with (
+            serve_in_thread(create_app(config)) as url,
+            openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0) as client,
+        ):
+            ids = [
+                client.chat.completions.with_raw_response.create(
+                    model=SOLO_MODEL, messages=[{"role": "user", "content": "Bonjour"}]
+                ).headers["x-request-id"],
+                client.completions.with_raw_response.create(
+                    model=SOLO_MODEL, prompt="x", max_tokens=5
+                ).headers["x-request-id"],
+            ]
+            with client.chat.completions.with_streaming_response.create(
+                model=SOLO_MODEL, messages=[{"role": "user", "content": "Salut"}], stream=True
+            ) as streamed:
+                ids.append(streamed.headers["x-request-id"])
+                for _ in streamed.iter_lines():
+                    pass
+
+        async def read_usage() -> list[RequestRecord]:
+            store = await open_usage_store(config.store, config.metering, read_only=True)
+            try:
+                return [record async for record in store.records(store.calendar.current())]
+            finally:
+                await store.close()
+
+        # The server stopped: every record is written, to both.
+        usage = {record.request_id: record for record in asyncio.run(read_usage())}
+        lines = {line["request_id"]: line for line in map(json.loads, audit_path.read_bytes().splitlines())}
+        assert set(usage) == set(lines) == set(ids)
+        for request_id in ids:
+            record, line = usage[request_id], lines[request_id]
+            written = {
+                name: getattr(record, name) if convert is None else convert(getattr(record, name))
+                for name, convert in _SHARED.items()
+            }
+            assert written == {name: line[name] for name in _SHARED}
+            assert record.prompt_tokens > 0 and record.status == 200

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
-from gateway.metering import EmbeddedUsageStore, UsageRecord, UsageStore, micro_euros
+from gateway.metering import EmbeddedUsageStore, UsageStore, micro_euros
 from gateway.metering.redis_store import RedisUsageStore
+from gateway.request_record import RequestRecord
 from tests.redis_server import running_redis
 from tests.redis_topologies import redis_connection
 
@@ -115,8 +116,8 @@ def make_record(
     cost_eur: float = 0.0,
     request_id: str | None = None,
     trace_id: str | None = None,
-) -> UsageRecord:
-    return UsageRecord(
+) -> RequestRecord:
+    return RequestRecord(
         time=time,
         request_id=request_id or uuid.uuid4().hex,
         department=department,
@@ -136,7 +137,7 @@ def make_record(
     )
 
 
-def generate_records(count: int, seed: int = 20261101) -> list[UsageRecord]:
+def generate_records(count: int, seed: int = 20261101) -> list[RequestRecord]:
     """`count` records spread over September 30 to December 1 2026 (two whole months and their
     edges), across departments, services, models and days, with the EDGES instants included."""
     rng = random.Random(seed)
@@ -148,7 +149,7 @@ def generate_records(count: int, seed: int = 20261101) -> list[UsageRecord]:
         prompt = rng.randint(0, 20_000)
         completion = rng.randint(0, 4_000)
         records.append(
-            UsageRecord(
+            RequestRecord(
                 time=time,
                 request_id=f"req-{seed}-{index}",
                 department=department,
@@ -177,7 +178,7 @@ def local_day(time: float) -> str:
 
 
 def expected_rows(
-    records: Iterable[UsageRecord], period: str, columns: Sequence[str], department: str | None = None
+    records: Iterable[RequestRecord], period: str, columns: Sequence[str], department: str | None = None
 ) -> dict[tuple[str, ...], dict[str, int]]:
     """Ground truth: the report's rows as {key: sums}, from the records themselves."""
     rows: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -202,14 +203,14 @@ def expected_rows(
     return {key: dict(sums) for key, sums in rows.items()}
 
 
-async def write_in_batches(store: UsageStore, records: Sequence[UsageRecord], size: int = 500) -> None:
+async def write_in_batches(store: UsageStore, records: Sequence[RequestRecord], size: int = 500) -> None:
     for start in range(0, len(records), size):
         await store.write(f"batch-{uuid.uuid4().hex}", records[start : start + size])
 
 
-async def read_all(store: UsageStore, period: str, department: str | None = None) -> list[UsageRecord]:
+async def read_all(store: UsageStore, period: str, department: str | None = None) -> list[RequestRecord]:
     return [record async for record in store.records(store.calendar.period(period), department)]
 
 
-def by_request(records: Iterable[UsageRecord]) -> list[UsageRecord]:
+def by_request(records: Iterable[RequestRecord]) -> list[RequestRecord]:
     return sorted(records, key=lambda record: record.request_id)

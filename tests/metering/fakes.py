@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from gateway.metering import Calendar, Period, UsageCell, UsageRecord, UsageStore, UsageStoreError
+from gateway.metering import Calendar, Period, UsageCell, UsageStore, UsageStoreError
+from gateway.request_record import RequestRecord
 
 
 class MemoryStore(UsageStore):
@@ -13,14 +14,14 @@ class MemoryStore(UsageStore):
 
     def __init__(self) -> None:
         self.calendar = Calendar("Europe/Paris")
-        self.batches: dict[str, list[UsageRecord]] = {}
+        self.batches: dict[str, list[RequestRecord]] = {}
         self.attempts: list[str] = []
         self.failing = False
         self.lose_next_answer = False
         self.delay = 0.0
         self.closed = False
 
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         self.attempts.append(batch_id)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -32,13 +33,13 @@ class MemoryStore(UsageStore):
             raise UsageStoreError("written, but the answer was lost")
 
     @property
-    def stored(self) -> list[UsageRecord]:
+    def stored(self) -> list[RequestRecord]:
         return [record for batch in self.batches.values() for record in batch]
 
     async def cells(self, period: Period, department: str | None = None) -> list[UsageCell]:
         raise NotImplementedError("the recorder never reads")
 
-    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
+    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
         for record in self.stored:
             if period.contains(record.time) and department in (None, record.department):
                 yield record
@@ -56,7 +57,7 @@ class CannedCells(UsageStore):
         self._cells = list(cells)
         self._leaky = leaky
 
-    async def write(self, batch_id: str, records: Sequence[UsageRecord]) -> None:
+    async def write(self, batch_id: str, records: Sequence[RequestRecord]) -> None:
         raise NotImplementedError("reports never write")
 
     async def cells(self, period: Period, department: str | None = None) -> list[UsageCell]:
@@ -64,8 +65,8 @@ class CannedCells(UsageStore):
             return list(self._cells)
         return [cell for cell in self._cells if cell.department == department]
 
-    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[UsageRecord]:
-        nothing: tuple[UsageRecord, ...] = ()
+    async def records(self, period: Period, department: str | None = None) -> AsyncIterator[RequestRecord]:
+        nothing: tuple[RequestRecord, ...] = ()
         for record in nothing:
             yield record
 

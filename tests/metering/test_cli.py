@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.metering import EmbeddedUsageStore, MeteringConfig, UsageRecord, UsageStore, usage_database_path
+from gateway.metering import EmbeddedUsageStore, MeteringConfig, UsageStore, usage_database_path
 from gateway.metering.cli import add_usage_commands, run_usage, run_usage_command
 from gateway.metering.redis_store import RedisUsageStore
+from gateway.request_record import RequestRecord
 from gateway.storage import StoreConfig
 from tests.metering.conftest import (
     NOVEMBER_START,
@@ -45,12 +46,12 @@ async def run(store: UsageStore, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def records() -> list[UsageRecord]:
+def records() -> list[RequestRecord]:
     return generate_records(1500, seed=42)
 
 
 @pytest.mark.asyncio
-async def test_every_format_reports_the_same_sums(store: UsageStore, records: list[UsageRecord]) -> None:
+async def test_every_format_reports_the_same_sums(store: UsageStore, records: list[RequestRecord]) -> None:
     await write_in_batches(store, records)
     expected = expected_rows(records, "2026-11", ("department", "service"), "dgfip")
 
@@ -88,7 +89,7 @@ async def test_bad_arguments_exit_2_and_an_empty_month_says_so(store: UsageStore
 
 
 def test_run_usage_opens_the_configured_embedded_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], records: list[UsageRecord]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], records: list[RequestRecord]
 ) -> None:
     config = StoreConfig(kind="embedded", path=tmp_path / "data" / "gateway.db")
 
@@ -141,7 +142,7 @@ def test_run_usage_reads_redis_and_names_a_missing_password(
     assert "METERING_TEST_NO_SUCH_VAR" in capsys.readouterr().err
 
 
-def test_python_m_gateway_metering_prints_a_report(tmp_path: Path, records: list[UsageRecord]) -> None:
+def test_python_m_gateway_metering_prints_a_report(tmp_path: Path, records: list[RequestRecord]) -> None:
     database = tmp_path / "gateway.db"
     config = tmp_path / "gateway.yaml"
     config.write_text(

@@ -12,19 +12,21 @@ import uuid
 
 import pytest
 
-from gateway.metering import UsageRecord, UsageRecorder, UsageStore
+from gateway.metering import UsageRecorder, UsageStore
+from gateway.request_record import RequestRecord
 from tests.metering.conftest import NOVEMBER_START, Backend, generate_records, read_all
 from tests.metering.fakes import MemoryStore
 
 
-def build(count: int) -> list[UsageRecord]:
+def build(count: int) -> list[RequestRecord]:
     ids = [uuid.uuid4().hex for _ in range(count)]
     return [
-        UsageRecord(time=NOVEMBER_START + index * 0.01, request_id=ids[index], department="dgfip",
+        RequestRecord(time=NOVEMBER_START + index * 0.01, request_id=ids[index], department="dgfip",
                     service="assistant-courrier", key_id="abcdefghijkl", model="mistral-small",
                     backend="http://127.0.0.1:8001", operation="chat", prompt_tokens=812, completion_tokens=230,
                     cached_tokens=512, weighted_cost=1502, cost_eur=0.000_26, latency_ms=734.2, status=200,
-                    trace_id="0af7651916cd43dd8448eb211c80319c")
+                    trace_id="0af7651916cd43dd8448eb211c80319c", decision="allow",
+                    rule="p, dgfip, dgfip, mistral-small, chat, allow")
         for index in range(count)
     ]  # fmt: skip
 
@@ -36,12 +38,13 @@ async def test_record_costs_about_a_microsecond(capsys: pytest.CaptureFixture[st
     sample = records[0]
     started = time.perf_counter()
     for _ in range(count):  # what the settle step adds: building one record from values it holds
-        UsageRecord(time=sample.time, request_id=sample.request_id, department=sample.department,
+        RequestRecord(time=sample.time, request_id=sample.request_id, department=sample.department,
                     service=sample.service, key_id=sample.key_id, model=sample.model, backend=sample.backend,
                     operation=sample.operation, prompt_tokens=sample.prompt_tokens,
                     completion_tokens=sample.completion_tokens, cached_tokens=sample.cached_tokens,
                     weighted_cost=sample.weighted_cost, cost_eur=sample.cost_eur, latency_ms=sample.latency_ms,
-                    status=sample.status, trace_id=sample.trace_id)  # fmt: skip
+                    status=sample.status, trace_id=sample.trace_id, decision=sample.decision,
+                    rule=sample.rule, pii=sample.pii)  # fmt: skip
     building = (time.perf_counter() - started) / count * 1e6
     best = float("inf")
     for _ in range(3):
@@ -54,7 +57,7 @@ async def test_record_costs_about_a_microsecond(capsys: pytest.CaptureFixture[st
         assert recorder.stats().buffered == count and recorder.stats().dropped == 0
         await recorder.close()
     with capsys.disabled():
-        print(f"\n  record(): {best:.3f} µs per call (building the UsageRecord: {building:.3f} µs)")
+        print(f"\n  record(): {best:.3f} µs per call (building the RequestRecord: {building:.3f} µs)")
     assert best < 10.0
 
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 
 from gateway.metering import (
-    UsageRecord,
     UsageRecorder,
     UsageStoreError,
     usage_report,
 )
+from gateway.request_record import RequestRecord
 from tests.metering.conftest import NOVEMBER_START, Backend, expected_rows, generate_records, make_record
 from tests.metering.fakes import MemoryStore
 
@@ -27,7 +27,7 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> float:
     return time.monotonic() - start
 
 
-def records(count: int, start: int = 0) -> list[UsageRecord]:
+def records(count: int, start: int = 0) -> list[RequestRecord]:
     return [
         make_record(NOVEMBER_START + start + index, request_id=f"r{start + index}") for index in range(count)
     ]

@@ -15,8 +15,9 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as redis
 
-from gateway.metering import UsageRecord, UsageRecorder, usage_report
+from gateway.metering import UsageRecorder, usage_report
 from gateway.metering.redis_store import RedisUsageStore
+from gateway.request_record import RequestRecord
 from tests.metering.conftest import by_request, expected_rows, generate_records, read_all
 from tests.redis_server import RedisServer, redis_server
 from tests.waiting import async_wait_for
@@ -35,7 +36,7 @@ async def store(server: RedisServer) -> AsyncIterator[RedisUsageStore]:
     await opened.close()
 
 
-async def record_slowly(recorder: UsageRecorder, records: list[UsageRecord], chunk: int = 250) -> None:
+async def record_slowly(recorder: UsageRecorder, records: list[RequestRecord], chunk: int = 250) -> None:
     """As requests would come: a chunk at a time, letting the flusher try in between."""
     for start in range(0, len(records), chunk):
         for record in records[start : start + chunk]:
@@ -43,7 +44,7 @@ async def record_slowly(recorder: UsageRecorder, records: list[UsageRecord], chu
         await asyncio.sleep(0.02)
 
 
-async def assert_stored_exactly(store: RedisUsageStore, records: list[UsageRecord]) -> None:
+async def assert_stored_exactly(store: RedisUsageStore, records: list[RequestRecord]) -> None:
     for month in ("2026-10", "2026-11"):
         report = await usage_report(store, month, by="service")
         expected = expected_rows(records, month, report.columns)

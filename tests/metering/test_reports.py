@@ -7,13 +7,13 @@ import pytest
 from gateway.metering import (
     InvalidUsageQuery,
     UsageCell,
-    UsageRecord,
     UsageReport,
     UsageStore,
     admin_usage,
     grouping,
     usage_report,
 )
+from gateway.request_record import RequestRecord
 from tests.metering.conftest import DEPARTMENTS, expected_rows, generate_records, local_day, write_in_batches
 from tests.metering.fakes import CannedCells
 
@@ -29,14 +29,14 @@ def as_rows(report: UsageReport) -> dict[tuple[str, ...], dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def records() -> list[UsageRecord]:
+def records() -> list[RequestRecord]:
     return generate_records(4000, seed=2026)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("by", GROUPINGS)
 async def test_reports_equal_the_sum_of_the_records_exactly(
-    store: UsageStore, records: list[UsageRecord], by: str
+    store: UsageStore, records: list[RequestRecord], by: str
 ) -> None:
     await write_in_batches(store, records, size=1000)
     for month in ("2026-10", "2026-11"):
@@ -57,7 +57,7 @@ async def test_reports_equal_the_sum_of_the_records_exactly(
 @pytest.mark.asyncio
 @pytest.mark.parametrize("by", ["department", "service", "model", "day"])
 async def test_a_department_report_never_shows_another_department(
-    store: UsageStore, records: list[UsageRecord], by: str
+    store: UsageStore, records: list[RequestRecord], by: str
 ) -> None:
     await write_in_batches(store, records[:1500])
     everyone = await usage_report(store, "2026-11", by="department")
@@ -111,7 +111,7 @@ async def test_malformed_queries_are_refused_with_the_parameter_named(store: Usa
 
 @pytest.mark.asyncio
 async def test_admin_usage_is_json_ready_and_defaults_to_the_current_month(
-    store: UsageStore, records: list[UsageRecord]
+    store: UsageStore, records: list[RequestRecord]
 ) -> None:
     await write_in_batches(store, records[:500])
     document = await admin_usage(store, period="2026-11", by="service", department="dinum")

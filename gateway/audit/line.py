@@ -1,6 +1,7 @@
-"""What is audited: one `AuditRecord` per request, and the helpers that fill its text fields.
+"""What is audited: one `AuditLine` per request, converted from its `RequestRecord` by the writer's
+thread (`audit_line`), and the helpers that fill its text fields.
 
-A record says who asked (department, service, key id), for what (model, operation), what the policy
+A line says who asked (department, service, key id), for what (model, operation), what the policy
 decided and why (the rule), what the redaction found (counts per entity type), what it cost and how
 it ended. It holds ids, labels, types and counts only: never prompt or completion text, never a key
 or its hash, never a client address, never a detected value.
@@ -10,19 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Literal
 
 import msgspec
 
-__all__ = ["AuditDecision", "AuditRecord", "audit_time", "rule_text"]
+from gateway.request_record import Decision, RequestRecord
 
-AuditDecision = Literal["allow", "deny"]
+__all__ = ["AuditDecision", "AuditLine", "audit_line", "audit_time", "rule_text"]
+
+AuditDecision = Decision
 
 
-class AuditRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
-    """One request, as one JSON line of the audit log.
+class AuditLine(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """One request, as one JSON line of the audit log: the on-disk format, which `verify` and
+    every reader of the files rely on.
 
-    Every field is required, so a record is always complete and every line has the same fields in
+    Every field is required, so a line is always complete and every line has the same fields in
     the same order (the order below), `null` included. A chained line adds `seq` and `prev` after
     them (see `gateway.audit.chain`).
     """
@@ -69,6 +72,31 @@ class AuditRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """The HTTP status returned to the client (499: the client left before the answer)."""
     latency_ms: float
     """From the request's arrival to its last byte sent, in milliseconds."""
+
+
+def audit_line(record: RequestRecord) -> AuditLine:
+    """`record` as its audit line. Called by the writer's thread, so that formatting the time costs
+    the event loop nothing; the request path only builds the `RequestRecord`."""
+    return AuditLine(
+        time=audit_time(record.time),
+        request_id=record.request_id,
+        trace_id=record.trace_id,
+        department=record.department,
+        service=record.service,
+        key_id=record.key_id,
+        model=record.model,
+        operation=record.operation,
+        backend=record.backend,
+        decision=record.decision,
+        rule=record.rule,
+        pii=record.pii or {},
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        cost_eur=record.cost_eur,
+        weighted_cost=record.weighted_cost,
+        status=record.status,
+        latency_ms=round(record.latency_ms, 3),
+    )
 
 
 def audit_time(epoch_seconds: float | None = None) -> str:
