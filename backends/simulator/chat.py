@@ -362,6 +362,10 @@ class ChatStreamEvents:
             for index in range(len(self._choices))
         ]
 
+    def content_opening(self) -> list[bytes]:
+        # Nothing more: the role chunks open every choice, a failed request's included.
+        return []
+
     def token(self, index: int, step: int) -> bytes:
         choice = self._choices[index]
         final = step == self._lasts[index]

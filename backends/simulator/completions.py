@@ -309,6 +309,9 @@ class CompletionStreamEvents:
     def opening(self) -> list[bytes]:
         return []
 
+    def content_opening(self) -> list[bytes]:
+        return []
+
     def token(self, index: int, step: int) -> bytes:
         plan = self._plan
         choice = self._choices[index]

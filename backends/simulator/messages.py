@@ -19,9 +19,10 @@ from backends.simulator.messages_plan import (
     stop_reason,
     tools_of,
 )
-from backends.simulator.messages_stream import stream_messages
+from backends.simulator.messages_stream import MessagesStreamEvents
 from backends.simulator.protocol import decode_request
 from backends.simulator.serving import HTTPRequest, encode_json, new_id, resolve_model
+from backends.simulator.streaming import stream_answer
 from backends.simulator.tokenizer import count_tokens
 
 
@@ -42,7 +43,13 @@ async def serve_messages(engine: Engine, http: HTTPRequest) -> None:
     if admission is None:
         return
     if plan.request.stream:
-        await stream_messages(engine, http, plan, admission, failed=failed)
+        events = MessagesStreamEvents(engine, plan)
+        try:
+            await stream_answer(engine, http, admission, [plan.choice], events, failed=failed)
+        except errors.SimulatorHTTPError as error:
+            # Raised only before the stream starts (the engine died in prefill): it is still a JSON
+            # answer, which vLLM's Anthropic router sends in Anthropic's shape.
+            raise anthropic_error(error) from None
         return
     choice = plan.choice
     decode_time = admission.inter_token_latency * max(choice.num_tokens - 1, 0)

@@ -324,6 +324,10 @@ class ResponseStreamEvents:
             return [self._events.open_call(0, item)]
         return self._events.open_text(0, self._id)
 
+    def content_opening(self) -> list[bytes]:
+        # The item opens in ``opening``: a failed Responses stream ends before that, at the first token.
+        return []
+
     def token(self, index: int, step: int) -> bytes:
         piece = self._pieces[step]
         if self._call is not None:

@@ -1,8 +1,9 @@
 """The streaming loop every generation route shares: time, cancellation, errors and accounting.
 
 A streamed answer goes through the same life whatever the route: events sent before the engine runs
-(if any), the wait for the first token, opening events, then one step per token (every choice's
-token of that step, an inter-token wait between steps), closing events and the end of the stream.
+(if any), the wait for the first token, opening events (then the error of a failed request, or the
+events opening the content), then one step per token (every choice's token of that step, an
+inter-token wait between steps), closing events and the end of the stream.
 At any wait the client may leave (the request is aborted), at any step the engine may die (the error
 goes inside the stream, or the connection drops), and ``x-sim-break-after`` may cut the stream.
 ``stream_answer`` runs that life once; what an event looks like is the route's ``StreamEvents``.
@@ -25,13 +26,15 @@ class StreamEvents(Protocol):
 
     @property
     def terminator(self) -> bytes:
-        """What ends a complete stream: ``data: [DONE]`` or, for the Responses API, nothing."""
+        """What ends a complete stream: ``data: [DONE]`` or, for the Responses and Messages APIs,
+        nothing."""
         ...
 
     @property
     def empty_choice_sends_an_event(self) -> bool:
         """Whether a choice without tokens still sends one token event (the one carrying its
-        ``finish_reason``, as chat and completion chunks do); a Responses answer sends no item."""
+        ``finish_reason``, as chat and completion chunks do); a Responses answer sends no item, a
+        Messages answer no text block."""
         ...
 
     def prelude(self) -> list[bytes]:
@@ -40,7 +43,13 @@ class StreamEvents(Protocol):
         ...
 
     def opening(self) -> list[bytes]:
-        """Events sent at the first token, before any token event."""
+        """Events sent at the first token, before any token event; a failed request sends these
+        before its error (chat's role chunks, Messages' ``message_start``)."""
+        ...
+
+    def content_opening(self) -> list[bytes]:
+        """Events sent at the first token after ``opening``, once the request is known not to fail:
+        what opens the content only when there is some (Messages' ``content_block_start``)."""
         ...
 
     def token(self, index: int, step: int) -> bytes:
@@ -142,7 +151,8 @@ async def _open(
     failed: bool,
 ) -> bool:
     """Everything before the first token event: the prelude, the wait for the first token, the
-    opening events; ``False`` when the stream ended there (client gone, engine error)."""
+    opening events (and the content's, unless the request fails); ``False`` when the stream ended
+    there (client gone, engine error)."""
     prelude = events.prelude()
     if prelude:
         await writer.start()
@@ -168,9 +178,12 @@ async def _open(
     for event in events.opening():
         await writer.add(event)
     if failed:
-        # vLLM reports a request-level engine error inside the chat or completion stream it started.
+        # vLLM reports a request-level engine error inside the chat, completion or Messages stream it
+        # started, right after the opening events.
         await _end_with_error(writer, events, engine, admission, errors.internal_error())
         return False
+    for event in events.content_opening():
+        await writer.add(event)
     return True
 
 

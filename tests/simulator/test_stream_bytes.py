@@ -35,6 +35,7 @@ UPDATE = os.environ.get("UPDATE_STREAM_RECORDINGS") == "1"
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
 RESPONSES = "/v1/responses"
+MESSAGES = "/v1/messages"
 
 WEATHER_TOOL = {
     "type": "function",
@@ -90,6 +91,19 @@ def completion(prompt: Any = "Once upon a time", **fields: Any) -> dict[str, Any
 
 def response(input_: Any = "Hello there, how are you?", **fields: Any) -> dict[str, Any]:
     return {"model": GENERATION_MODEL, "input": input_, "stream": True, **fields}
+
+
+def message(
+    content: str = "Hello there, how are you?", max_tokens: int = 64, **fields: Any
+) -> dict[str, Any]:
+    # Anthropic's API requires ``max_tokens``.
+    return {
+        "model": GENERATION_MODEL,
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": content}],
+        "stream": True,
+        **fields,
+    }
 
 
 USAGE = {"include_usage": True}
@@ -151,6 +165,24 @@ CASES = [
     StreamCase("responses_break_after", RESPONSES, response(max_output_tokens=6), headers={"x-sim-break-after": "4"}),
     StreamCase("responses_stamped", RESPONSES, response(max_output_tokens=3, include=["message.output_text.logprobs"]), {"stamp_events": True}),
     StreamCase("responses_stamped_tool", RESPONSES, response("weather?", tools=[RESPONSES_WEATHER_TOOL], tool_choice="required"), {"stamp_events": True}),
+    # Messages.
+    StreamCase("messages_plain", MESSAGES, message(max_tokens=4)),
+    StreamCase("messages_end_turn", MESSAGES, message("one two three"), {"mode": "echo"}),
+    StreamCase("messages_stop_sequence", MESSAGES, message("one two. three four", stop_sequences=["three"]), {"mode": "echo"}),
+    StreamCase("messages_max_tokens_cut", MESSAGES, message("one two. three four", max_tokens=2), {"mode": "echo"}),
+    StreamCase("messages_empty", MESSAGES, message("one two", stop_sequences=["one"]), {"mode": "echo"}),
+    StreamCase("messages_latency", MESSAGES, message(max_tokens=3), LATENCY),
+    StreamCase("messages_failed", MESSAGES, message(max_tokens=4), {"error_rate": 1.0}),
+    StreamCase("messages_failed_latency", MESSAGES, message(max_tokens=4), {"error_rate": 1.0, **LATENCY}),
+    StreamCase("messages_dead_mid_stream", MESSAGES, message(max_tokens=6), LATENCY, dead_after=2),
+    StreamCase("messages_dead_after_first_step", MESSAGES, message(max_tokens=6), LATENCY, dead_after=1),
+    StreamCase("messages_client_leaves", MESSAGES, message(max_tokens=6), LATENCY, leave_after=2),
+    StreamCase("messages_dies_in_prefill", MESSAGES, message(max_tokens=4), PREFILL, dies_in_prefill=True),
+    StreamCase("messages_break_after", MESSAGES, message(max_tokens=6), headers={"x-sim-break-after": "3"}),
+    StreamCase("messages_break_before_block", MESSAGES, message(max_tokens=6), headers={"x-sim-break-after": "1"}),
+    StreamCase("messages_break_before_stop", MESSAGES, message(max_tokens=2), headers={"x-sim-break-after": "6"}),
+    StreamCase("messages_stamped", MESSAGES, message(max_tokens=3), {"stamp_events": True}),
+    StreamCase("messages_stamped_break_after", MESSAGES, message(max_tokens=3), {"stamp_events": True}, headers={"x-sim-break-after": "2"}),
 ]  # fmt: skip
 
 
