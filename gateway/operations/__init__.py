@@ -10,9 +10,28 @@ from gateway.operations.base import Operation, StreamProtocol
 from gateway.operations.chat import CHAT
 from gateway.operations.completions import COMPLETIONS
 from gateway.operations.embeddings import EMBEDDINGS
+from gateway.operations.rerank import RERANK
 from gateway.operations.responses import RESPONSES
+from gateway.operations.score import SCORE
 
-__all__ = ["CHAT", "COMPLETIONS", "EMBEDDINGS", "OPERATIONS", "RESPONSES", "Operation", "StreamProtocol"]
+__all__ = [
+    "CHAT",
+    "COMPLETIONS",
+    "EMBEDDINGS",
+    "OPERATIONS",
+    "RERANK",
+    "RESPONSES",
+    "SCORE",
+    "Operation",
+    "StreamProtocol",
+]
 
-OPERATIONS: tuple[Operation, ...] = (CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES)
+OPERATIONS: tuple[Operation, ...] = (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    RESPONSES,
+    RERANK,
+    SCORE,
+)
 """Every operation served, in the order of the policy actions (`MODEL_ACTIONS`)."""
