@@ -8,20 +8,27 @@ from __future__ import annotations
 
 from gateway.operations.base import Operation, StreamProtocol
 from gateway.operations.chat import CHAT
+from gateway.operations.classify import CLASSIFY
 from gateway.operations.completions import COMPLETIONS
 from gateway.operations.embeddings import EMBEDDINGS
+from gateway.operations.pooling import POOLING
 from gateway.operations.rerank import RERANK
 from gateway.operations.responses import RESPONSES
 from gateway.operations.score import SCORE
+from gateway.operations.tokenizer import DETOKENIZE, TOKENIZE
 
 __all__ = [
     "CHAT",
+    "CLASSIFY",
     "COMPLETIONS",
+    "DETOKENIZE",
     "EMBEDDINGS",
     "OPERATIONS",
+    "POOLING",
     "RERANK",
     "RESPONSES",
     "SCORE",
+    "TOKENIZE",
     "Operation",
     "StreamProtocol",
 ]
@@ -33,5 +40,9 @@ OPERATIONS: tuple[Operation, ...] = (
     RESPONSES,
     RERANK,
     SCORE,
+    CLASSIFY,
+    POOLING,
+    TOKENIZE,
+    DETOKENIZE,
 )
 """Every operation served, in the order of the policy actions (`MODEL_ACTIONS`)."""

@@ -52,6 +52,16 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         for route in ("/v1/score", "/score")
     ),
     ("/v1/score", RERANK_MODEL, {"queries": ["a", "b"], "documents": ["c", "d"]}),
+    ("/classify", RERANK_MODEL, {"input": ["un avis", "un autre avis"]}),
+    ("/pooling", RERANK_MODEL, {"input": "un texte"}),
+    ("/pooling", EMBEDDING_MODEL, {"input": ["un texte", "un autre"]}),
+]
+# Served by every kind of model and never charged.
+TOKENIZER_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("/tokenize", CHAT_MODEL, {"prompt": "Bonjour le monde"}),
+    ("/tokenize", CHAT_MODEL, {"messages": [{"role": "user", "content": "Bonjour"}]}),
+    ("/tokenize", RERANK_MODEL, {"prompt": "Bonjour"}),
+    ("/detokenize", CHAT_MODEL, {"tokens": [1, 2, 3]}),
 ]
 
 
@@ -117,7 +127,18 @@ def test_forwarded_and_metered_on_the_reported_usage(
     assert record.completion_tokens == 0
 
 
-@pytest.mark.parametrize(("route", "model", "body"), CASES)
+@pytest.mark.parametrize(("route", "model", "body"), TOKENIZER_CASES)
+def test_tokenizer_is_forwarded_and_not_charged(
+    served: Served, route: str, model: str, body: dict[str, Any]
+) -> None:
+    reply = served.post(route, {"model": model, **body})
+    assert reply.status_code == 200, reply.text
+    record = _record_of(served, reply)
+    assert (record.model, record.operation, record.status) == (model, route.strip("/"), 200)
+    assert (record.prompt_tokens, record.completion_tokens) == (0, 0)
+
+
+@pytest.mark.parametrize(("route", "model", "body"), CASES + TOKENIZER_CASES)
 def test_refused_to_a_key_whose_policy_lacks_the_operation(
     served: Served, route: str, model: str, body: dict[str, Any]
 ) -> None:
@@ -167,3 +188,14 @@ def test_quota_refusal(tmp_path: Path) -> None:
         )
         assert reply.status_code == 429, reply.text
         assert "budget" in reply.json()["error"]["message"] or reply.json()["error"]["code"]
+
+
+def test_a_backends_501_is_the_same_400_and_no_failure(served: Served) -> None:
+    # vLLM answers 501 for what its model cannot do; the simulator does for `bytes` pooling.
+    backend = served.gateway.state.pools[EMBEDDING_MODEL].backends[0]
+    for _ in range(3):  # more than eject_after: a failure would have taken the backend out
+        reply = served.post("/pooling", {"model": EMBEDDING_MODEL, "input": "x", "encoding_format": "bytes"})
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["code"] == "operation_not_supported"
+    assert backend.consecutive_failures == 0 and backend.ejections == 0
+    assert served.post("/pooling", {"model": EMBEDDING_MODEL, "input": "x"}).status_code == 200
