@@ -95,7 +95,9 @@ class QuotaStep:
         context = pool.max_model_len()
         input_bound = operation.input_token_bound(payload)
         if context is not None:
-            input_bound = min(input_bound, context)  # vLLM refuses longer prompts without generating
+            # vLLM refuses a prompt longer than the context without running it; a batch holds
+            # several prompts, each bounded alone.
+            input_bound = min(input_bound, context * operation.prompts(payload))
         extra: dict[str, Any] | None = None
         output = 0
         field = operation.output_limit_field

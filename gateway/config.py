@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from functools import cached_property
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -24,10 +25,12 @@ from pydantic import (
 
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
+from gateway.capabilities import ANY_KIND, KIND_OPERATIONS, ModelKind
 from gateway.config_file import ConfigError, read_config
 from gateway.console.settings import ConsoleConfig
 from gateway.identity.settings import AuthConfig
 from gateway.metering.settings import MeteringConfig
+from gateway.operations import OPERATIONS
 from gateway.parsing import MODEL_NAME_MAX_CHARS
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
@@ -179,6 +182,17 @@ class ModelConfig(_Strict):
     """Upstream timeouts for this model."""
     routing: RoutingConfig = RoutingConfig()
     """How this model's requests are spread over its backends."""
+    kind: ModelKind = "any"
+    """What the model is, which gives the operations it serves: `generative` (chat, completions,
+    responses, tokenize, detokenize), `embedding` (embeddings, pooling, score, rerank, tokenize,
+    detokenize), `cross-encoder` (rerank, score, classify, pooling, tokenize, detokenize),
+    `transcription` (tokenize, detokenize; audio operations later), or `any`: every operation is
+    forwarded and the backend says whether it serves it. A request for an operation the model does
+    not serve gets 400 `operation_not_supported` before anything is reserved or forwarded; `GET
+    /v1/models` lists the served operations in each card's `operations`."""
+    operations: tuple[str, ...] | None = None
+    """The operations this model serves (policy action names, e.g. `[chat, embeddings]`), instead of
+    its kind's; for a model a vLLM server runs with more than one task."""
 
     @model_validator(mode="after")
     def _unique_backends(self) -> ModelConfig:
@@ -187,6 +201,28 @@ class ModelConfig(_Strict):
         if duplicates:
             raise ValueError(f"backend listed twice: {', '.join(duplicates)}")
         return self
+
+    @field_validator("operations")
+    @classmethod
+    def _known_operations(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        known = [operation.value for operation in OPERATIONS]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown operation(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return tuple(name for name in known if name in value)  # the registry's order, each once
+
+    @cached_property
+    def served_operations(self) -> tuple[str, ...]:
+        """The operations requests may ask of this model, in the registry's order (computed once:
+        the pipeline reads it on every request)."""
+        if self.operations is not None:
+            return self.operations
+        if self.kind == ANY_KIND:
+            return tuple(operation.value for operation in OPERATIONS)
+        kind = KIND_OPERATIONS[self.kind]
+        return tuple(operation.value for operation in OPERATIONS if operation.value in kind)
 
 
 class HealthConfig(_Strict):

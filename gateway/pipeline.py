@@ -27,11 +27,11 @@ from litestar.response import Stream
 
 from gateway.authz import Authorizer, PermissionDenied
 from gateway.background import BackgroundWork
+from gateway.capabilities import operation_not_supported
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.errors import (
     GatewayError,
-    InvalidRequest,
     ModelNotFound,
     UpstreamAnswerTooLarge,
     UpstreamFailure,
@@ -63,6 +63,7 @@ _CLIENT_CLOSED_REQUEST = 499
 _NO_USAGE = Usage(0, 0)
 # What vLLM's FastAPI app answers on a route it did not register (vLLM's own errors are {"error": ...}).
 _ROUTE_NOT_FOUND = b'{"detail":'
+_NOT_IMPLEMENTED = 501
 
 _UNTRACED: tuple[str, dict[str, Any]] = ("", {})
 
@@ -200,6 +201,10 @@ class Pipeline:
             facts.rule = ", ".join(decision.rule) if decision.rule else None
             if facts.rule is not None:
                 span.set_attribute("gateway.policy.rule", facts.rule)
+        if operation.value not in pool.config.served_operations:
+            # After authorization: what a model serves is told only to callers allowed to use it
+            # (others get the 403 they would get for any operation), as `GET /v1/models` does.
+            raise operation_not_supported(parsed.model, operation)
 
         restorer: PlaceholderRestorer | None = None
         if self._redactor is not None:
@@ -283,15 +288,11 @@ class Pipeline:
         content = await reply.read_all(
             pool.config.timeouts, parsed.operation.usage_in_answer
         )  # closes the reply, read or not
-        if status == 404 and content.startswith(_ROUTE_NOT_FOUND):
-            # vLLM registers only the routes its model serves, so a bare FastAPI 404 means this model
-            # does not do this operation: the caller's mistake, said in OpenAI's shape. The backend
-            # answered, so it stays in service.
-            raise InvalidRequest(
-                f"The model `{parsed.model}` does not serve {parsed.operation.upstream_path}.",
-                param="model",
-                code="operation_not_supported",
-            )
+        if status == _NOT_IMPLEMENTED or (status == 404 and content.startswith(_ROUTE_NOT_FOUND)):
+            # vLLM registers only the routes its model serves, so a bare FastAPI 404 (or a 501)
+            # means this model does not do this operation: the caller's mistake, said as the
+            # configured capabilities say it. The backend answered, so it stays in service.
+            raise operation_not_supported(parsed.model, parsed.operation)
         usage = reply.usage
         if exchange.restorer is not None:
             with trace.step("restore"):

@@ -48,6 +48,8 @@ class Gateway:
             "object": "model",
             "created": self.started_at,
             "owned_by": "sovereign-gateway",
+            # The gateway's own extension: what a client may ask of this model (its policy actions).
+            "operations": list(pool.config.served_operations),
         }
         for backend in pool.backends:
             upstream = backend.model_cards.get(pool.name)

@@ -18,6 +18,9 @@ __all__ = [
     "TEMPLATE_TOKENS_PER_REQUEST",
     "content_bytes",
     "fields_token_bound",
+    "messages_token_bound",
+    "pairs_token_bound",
+    "prompt_count",
 ]
 
 # Role markers, separators and the generation prompt of a chat template, per message and per request.
@@ -58,3 +61,38 @@ def content_bytes(content: Any) -> int:
 def fields_token_bound(payload: dict[str, Any], fields: tuple[str, ...]) -> int:
     """At least the prompt tokens of a request whose prompt is the content of `fields`."""
     return TEMPLATE_TOKENS_PER_REQUEST + content_bytes([payload.get(field) for field in fields])
+
+
+def messages_token_bound(messages: Any) -> int:
+    """At least the prompt tokens of a conversation put through a chat template (no tools): every
+    value of each message, its role and tool calls included, plus the template's allowances."""
+    if not isinstance(messages, list):
+        return TEMPLATE_TOKENS_PER_REQUEST
+    return TEMPLATE_TOKENS_PER_REQUEST + sum(
+        TEMPLATE_TOKENS_PER_MESSAGE + content_bytes(message) for message in messages
+    )
+
+
+def prompt_count(value: Any) -> int:
+    """How many prompts an input encodes separately: one per item of a list of texts (or of token
+    id lists), one for a text or a single list of token ids."""
+    if isinstance(value, list) and value and not isinstance(value[0], int):
+        return len(value)
+    return 1
+
+
+def pairs_token_bound(first: Any, second: Any, per_pair: int = 0) -> int:
+    """At least the prompt tokens of scoring `first` against `second` (a text or a list of them),
+    1:1, 1:N or N:N, as a cross-encoder does: one prompt per pair, holding both texts, separators
+    and `per_pair` more tokens (an instruction). An embedding model encodes each text once, fewer."""
+    count_1, count_2 = prompt_count(first), prompt_count(second)
+    pairs = max(count_1, count_2)
+    # A lone text is repeated in every pair; in N:N each text is in one pair.
+    repeats_1 = pairs if count_1 == 1 else 1
+    repeats_2 = pairs if count_2 == 1 else 1
+    return (
+        TEMPLATE_TOKENS_PER_REQUEST
+        + pairs * (TEMPLATE_TOKENS_PER_MESSAGE + per_pair)
+        + repeats_1 * content_bytes(first)
+        + repeats_2 * content_bytes(second)
+    )

@@ -8,11 +8,41 @@ from __future__ import annotations
 
 from gateway.operations.base import Operation, StreamProtocol
 from gateway.operations.chat import CHAT
+from gateway.operations.classify import CLASSIFY
 from gateway.operations.completions import COMPLETIONS
 from gateway.operations.embeddings import EMBEDDINGS
+from gateway.operations.pooling import POOLING
+from gateway.operations.rerank import RERANK
 from gateway.operations.responses import RESPONSES
+from gateway.operations.score import SCORE
+from gateway.operations.tokenizer import DETOKENIZE, TOKENIZE
 
-__all__ = ["CHAT", "COMPLETIONS", "EMBEDDINGS", "OPERATIONS", "RESPONSES", "Operation", "StreamProtocol"]
+__all__ = [
+    "CHAT",
+    "CLASSIFY",
+    "COMPLETIONS",
+    "DETOKENIZE",
+    "EMBEDDINGS",
+    "OPERATIONS",
+    "POOLING",
+    "RERANK",
+    "RESPONSES",
+    "SCORE",
+    "TOKENIZE",
+    "Operation",
+    "StreamProtocol",
+]
 
-OPERATIONS: tuple[Operation, ...] = (CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES)
+OPERATIONS: tuple[Operation, ...] = (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    RESPONSES,
+    RERANK,
+    SCORE,
+    CLASSIFY,
+    POOLING,
+    TOKENIZE,
+    DETOKENIZE,
+)
 """Every operation served, in the order of the policy actions (`MODEL_ACTIONS`)."""

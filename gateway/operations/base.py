@@ -16,7 +16,14 @@ from typing import Any
 
 from gateway.usage import Usage, usage_from_body, usage_from_dict
 
-__all__ = ["Operation", "StreamProtocol", "no_affinity_text", "nothing_to_tokenize", "requested_choices"]
+__all__ = [
+    "Operation",
+    "StreamProtocol",
+    "no_affinity_text",
+    "nothing_to_tokenize",
+    "one_prompt",
+    "requested_choices",
+]
 
 Payload = dict[str, Any]
 
@@ -35,6 +42,11 @@ def requested_choices(payload: Payload) -> int:
     """`n`, the choices generated at once (1 when absent or not a positive integer)."""
     choices = payload.get("n")
     return choices if isinstance(choices, int) and not isinstance(choices, bool) and choices > 0 else 1
+
+
+def one_prompt(payload: Payload) -> int:
+    """The request is one prompt for the backend (a conversation, a completion's text)."""
+    return 1
 
 
 def no_affinity_text(payload: Payload, max_chars: int) -> str:
@@ -61,7 +73,8 @@ class Operation:
     """Checks the fields only this operation relies on (raises InvalidRequest); `model`, `stream`,
     the token limits and `n` are checked for every operation by `parse_request`."""
     input_token_bound: Callable[[Payload], int]
-    """At least the prompt tokens the backend will count (gateway/token_bounds.py explains why)."""
+    """At least the prompt tokens the backend will count (gateway/token_bounds.py explains why);
+    0 for an operation that is not charged (tokenize)."""
     genai_name: str
     """`gen_ai.operation.name` of its upstream span (and the first word of the span's name)."""
     pii_read_first: tuple[str, ...]
@@ -79,6 +92,9 @@ class Operation:
     """The usage of a whole (non-streamed) answer's body."""
     usage_in_stream: Callable[[Any], Usage | None] = usage_from_dict
     """The usage from the usage object the relay found in the stream (see `stream_protocol`)."""
+    prompts: Callable[[Payload], int] = one_prompt
+    """How many prompts the backend encodes separately (a batch of inputs, a rerank's pairs), each at
+    most the model's context: the reservation's input bound is capped at that many contexts."""
     tokenize_prompt: Callable[[Payload], Payload | None] = nothing_to_tokenize
     """The fields (besides `model`) to send to the backend's /tokenize for the exact prompt size."""
     affinity_text: Callable[[Payload, int], str] = no_affinity_text

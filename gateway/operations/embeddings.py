@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.operations.base import Operation
 from gateway.parsing import require_text_or_array
-from gateway.token_bounds import fields_token_bound
+from gateway.token_bounds import fields_token_bound, prompt_count
 
 __all__ = ["EMBEDDINGS"]
 
@@ -21,6 +21,10 @@ def _input_token_bound(payload: dict[str, Any]) -> int:
     return fields_token_bound(payload, _INPUT_FIELDS)
 
 
+def _prompts(payload: dict[str, Any]) -> int:
+    return prompt_count(payload.get("input"))
+
+
 EMBEDDINGS = Operation(
     value="embeddings",
     routes=("/v1/embeddings",),
@@ -29,4 +33,5 @@ EMBEDDINGS = Operation(
     input_token_bound=_input_token_bound,
     genai_name="embeddings",
     pii_read_first=("input",),
+    prompts=_prompts,
 )

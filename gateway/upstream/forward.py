@@ -43,6 +43,9 @@ logger = logging.getLogger("gateway.upstream")
 
 _RETRY_AFTER_SECONDS = "5"
 _QUEUE_FULL_MARKER = b"currently busy"
+# What a backend answers for a feature its model lacks: deliberate, the same on every backend of the
+# model, so neither retried nor a failure of the backend (the pipeline maps it to a 400).
+_NOT_IMPLEMENTED = 501
 
 
 @dataclass(slots=True)
@@ -212,7 +215,7 @@ class Forwarder:
         `trace` gets a `route` span for the first choice of backend and the CLIENT span (`span`: its
         name and request attributes) covering every attempt; its `traceparent` goes upstream.
 
-        Returns the first answer below 500 (or the last 5xx when every attempt failed): the caller
+        Returns the first answer below 500 or 501 (or the last 5xx when every attempt failed): the caller
         must `aclose()` it, which ends the call (the CLIENT span included). Raises
         BackendUnavailable when no backend could be reached, UpstreamTimeout when one accepted the
         request but did not answer in time (not retried: it may still be generating); the call is
@@ -236,7 +239,7 @@ class Forwarder:
                 reply = await self._attempt(backend, path, body, headers, deadlines, pool.name, len(tried))
                 if reply is None:
                     continue
-                if reply.response.status_code < 500:
+                if reply.response.status_code < 500 or reply.response.status_code == _NOT_IMPLEMENTED:
                     backend.record_success()
                     if last_failure is not None:
                         await last_failure.aclose()

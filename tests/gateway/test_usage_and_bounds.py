@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
+from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RERANK, RESPONSES, SCORE
 from gateway.usage import Usage, usage_from_body
 
 
@@ -83,3 +83,37 @@ def test_tool_calls_and_tool_schemas_count() -> None:
         {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}], "tools": tools},
     )
     assert with_calls - bare >= len(arguments.encode()) + len(b"meteo") * 2
+
+
+def test_pooling_usage_has_no_completion_tokens() -> None:
+    body = b'{"id":"rerank-1","results":[{"index":0,"document":{"text":"x"}}],"usage":{"prompt_tokens":9,"total_tokens":9}}'
+    assert usage_from_body(body) == Usage(9, 0)
+
+
+def test_a_cross_encoder_reads_the_query_with_every_document() -> None:
+    query, documents = "impôt sur le revenu", ["taxe foncière", "météo", "revenu fiscal de référence"]
+    bound = RERANK.input_token_bound({"query": query, "documents": documents})
+    # One prompt per pair: the query's bytes once per document, each document once, separators.
+    worst = sum(_simulated_prompt_tokens(query) + _simulated_prompt_tokens(d) + 3 for d in documents)
+    assert bound >= worst
+    assert RERANK.prompts({"query": query, "documents": documents}) >= len(documents)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "pairs"),
+    [
+        ("a" * 40, ["b" * 5, "c" * 7, "d"], [(40, 5), (40, 7), (40, 1)]),
+        (["a" * 9, "b"], ["c" * 30, "d" * 2], [(9, 30), (1, 2)]),
+    ],
+)
+def test_score_bounds_every_pair(first: object, second: object, pairs: list[tuple[int, int]]) -> None:
+    for names in (("text_1", "text_2"), ("queries", "documents"), ("queries", "items"), ("data_1", "data_2")):
+        payload = dict(zip(names, (first, second), strict=True))
+        assert SCORE.input_token_bound(payload) >= sum(a + b + 3 for a, b in pairs), names
+        assert SCORE.prompts(payload) >= len(pairs)
+
+
+def test_a_batch_is_bounded_by_one_context_per_prompt() -> None:
+    assert EMBEDDINGS.prompts({"input": ["un", "deux", "trois"]}) == 3
+    assert EMBEDDINGS.prompts({"input": [1, 2, 3]}) == 1  # one prompt of token ids
+    assert CHAT.prompts({"messages": []}) == 1

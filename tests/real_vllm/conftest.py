@@ -21,9 +21,9 @@ def gateway(vllm: VllmServers) -> Iterator[RunningGateway]:
     """Each tiny model behind the gateway under its served name."""
     with running_gateway(
         [
-            {"name": GENERATE_MODEL, "backends": [{"url": vllm.generate}]},
-            {"name": EMBED_MODEL, "backends": [{"url": vllm.embed}]},
-            {"name": RERANK_MODEL, "backends": [{"url": vllm.rerank}]},
+            {"name": GENERATE_MODEL, "kind": "generative", "backends": [{"url": vllm.generate}]},
+            {"name": EMBED_MODEL, "kind": "embedding", "backends": [{"url": vllm.embed}]},
+            {"name": RERANK_MODEL, "kind": "cross-encoder", "backends": [{"url": vllm.rerank}]},
         ],
         metrics={"allow_anonymous": True},  # the backend gauges are read from the gateway's /metrics
     ) as running:

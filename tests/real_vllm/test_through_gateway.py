@@ -15,7 +15,7 @@ import pytest
 
 from tests.gateway.conftest import DEPARTMENT, RunningGateway, issue_key
 from tests.real_vllm.metrics import counter, gauge
-from tests.real_vllm.servers import EMBED_MODEL, GENERATE_MODEL, STARTUP_SECONDS, VllmServers
+from tests.real_vllm.servers import EMBED_MODEL, GENERATE_MODEL, RERANK_MODEL, STARTUP_SECONDS, VllmServers
 from tests.waiting import wait_for
 
 # The first test waits for the servers to start as well (STARTUP_SECONDS at the most).
@@ -264,6 +264,56 @@ def test_an_operation_the_model_does_not_serve(
         assert client.embeddings.create(model=EMBED_MODEL, input="bonjour").data
     ready = httpx.get(f"{gateway.url}/health/ready", timeout=10).json()
     assert ready["status"] == "ready", ready
+
+
+def test_embeddings_on_the_generator_is_refused_by_the_gateway(client: openai.OpenAI) -> None:
+    # The model's kind says it does not embed: refused before vLLM is asked, and not retried.
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model=GENERATE_MODEL, input="bonjour")
+    assert refused.value.code == "operation_not_supported"
+    assert GENERATE_MODEL in refused.value.message and "embeddings" in refused.value.message
+
+
+_DOCUMENTS = ["La taxe foncière est due au 15 octobre.", "Il pleut à Brest.", "L'impôt sur le revenu."]
+
+
+@pytest.mark.parametrize("path", ["/v1/rerank", "/rerank", "/v2/rerank"])
+def test_rerank_on_the_cross_encoder(gateway: RunningGateway, vllm: VllmServers, path: str) -> None:
+    body = {"model": RERANK_MODEL, "query": "impôts", "documents": _DOCUMENTS, "top_n": 2}
+    direct, through = _direct_and_through(gateway, vllm.rerank, path, body)
+    assert through.status_code == direct.status_code == 200, through.text
+    answer = through.json()
+    assert [r["index"] for r in answer["results"]] == [r["index"] for r in direct.json()["results"]]
+    for result, expected in zip(answer["results"], direct.json()["results"], strict=True):
+        assert result["relevance_score"] == pytest.approx(expected["relevance_score"], abs=1e-5)
+        assert result["document"]["text"] == _DOCUMENTS[result["index"]]
+    assert answer["usage"] == direct.json()["usage"]
+    assert answer["usage"]["prompt_tokens"] > 0
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/score"])
+def test_score_on_the_cross_encoder(gateway: RunningGateway, vllm: VllmServers, path: str) -> None:
+    body = {"model": RERANK_MODEL, "text_1": "impôts", "text_2": _DOCUMENTS}
+    direct, through = _direct_and_through(gateway, vllm.rerank, path, body)
+    assert through.status_code == direct.status_code == 200, through.text
+    scores = [item["score"] for item in through.json()["data"]]
+    assert scores == pytest.approx([item["score"] for item in direct.json()["data"]], abs=1e-5)
+    assert through.json()["usage"] == direct.json()["usage"]
+
+
+def test_tokenize_on_the_generator(gateway: RunningGateway, vllm: VllmServers) -> None:
+    body = {"model": GENERATE_MODEL, "prompt": "Le ministère de l'Intérieur"}
+    direct, through = _direct_and_through(gateway, vllm.generate, "/tokenize", body)
+    assert through.status_code == 200, through.text
+    assert through.json() == direct.json()
+
+
+def test_cards_say_what_each_model_serves(gateway: RunningGateway) -> None:
+    cards = httpx.get(f"{gateway.v1}/models", headers=gateway.headers, timeout=10).json()["data"]
+    operations = {card["id"]: set(card["operations"]) for card in cards}
+    assert {"chat", "tokenize"} <= operations[GENERATE_MODEL]
+    assert "embeddings" in operations[EMBED_MODEL] and "chat" not in operations[EMBED_MODEL]
+    assert {"rerank", "score"} <= operations[RERANK_MODEL] and "embeddings" not in operations[RERANK_MODEL]
 
 
 def _metrics(base_url: str) -> str:
