@@ -17,7 +17,9 @@ from gateway.admin import ADMIN_ROUTES
 from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
-from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, error_body
+from gateway.error_shapes import render_error
+from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from gateway.operations import ErrorFormat
 from gateway.routes import ROUTES
 from gateway.state import AnyRequest, Gateway
 from gateway.telemetry import metrics_routes
@@ -40,9 +42,17 @@ def _request_id_headers(request: AnyRequest, extra: dict[str, str] | None = None
     return headers
 
 
+def _error_format(request: AnyRequest) -> ErrorFormat:
+    """The error shape the matched route's operation declares (routes.py puts it in the handler's
+    `opt`); OpenAI's where no operation's route matched."""
+    handler = request.scope.get("route_handler")
+    declared = handler.opt.get("error_format") if handler is not None else None
+    return declared if isinstance(declared, ErrorFormat) else ErrorFormat.OPENAI
+
+
 def handle_gateway_error(request: AnyRequest, exc: GatewayError) -> Response[bytes]:
     return Response(
-        exc.body(),
+        render_error(exc, _error_format(request)),
         status_code=exc.status_code,
         media_type=_JSON,
         headers=_request_id_headers(request, exc.headers),
@@ -83,8 +93,8 @@ def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[bytes]:
     # quote request content.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("unexpected %s while serving %s\n%s", type(exc).__name__, request.url.path, frames)
-    body = error_body("The gateway failed to process the request.", "server_error", code="internal_error")
-    return Response(body, status_code=500, media_type=_JSON, headers=_request_id_headers(request))
+    error = GatewayError("The gateway failed to process the request.", code="internal_error")
+    return handle_gateway_error(request, error)
 
 
 def create_app(
