@@ -43,7 +43,8 @@ GENERATIVE_OPERATIONS: tuple[str, ...] = (
     "chat",
     "completions",
     "responses",
-    # Anthropic's Messages operations (`messages`, `count_tokens`) join here when they are declared.
+    "messages",
+    "count_tokens",
     *_TOKENIZER,
 )
 """A generation model (vLLM's `generate` runner)."""

@@ -1,5 +1,6 @@
 """The application's exception handlers: every error a client sees leaves through `error_response`,
-in OpenAI's shape (gateway/errors.py), with the request's id and trace id when it has them.
+in the shape the matched route's operation declares (OpenAI's unless it says otherwise:
+gateway/error_shapes.py), with the request's id and trace id when it has them.
 
 This is the boundary where Litestar's own refusals become catalogue errors; the admin API adds its
 mapping of the management errors (gateway/admin/errors.py) on top.
@@ -13,6 +14,7 @@ import traceback
 from litestar import Response
 from litestar.exceptions import HTTPException
 
+from gateway.error_shapes import render_error
 from gateway.errors import (
     ClientError,
     GatewayError,
@@ -22,6 +24,7 @@ from gateway.errors import (
     ServerFailure,
     UnknownRoute,
 )
+from gateway.operations import ErrorFormat
 from gateway.request_context import context_of
 from gateway.state import AnyRequest, gateway_of
 
@@ -42,9 +45,17 @@ def _request_id_headers(request: AnyRequest, extra: dict[str, str]) -> dict[str,
     return headers
 
 
+def _error_format(request: AnyRequest) -> ErrorFormat:
+    """The error shape the matched route's operation declares (routes.py puts it in the handler's
+    `opt`); OpenAI's where no operation's route matched."""
+    handler = request.scope.get("route_handler")
+    declared = handler.opt.get("error_format") if handler is not None else None
+    return declared if isinstance(declared, ErrorFormat) else ErrorFormat.OPENAI
+
+
 def error_response(request: AnyRequest, error: GatewayError) -> Response[bytes]:
     return Response(
-        error.body(),
+        render_error(error, _error_format(request)),
         status_code=error.status_code,
         media_type=_JSON,
         headers=_request_id_headers(request, error.headers),

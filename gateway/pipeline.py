@@ -30,13 +30,14 @@ from gateway.background import BackgroundWork
 from gateway.capabilities import operation_not_supported
 from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
+from gateway.error_shapes import relayed_error
 from gateway.errors import (
     GatewayError,
     ModelNotFound,
     UpstreamAnswerTooLarge,
     UpstreamFailure,
 )
-from gateway.identity import Authenticator, Principal
+from gateway.identity import Authenticator, Principal, presented_authorization
 from gateway.metering import UsageRecorder
 from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
@@ -173,7 +174,7 @@ class Pipeline:
         trace = facts.trace
         with trace.step("authenticate"):
             principal = await self._authenticator.authenticate(
-                request.headers.get("authorization"), client_address(request)
+                presented_authorization(request.headers, operation.key_header), client_address(request)
             )
         facts.department, facts.service, facts.key_id = (
             principal.department,
@@ -298,6 +299,8 @@ class Pipeline:
             with trace.step("restore"):
                 content = exchange.restorer.restore_body(content)
         media_type = reply.response.headers.get("content-type", "application/json")
+        if status >= 400:  # the backend's refusal, in the shape the route's clients read
+            content = relayed_error(parsed.operation.error_format, status, content)
         return Response(
             content,
             status_code=status,

@@ -28,7 +28,8 @@ def operation_route(operation: Operation) -> HTTPRouteHandler:
         return await _pipeline(request).handle(operation, request)
 
     serve.__name__ = serve.__qualname__ = f"serve_{operation.value}"  # for tracebacks and logs
-    return post(list(operation.routes), status_code=200)(serve)
+    # The error handlers read the declaration's error shape from the matched handler's `opt`.
+    return post(list(operation.routes), status_code=200, opt={"error_format": operation.error_format})(serve)
 
 
 OPERATION_ROUTES = [operation_route(operation) for operation in OPERATIONS]

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Usage", "usage_from_body", "usage_from_dict"]
+__all__ = ["Usage", "usage_from_body", "usage_from_dict", "usage_object"]
 
 _USAGE_KEY = b'"usage":'
 _decode = msgspec.json.Decoder().decode
@@ -39,6 +39,11 @@ def usage_from_dict(block: Any) -> Usage | None:
 
 def usage_from_body(body: bytes) -> Usage | None:
     """The usage of a JSON answer, or None when it has none (errors, unusual backends)."""
+    return usage_from_dict(usage_object(body))
+
+
+def usage_object(body: bytes) -> Any:
+    """The decoded `usage` object of a JSON answer, or None; each API reads its own naming from it."""
     start = body.rfind(_USAGE_KEY)
     if start < 0:
         return None
@@ -57,7 +62,7 @@ def usage_from_body(body: bytes) -> Usage | None:
             depth -= 1
             if depth == 0:
                 try:
-                    return usage_from_dict(_decode(body[position : index + 1]))
+                    return _decode(body[position : index + 1])
                 except msgspec.DecodeError:
                     return None
     return None

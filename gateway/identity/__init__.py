@@ -16,7 +16,7 @@
 `redis_store` is not imported here, so that processes without Redis never load redis-py.
 """
 
-from gateway.identity.authenticator import BOOTSTRAP_ADMIN, Authenticator
+from gateway.identity.authenticator import BOOTSTRAP_ADMIN, Authenticator, presented_authorization
 from gateway.identity.credentials import AdminKey, load_admin_key, load_pepper, read_secret
 from gateway.identity.embedded import EmbeddedKeyStore
 from gateway.identity.errors import (
@@ -72,6 +72,7 @@ __all__ = [
     "parse_duration",
     "parse_key",
     "pepper_for",
+    "presented_authorization",
     "read_secret",
     "revoke_key",
     "verify_key",

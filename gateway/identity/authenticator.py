@@ -20,7 +20,7 @@ import hmac
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from gateway.identity.credentials import AdminKey
 from gateway.identity.errors import (
@@ -34,7 +34,7 @@ from gateway.identity.limiter import FailureLimiter
 from gateway.identity.records import KeyRecord, Principal
 from gateway.identity.store import KeyStore
 
-__all__ = ["BOOTSTRAP_ADMIN", "Authenticator"]
+__all__ = ["BOOTSTRAP_ADMIN", "Authenticator", "presented_authorization"]
 
 logger = logging.getLogger("gateway.identity")
 
@@ -51,6 +51,18 @@ def shown_address(address: str) -> str:
         cut = address[:_SHOWN_CHARACTERS]
         return ascii(cut) + ("..." if len(address) > len(cut) else "")
     return address
+
+
+def presented_authorization(headers: Mapping[str, str], key_header: str | None = None) -> str | None:
+    """The request's `Authorization` value; without one, the key sent bare in `key_header` (Anthropic's
+    SDKs send `x-api-key`) as a bearer token, so that both take the same checks, the same failure
+    limiter and the same logs, which never show a key."""
+    authorization = headers.get("authorization")
+    if authorization is None and key_header is not None:
+        key = headers.get(key_header)
+        if key is not None:
+            return "Bearer " + key
+    return authorization
 
 
 BOOTSTRAP_ADMIN = Principal(key_id="bootstrap-admin", department="*", service="platform", roles=("admin",))

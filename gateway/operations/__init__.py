@@ -6,11 +6,12 @@ routes, the policy action, the metrics and traces, the quota bounds and the PII 
 
 from __future__ import annotations
 
-from gateway.operations.base import Operation, StreamProtocol
+from gateway.operations.base import ErrorFormat, Operation, StreamProtocol
 from gateway.operations.chat import CHAT
 from gateway.operations.classify import CLASSIFY
 from gateway.operations.completions import COMPLETIONS
 from gateway.operations.embeddings import EMBEDDINGS
+from gateway.operations.messages import COUNT_TOKENS, MESSAGES
 from gateway.operations.pooling import POOLING
 from gateway.operations.rerank import RERANK
 from gateway.operations.responses import RESPONSES
@@ -21,14 +22,17 @@ __all__ = [
     "CHAT",
     "CLASSIFY",
     "COMPLETIONS",
+    "COUNT_TOKENS",
     "DETOKENIZE",
     "EMBEDDINGS",
+    "MESSAGES",
     "OPERATIONS",
     "POOLING",
     "RERANK",
     "RESPONSES",
     "SCORE",
     "TOKENIZE",
+    "ErrorFormat",
     "Operation",
     "StreamProtocol",
 ]
@@ -38,6 +42,8 @@ OPERATIONS: tuple[Operation, ...] = (
     COMPLETIONS,
     EMBEDDINGS,
     RESPONSES,
+    MESSAGES,
+    COUNT_TOKENS,
     RERANK,
     SCORE,
     CLASSIFY,

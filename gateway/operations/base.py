@@ -17,12 +17,14 @@ from typing import Any
 from gateway.usage import Usage, usage_from_body, usage_from_dict
 
 __all__ = [
+    "ErrorFormat",
     "Operation",
     "StreamProtocol",
     "no_affinity_text",
     "nothing_to_tokenize",
     "one_prompt",
     "requested_choices",
+    "single_choice",
 ]
 
 Payload = dict[str, Any]
@@ -36,6 +38,19 @@ class StreamProtocol(enum.Enum):
     RESPONSE_EVENTS = "response_events"
     """Responses API events: a terminal `response.completed`/`incomplete`/`failed` event carries the
     whole response, usage included."""
+    MESSAGE_EVENTS = "message_events"
+    """Anthropic Messages events (`event: <name>` + `data: {...}`): `message_start` carries the input
+    tokens, `message_delta` the output tokens, `message_stop` (or `error`) ends the stream; no [DONE]."""
+
+
+class ErrorFormat(enum.Enum):
+    """The shape every error of an operation's routes is written in (by the application's handlers,
+    the relayed backend errors and a stream's error event), so that the route's own clients read it."""
+
+    OPENAI = "openai"
+    """`{"error": {"message", "type", "param", "code"}}`."""
+    ANTHROPIC = "anthropic"
+    """`{"type": "error", "error": {"type", "message"}}`, the type chosen by the HTTP status."""
 
 
 def requested_choices(payload: Payload) -> int:
@@ -46,6 +61,11 @@ def requested_choices(payload: Payload) -> int:
 
 def one_prompt(payload: Payload) -> int:
     """The request is one prompt for the backend (a conversation, a completion's text)."""
+    return 1
+
+
+def single_choice(payload: Payload) -> int:
+    """One answer per request, whatever the body says (APIs without `n`)."""
     return 1
 
 
@@ -100,3 +120,8 @@ class Operation:
     affinity_text: Callable[[Payload, int], str] = no_affinity_text
     """What opens the conversation (at most about `max_chars`), hashed to find the same backend's
     prefix cache again; "" when there is none."""
+    error_format: ErrorFormat = ErrorFormat.OPENAI
+    """The shape of every error its routes answer, the gateway's own and the backend's alike."""
+    key_header: str | None = None
+    """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
+    `Authorization` header; None: only `Authorization: Bearer <key>`."""

@@ -10,6 +10,9 @@ Channels, one per independent text in the stream:
                  (choice index, "tool", tool call index) for arguments
     completions  (choice index, "text")
     responses    (output index, content index) for text, (output index, "arguments") for tool calls
+    messages     ("block", content block index, "text" | "thinking" | "partial_json") for Anthropic's
+                 `content_block_delta` events; a held tail goes out as one more delta just before its
+                 block's `content_block_stop` (or before `message_delta` for a block never stopped)
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ _RESPONSES_DELTAS = {
     "response.reasoning_text.delta": "text",
     "response.function_call_arguments.delta": "arguments",
 }
+# Anthropic Messages: the text field of each kind of delta (tool input is JSON text).
+_MESSAGE_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+_MESSAGE_ENDS = frozenset({"message_delta", "message_stop", "error"})
+_BLOCK_DELTA_HEAD = b"event: content_block_delta\n"
 _RESPONSES_DONE = {
     "response.output_text.done": ("text", "response.output_text.delta"),
     "response.reasoning_text.done": ("text", "response.reasoning_text.delta"),
@@ -80,6 +87,8 @@ class StreamRestorer:
         kind = document.get("type")
         if isinstance(kind, str) and kind.startswith("response."):
             return [head + _DATA + _encode(item) + _EVENT_END for item in self._responses(kind, document)]
+        if kind == "content_block_delta" or kind == "content_block_stop" or kind in _MESSAGE_ENDS:
+            return self._message_event(kind, head, document)
         self._choices(document)
         return [head + _DATA + _encode(document) + _EVENT_END]
 
@@ -193,4 +202,35 @@ class StreamRestorer:
             if out:
                 out[0]["sequence_number"] = event["sequence_number"] - 1
         out.append(event)
+        return out
+
+    # Anthropic Messages events ---------------------------------------------------------------------
+
+    def _message_event(self, kind: str, head: bytes, event: dict[str, Any]) -> list[bytes]:
+        index = event.get("index", 0)
+        delta = event.get("delta")
+        if kind == "content_block_delta" and isinstance(delta, dict):
+            field = _MESSAGE_DELTAS.get(delta.get("type", ""))
+            if field is not None and isinstance(delta.get(field), str):
+                channel = self._channel(("block", index, field), json_text=field == "partial_json")
+                delta[field] = channel.feed(delta[field])
+                return [head + _DATA + _encode(event) + _EVENT_END]
+        out = self._flush_blocks(index if kind == "content_block_stop" else None)
+        self._restorer.restore_document(event)
+        out.append(head + _DATA + _encode(event) + _EVENT_END)
+        return out
+
+    def _flush_blocks(self, index: Any) -> list[bytes]:
+        """The held tails of block `index` (None: of every block), each as one more delta event."""
+        out: list[bytes] = []
+        for key, channel in self._channels.items():
+            if key[0] != "block" or not channel.holding or (index is not None and key[1] != index):
+                continue
+            kind = next(name for name, field in _MESSAGE_DELTAS.items() if field == key[2])
+            extra = {
+                "type": "content_block_delta",
+                "index": key[1],
+                "delta": {"type": kind, key[2]: channel.flush()},
+            }
+            out.append(_BLOCK_DELTA_HEAD + _DATA + _encode(extra) + _EVENT_END)
         return out

@@ -43,6 +43,8 @@ def request_attributes(parsed: ParsedRequest, *, record_content: bool) -> dict[s
             if field in payload:
                 attributes["gen_ai.input.messages"] = msgspec.json.encode(payload[field]).decode()
                 break
+        if "system" in payload:  # Anthropic Messages keep the system prompt out of `messages`
+            attributes["gen_ai.system_instructions"] = msgspec.json.encode(payload["system"]).decode()
     return attributes
 
 
@@ -66,8 +68,12 @@ def response_attributes(
                 ]
             elif isinstance(document.get("status"), str):  # Responses API
                 finish_reasons = [document["status"]]
-        if record_content and "choices" in document:
-            attributes["gen_ai.output.messages"] = msgspec.json.encode(document["choices"]).decode()
+            elif isinstance(document.get("stop_reason"), str):  # Anthropic Messages
+                finish_reasons = [document["stop_reason"]]
+        if record_content:
+            output = document.get("choices", document.get("content"))  # chat and completions; Messages
+            if output is not None:
+                attributes["gen_ai.output.messages"] = msgspec.json.encode(output).decode()
     if finish_reasons:
         attributes["gen_ai.response.finish_reasons"] = tuple(finish_reasons)
     if usage is not None:

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import msgspec
 
-from gateway.errors import error_body
-from gateway.operations.base import StreamProtocol
+from gateway.error_shapes import anthropic_error_type, stream_error_event
+from gateway.operations.base import ErrorFormat, StreamProtocol
 from gateway.telemetry.request_trace import AnySpan
 from gateway.upstream.forward import UpstreamReply
 from gateway.usage import Usage, usage_from_dict
@@ -35,7 +35,6 @@ logger = logging.getLogger("gateway.upstream")
 
 _EVENT_END = b"\n\n"
 _DONE = b"data: [DONE]"
-_DONE_EVENT = b"data: [DONE]\n\n"
 # The Responses API ends its streams with one of these events instead of [DONE]; the event carries
 # the whole response, usage included.
 _RESPONSE_TERMINALS = (
@@ -44,14 +43,19 @@ _RESPONSE_TERMINALS = (
     b"event: response.failed\n",
 )
 _RESPONSE_END = re.compile(rb"event: response\.(?:completed|incomplete|failed)\n")
+# Anthropic Messages events: usage is in message_start (input) and message_delta (output), and
+# message_stop or error ends the stream.
+_MESSAGE_MARKS = re.compile(rb"event: (?:message_start|message_delta|message_stop|error)\n")
+_MESSAGE_START = b"event: message_start\n"
+_MESSAGE_DELTA = b"event: message_delta\n"
+_MESSAGE_STOP = b"event: message_stop\n"
+_MESSAGE_ERROR = b"event: error\n"
+_ANTHROPIC_ERROR_TYPES = frozenset(map(anthropic_error_type, (400, 401, 403, 404, 413, 429, 500, 503)))
 # vLLM serializes compactly, so the usage-only chunk always contains this exact byte string.
 _EMPTY_CHOICES = b'"choices":[]'
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 _FINISH_REASON = re.compile(rb'"finish_reason":"([a-z_]+)"')
-
-
-def _error_event(message: str, code: str) -> bytes:
-    return b"data: " + error_body(message, "server_error", code=code) + b"\n\n" + _DONE_EVENT
 
 
 class StreamRelay:
@@ -61,9 +65,12 @@ class StreamRelay:
         "_closed",
         "_collect_finish",
         "_deadline",
+        "_error_format",
         "_expired",
         "_idle",
         "_loop",
+        "_marks",
+        "_message_usage",
         "_pending",
         "_raw",
         "_read_usage",
@@ -105,6 +112,12 @@ class StreamRelay:
         # Which ending and usage to look for: each protocol's markers cannot occur in the other's
         # events, so only the stream's own are searched for, event after event.
         self._response_events = protocol is StreamProtocol.RESPONSE_EVENTS
+        message_events = protocol is StreamProtocol.MESSAGE_EVENTS
+        self._marks = _RESPONSE_END if self._response_events else _MESSAGE_MARKS if message_events else None
+        # A stream's own error event must be one of its protocol's events: Anthropic's `event: error`
+        # in a Messages stream, an OpenAI error chunk and [DONE] in the others.
+        self._error_format = ErrorFormat.ANTHROPIC if message_events else ErrorFormat.OPENAI
+        self._message_usage: dict[str, Any] = {}
         self._read_usage = read_usage
         # Rewrites complete events before they leave (placeholders restored to the caller's values),
         # inside a span of its own that lasts as long as the stream.
@@ -183,8 +196,9 @@ class StreamRelay:
             cut += 2
             complete = bytes(data[:cut])
             self._pending = bytearray(data[cut:])
+            marks = self._marks
             if _DONE in complete or (
-                _RESPONSE_END.search(complete) if self._response_events else _EMPTY_CHOICES in complete
+                marks.search(complete) if marks is not None else _EMPTY_CHOICES in complete
             ):
                 complete = self._inspect(complete)
             if self._collect_finish:
@@ -248,6 +262,8 @@ class StreamRelay:
                 if event.startswith(_RESPONSE_TERMINALS):
                     self._saw_done = self.ended_upstream = True
                     self._record_response(event)
+            elif self._marks is not None:
+                event = self._message_event(event)
             elif _EMPTY_CHOICES in event and event.startswith(b"data: "):
                 try:
                     chunk = _decode(event[6:])
@@ -272,6 +288,48 @@ class StreamRelay:
             self.usage = self._read_usage(response["usage"])
             self.last_chunk = response
 
+    def _message_event(self, event: bytes) -> bytes:
+        """Anthropic Messages: note the usage halves and the end; an error event ends the stream too,
+        its type made one of Anthropic's (vLLM writes `internal_error`)."""
+        if event.startswith(_MESSAGE_STOP):
+            self._saw_done = self.ended_upstream = True
+            return event
+        is_error = event.startswith(_MESSAGE_ERROR)
+        if not (is_error or event.startswith((_MESSAGE_START, _MESSAGE_DELTA))):
+            return event
+        start = event.find(b"\ndata: ")
+        try:
+            document = _decode(event[start + 7 :]) if start >= 0 else None
+        except msgspec.DecodeError:
+            document = None
+        if not isinstance(document, dict):
+            return event
+        if is_error:
+            self._saw_done = self.ended_upstream = True
+            error = document.get("error")
+            if isinstance(error, dict) and error.get("type") not in _ANTHROPIC_ERROR_TYPES:
+                error["type"] = anthropic_error_type(500)
+                return event[: start + 7] + _encode(document)
+            return event
+        message = document.get("message")
+        if isinstance(message, dict):  # message_start: the input tokens, the id and the model
+            if isinstance(message.get("usage"), dict):
+                self._message_usage = message["usage"]
+            self.last_chunk = message
+            return event
+        usage = document.get("usage")
+        if isinstance(usage, dict):
+            # message_delta's usage is the final one; fields it leaves out are message_start's. Only
+            # now is the usage known: a stream cut before it is charged as unfinished.
+            self.usage = self._read_usage({**self._message_usage, **usage})
+        delta = document.get("delta")
+        if self._collect_finish and isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+            self.finish_reasons.append(delta["stop_reason"])
+        return event
+
+    def _error_event(self, message: str, code: str) -> bytes:
+        return stream_error_event(self._error_format, message, code)
+
     async def _finish_upstream_ended(self) -> bytes:
         self.ended_upstream = True
         tail = bytes(self._pending)
@@ -279,12 +337,12 @@ class StreamRelay:
         if self._saw_done:
             return tail if tail else b""
         logger.warning("backend %s ended a stream without [DONE]", self._reply.backend.url)
-        return _error_event("The backend ended the stream before completing it.", "upstream_error")
+        return self._error_event("The backend ended the stream before completing it.", "upstream_error")
 
     async def _finish_with_error(self, message: str, code: str) -> bytes:
         self.ended_upstream = True
         await self.aclose()
-        return _error_event(message, code)
+        return self._error_event(message, code)
 
     async def aclose(self) -> None:
         """Close the upstream reply, which ends the call: its connection (so vLLM aborts the request

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from backends.simulator import SimulatorSettings
 from backends.simulator import create_app as create_simulator
@@ -19,6 +20,7 @@ from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.identity import create_key, open_key_store, pepper_for
 from gateway.state import Gateway
+from gateway.worker import Worker
 from tests.servers import STARTUP_TIMEOUT, serve_in_thread
 
 CHAT_MODEL = "mistral-small"
@@ -55,6 +57,13 @@ class RunningGateway:
     url: str
     state: Gateway
     api_key: str
+    app: Litestar
+
+    @property
+    def worker(self) -> Worker:
+        """What the gateway opened at start-up (its recorder, its pipeline...)."""
+        worker: Worker = self.app.state.worker
+        return worker
 
     @property
     def v1(self) -> str:
@@ -107,7 +116,7 @@ def running_gateway(
         api_key = issue_key(config)
         app = create_app(config)
         with serve_in_thread(app, startup_timeout=startup_timeout) as url:
-            yield RunningGateway(url, app.state.gateway, api_key)
+            yield RunningGateway(url, app.state.gateway, api_key, app)
 
 
 def sim_stats(sim_url: str) -> dict[str, Any]:

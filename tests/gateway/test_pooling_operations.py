@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.metering import UsageRecord
+from gateway.request_record import RequestRecord
 from tests.gateway.conftest import (
     CHAT_MODEL,
     DEPARTMENT,
@@ -69,7 +69,7 @@ TOKENIZER_CASES: list[tuple[str, str, dict[str, Any]]] = [
 class Served:
     sim: str
     gateway: RunningGateway
-    records: list[UsageRecord]
+    records: list[RequestRecord]
 
     def post(self, route: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {key or self.gateway.api_key}"}
@@ -94,12 +94,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             pii={"mode": "pseudonymize", "names": "off"},
         ) as gateway,
     ):
-        records: list[UsageRecord] = []
-        recorder = gateway.state.recorder
-        assert recorder is not None
+        records: list[RequestRecord] = []
+        recorder = gateway.worker.recorder
         record = recorder.record
 
-        def keep(usage: UsageRecord) -> None:
+        def keep(usage: RequestRecord) -> None:
             records.append(usage)
             record(usage)
 
@@ -107,7 +106,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(sim, gateway, records)
 
 
-def _record_of(served: Served, reply: httpx.Response) -> UsageRecord:
+def _record_of(served: Served, reply: httpx.Response) -> RequestRecord:
     request_id = reply.headers["x-request-id"]
     assert wait_for(lambda: any(r.request_id == request_id for r in served.records), 5.0)
     return next(r for r in served.records if r.request_id == request_id)

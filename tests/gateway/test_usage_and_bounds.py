@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, RERANK, RESPONSES, SCORE
+from gateway.operations import (
+    CHAT,
+    COMPLETIONS,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    RERANK,
+    RESPONSES,
+    SCORE,
+)
 from gateway.usage import Usage, usage_from_body
 
 
@@ -117,3 +126,19 @@ def test_a_batch_is_bounded_by_one_context_per_prompt() -> None:
     assert EMBEDDINGS.prompts({"input": ["un", "deux", "trois"]}) == 3
     assert EMBEDDINGS.prompts({"input": [1, 2, 3]}) == 1  # one prompt of token ids
     assert CHAT.prompts({"messages": []}) == 1
+
+
+def test_anthropic_messages_usage_and_bound() -> None:
+    # vLLM leaves the prefix-cache tokens out of `input_tokens`, as Anthropic does.
+    body = b'{"type":"message","usage":{"input_tokens":5,"cache_read_input_tokens":3,"output_tokens":7}}'
+    assert MESSAGES.usage_in_answer(body) == Usage(8, 7, 3)
+    assert MESSAGES.usage_in_stream({"input_tokens": 4, "output_tokens": 2}) == Usage(4, 2)
+    payload = {
+        "system": [{"type": "text", "text": "Tu es utile."}],
+        "messages": [{"role": "user", "content": "数据" * 10}],
+        "tools": [{"name": "meteo", "input_schema": {"type": "object"}}],
+    }
+    assert (
+        MESSAGES.input_token_bound(payload) >= len("Tu es utile.数据".encode()) + len("数据".encode()) * 9 + 5
+    )
+    assert COUNT_TOKENS.input_token_bound(payload) == 0  # a count runs no model: nothing reserved

@@ -208,3 +208,42 @@ def test_body_restoration_restores_every_string_and_escapes_arguments() -> None:
     message = restored["choices"][0]["message"]
     assert message["content"] == f"Pour {ORIGINALS['<PERSON_1>']}: {ORIGINALS['<IBAN_1>']}"
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"to": ORIGINALS["<PERSON_1>"]}
+
+
+def _message_events(pieces: list[str]) -> list[bytes]:
+    """An Anthropic Messages stream (named events) of one text block written in `pieces`."""
+
+    def event(name: str, data: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+    events = [event("message_start", {"message": {"id": "m", "content": [], "usage": {"input_tokens": 3}}})]
+    events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+    events += [
+        event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+        for piece in pieces
+    ]
+    events.append(event("content_block_stop", {"index": 0}))
+    events.append(
+        event("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}})
+    )
+    events.append(event("message_stop", {}))
+    return events
+
+
+@pytest.mark.parametrize("cut", [1, 3, 9, len(ANSWER) - 3])
+def test_anthropic_text_deltas_are_restored_across_events(cut: int) -> None:
+    # A placeholder's start at the very end of the text is held until the block stops.
+    pieces = [ANSWER[:cut], ANSWER[cut:], "<EMAIL"]
+    restorer = StreamRestorer(PlaceholderRestorer(ORIGINALS))
+    output = b"".join(restorer(event) for event in _message_events(pieces))
+    names, texts = [], []
+    for block in output.split(b"\n\n")[:-1]:
+        head, data = block.split(b"\n", 1)
+        names.append(head.removeprefix(b"event: ").decode())
+        document = json.loads(data.removeprefix(b"data: "))
+        assert document["type"] == names[-1]
+        if names[-1] == "content_block_delta":
+            texts.append(document["delta"]["text"])
+    assert "".join(texts) == EXPECTED + "<EMAIL"
+    assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
+    assert names[-4] == "content_block_delta"  # the held tail, just before its block stops
