@@ -55,7 +55,7 @@ SEVERAL_BACKENDS: Values = {
             "routing": {"max_attempts": 2},
         },
         {"name": "mistral-small-long-context", "backends": ["gpu-node-3"]},
-        {"name": "bge-m3", "backends": ["vllm-embeddings"]},
+        {"name": "bge-m3", "backends": ["vllm-embeddings"], "kind": "embedding"},
     ],
     "redis": {
         "url": "rediss://gateway@10.0.5.20:6380/2",

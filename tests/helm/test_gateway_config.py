@@ -38,6 +38,10 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert mistral.timeouts.first_byte == 300
     assert mistral.routing.max_attempts == 2
     assert config.models[2].backends[0].max_concurrent == 64
+    # A model's kind reaches the gateway: the embedder serves no chat, the others everything.
+    assert "chat" not in config.models[2].served_operations
+    assert "embeddings" in config.models[2].served_operations
+    assert "chat" in config.models[1].served_operations
     assert config.server.shutdown_timeout_seconds == 120
     assert config.server.trusted_proxies == ("10.42.0.0/16",)
     assert config.server.max_header_bytes == 65536

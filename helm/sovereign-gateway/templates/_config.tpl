@@ -43,6 +43,8 @@ sets them.
 {{- end -}}
 {{- $_ := set $model "backends" (append $model.backends (get $backends .)) -}}
 {{- end -}}
+{{- if .kind -}}{{- $_ := set $model "kind" .kind -}}{{- end -}}
+{{- if .operations -}}{{- $_ := set $model "operations" .operations -}}{{- end -}}
 {{- if .timeouts -}}{{- $_ := set $model "timeouts" .timeouts -}}{{- end -}}
 {{- if .routing -}}{{- $_ := set $model "routing" .routing -}}{{- end -}}
 {{- $models = append $models $model -}}
