@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock sbom vllm config-docs
+.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock lock-upgrade sbom vllm config-docs
 
 # Installed from requirements/dev.lock (every package pinned, every file's hash checked, the `dev` and
 # `ner` extras included), then the project itself with no dependency resolution at all: a fresh clone
@@ -19,9 +19,11 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	$(BIN)/pip check
 	touch $(STAMP)
 
-# Refreshes the locks from pyproject.toml (and vLLM's from backends/vllm/requirements.in): newest
-# releases that fit its ranges, every file's hash. Resolved against the default package index alone,
-# not this machine's extra mirrors, so that the lock installs anywhere. Commit the locks with the change.
+# Brings the locks in line with pyproject.toml (and vLLM's with backends/vllm/requirements.in), every
+# file's hash: what is already pinned stays pinned, so adding a dependency adds it and what it needs,
+# nothing else moves. `make lock-upgrade` takes the newest releases that fit the ranges instead.
+# Resolved against the default package index alone, not this machine's extra mirrors, so that the
+# lock installs anywhere. Commit the locks with the change.
 TOOLS := .tools/bin
 TOOLS_STAMP := .tools/.installed
 $(TOOLS_STAMP): requirements/tools.lock
@@ -31,12 +33,16 @@ $(TOOLS_STAMP): requirements/tools.lock
 	touch $(TOOLS_STAMP)
 
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+UPGRADE ?=
 lock: $(TOOLS_STAMP)
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) $(UPGRADE) \
 		--extra ner -o requirements/runtime.lock pyproject.toml
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) --upgrade \
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(TOOLS)/pip-compile $(LOCK_FLAGS) $(UPGRADE) \
 		--extra dev --extra ner -c requirements/runtime.lock -o requirements/dev.lock pyproject.toml
-	$(MAKE) -C backends/vllm lock PIP_COMPILE=$(CURDIR)/$(TOOLS)/pip-compile
+	$(MAKE) -C backends/vllm lock COMPILER=$(CURDIR)/$(TOOLS)/pip-compile
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 demo: $(STAMP)
 	$(BIN)/python -m gateway.demo

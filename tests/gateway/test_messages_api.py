@@ -1,8 +1,8 @@
 """Anthropic's Messages API through the gateway: keys in `x-api-key`, Anthropic's error shape on every
 refusal, usage metered whole and streamed, personal data pseudonymized and restored (streams too).
 
-Anthropic's SDK is not among the test dependencies, so these tests speak its wire format with httpx:
-the headers it sends (`x-api-key`, `anthropic-version`) and the events its stream reader parses.
+Anthropic's own SDK is the client where its users would call the gateway through it; httpx where a
+test needs the raw bytes (the exact error body, the order of a stream's events).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 
@@ -233,3 +234,66 @@ def test_usage_is_metered_whole_and_streamed(tmp_path: Any) -> None:
         assert rows and rows[0]["requests"] == 3, rows
         assert [rows[0]["prompt_tokens"], rows[0]["completion_tokens"]] == reported
         assert all(reported)
+
+
+# --- Anthropic's SDK pointed at the gateway: only `base_url` and the key change ---------------------
+
+
+def _client(gw: RunningGateway, api_key: str | None = None) -> anthropic.Anthropic:
+    # No retries: a refusal must reach the test as the SDK's own exception, sent once.
+    return anthropic.Anthropic(base_url=gw.url, api_key=api_key or gw.api_key, max_retries=0)
+
+
+def test_the_sdk_creates_a_message_with_personal_data_restored(served: tuple[str, RunningGateway]) -> None:
+    sim, gw = served
+    message = _client(gw).messages.create(
+        model=SOLO_MODEL,
+        max_tokens=64,
+        system=f"Signé {EMAIL}",
+        messages=[{"role": "user", "content": PROMPT}],
+    )
+    assert message.type == "message" and message.role == "assistant"
+    text = message.content[0]
+    assert isinstance(text, anthropic.types.TextBlock) and text.text == PROMPT
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    # What vLLM saw was the placeholder, never the address.
+    assert EMAIL not in json.dumps(last_request(sim))
+
+
+def test_the_sdk_streams_the_restored_text(served: tuple[str, RunningGateway]) -> None:
+    _, gw = served
+    with _client(gw).messages.stream(
+        model=SOLO_MODEL, max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+    ) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert "".join(pieces) == PROMPT
+    assert final.stop_reason in ("end_turn", "max_tokens")
+    assert final.usage.output_tokens > 0
+
+
+def test_the_sdk_counts_tokens(served: tuple[str, RunningGateway]) -> None:
+    _, gw = served
+    counted = _client(gw).messages.count_tokens(
+        model=SOLO_MODEL, messages=[{"role": "user", "content": "Bonjour, combien de jetons ?"}]
+    )
+    assert counted.input_tokens > 0
+
+
+def test_the_sdk_raises_its_own_errors_for_the_gateways_refusals(
+    served: tuple[str, RunningGateway],
+) -> None:
+    _, gw = served
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        _client(gw, api_key="sk-not-a-key").messages.create(
+            model=SOLO_MODEL, max_tokens=8, messages=[{"role": "user", "content": "Bonjour"}]
+        )
+    assert refused.value.status_code == 401
+    with pytest.raises(anthropic.PermissionDeniedError):
+        _client(gw).messages.create(
+            model=DENIED_MODEL, max_tokens=8, messages=[{"role": "user", "content": "Bonjour"}]
+        )
+    with pytest.raises(anthropic.NotFoundError):
+        _client(gw).messages.create(
+            model="no-such-model", max_tokens=8, messages=[{"role": "user", "content": "Bonjour"}]
+        )

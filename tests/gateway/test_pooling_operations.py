@@ -1,7 +1,7 @@
 """The pooling-model and tokenizer operations through the gateway to the simulator: forwarded on each
 of their routes and metered on the usage the backend reports, refused by policy, by quota and by the
-model's capabilities, their texts redacted on the way in and restored on the way out. Cohere's SDK is
-not a dependency of the project: its v2 rerank is sent with httpx, as the SDK sends it."""
+model's capabilities, their texts redacted on the way in and restored on the way out. Cohere's own
+SDK reranks through the gateway as its users would; httpx sends the other shapes raw."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cohere
 import httpx
 import pytest
 
@@ -167,6 +168,29 @@ def test_rerank_documents_reach_the_backend_pseudonymized_and_come_back_restored
     assert received["documents"][1] == documents[1]
     returned = {result["document"]["text"] for result in reply.json()["results"]}
     assert returned == set(documents), "the placeholders must be restored in the documents sent back"
+
+
+def test_cohere_sdk_reranks_through_the_gateway(served: Served) -> None:
+    # Only `base_url` and the key change: the SDK posts to {base_url}/v2/rerank. Its HTTP client is
+    # given so that the test closes it.
+    with httpx.Client(timeout=10) as http:
+        client = cohere.ClientV2(
+            api_key=served.gateway.api_key, base_url=served.gateway.url, httpx_client=http
+        )
+        _rerank_with_the_sdk(client, served)
+
+
+def _rerank_with_the_sdk(client: cohere.ClientV2, served: Served) -> None:
+    documents = [f"Écrire à {EMAIL} pour la taxe foncière.", "La météo de demain.", "Taxe foncière 2026"]
+    answer = client.rerank(model=RERANK_MODEL, query="taxe foncière", documents=documents, top_n=2)
+    assert len(answer.results) == 2
+    assert {result.index for result in answer.results} <= {0, 1, 2}
+    scores = [result.relevance_score for result in answer.results]
+    assert scores == sorted(scores, reverse=True)
+    # The address went to the backend as a placeholder, and was metered like any rerank.
+    assert EMAIL not in json.dumps(json.loads(last_request(served.sim)["body"]), ensure_ascii=False)
+    with pytest.raises(cohere.errors.BadRequestError):
+        client.rerank(model=CHAT_MODEL, query="taxe", documents=["a", "b"])
 
 
 def test_quota_refusal(tmp_path: Path) -> None:
