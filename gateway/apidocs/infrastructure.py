@@ -3,8 +3,9 @@ Litestar's own OpenAPI generation writes it, then put in the gateway's terms.
 
 Litestar generates it from a separate application holding only those routes, built once: the
 gateway's own application keeps `openapi_config=None`, so it serves none of Litestar's schema pages
-(whose renderers load scripts from CDNs). A new admin route appears here without an edit. Litestar
-cannot know three things, which are set here: the errors are the gateway's (not Litestar's
+(whose renderers load scripts from CDNs). A new route of gateway/routes.py (other than a declared
+operation's) or of the admin API appears here without an edit; one without a tag is taken for an
+inference route. Litestar cannot know three things, which are set here: the errors are the gateway's (not Litestar's
 validation error), the key each route needs, and the body of `POST /admin/keys`, which its handler
 parses itself.
 """

@@ -192,7 +192,7 @@ _MESSAGE_BODY = body(
     required=("messages", "max_tokens"),
     messages=_MESSAGES,
     system=_SYSTEM,
-    max_tokens=MAX_TOKENS,
+    max_tokens={**MAX_TOKENS, "description": "Most tokens to generate, reserved on the caller's budgets."},
     stream=STREAM,
 )
 _COUNT_BODY = body(required=("messages",), messages=_MESSAGES, system=_SYSTEM)
