@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.admin import admin_router
+from gateway.apidocs import api_docs_routes
 from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
@@ -49,7 +50,12 @@ def create_app(
     # Start-up hooks run once the lifespan has entered, that is with the worker started.
     on_startup: list[Callable[[], object]] = [freeze_startup_heap] if server_process else []
     return Litestar(
-        route_handlers=[*ROUTES, admin_router(), *metrics_routes(gateway.metrics, config.metrics)],
+        route_handlers=[
+            *ROUTES,
+            admin_router(),
+            *metrics_routes(gateway.metrics, config.metrics),
+            *api_docs_routes(config.server.api_docs),
+        ],
         lifespan=[lifespan],
         on_startup=on_startup,
         exception_handlers={
@@ -58,7 +64,7 @@ def create_app(
             Exception: handle_unexpected,
         },
         request_max_body_size=config.server.max_body_bytes,
-        openapi_config=None,
+        openapi_config=None,  # the API reference is gateway/apidocs/: no CDN-loaded schema pages
         logging_config=None,
         state=State({"gateway": gateway}),
         plugins=[ConsolePlugin(config.console)] if config.console.enabled else [],

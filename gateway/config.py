@@ -87,6 +87,11 @@ class ServerConfig(_Strict):
     """Time a client has, once its headers are in, to send the whole body (at most `max_body_bytes`:
     the default pair asks for about 280 KB/s); 408 after it. Answers then take as long as the models
     need: this bounds only what the client sends."""
+    api_docs: Literal["public", "authenticated", "off"] = "public"
+    """The API reference: the OpenAPI document at `GET /openapi.json` and its page at `GET /docs`.
+    `public`: anyone who reaches the gateway may read them (they describe the routes, and reveal no
+    key, model or policy); `authenticated`: only with an API key, as the other routes (401 without);
+    `off`: neither route exists (404)."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks (`10.0.0.7`, `10.42.0.0/16`) of the reverse proxies whose
     `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a request from one of them is taken as

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
 from gateway.errors import ModelNotFound
@@ -44,7 +45,7 @@ async def _visible_models(request: AnyRequest) -> list[str]:
     )
 
 
-@get("/v1/models")
+@get("/v1/models", tags=["Models"], summary="The models this key may use.")
 async def list_models(request: AnyRequest) -> dict[str, Any]:
     """Only the models the caller's policies let it use."""
     gateway = gateway_of(request)
@@ -52,7 +53,7 @@ async def list_models(request: AnyRequest) -> dict[str, Any]:
     return {"object": "list", "data": [gateway.model_card(gateway.pools[name]) for name in visible]}
 
 
-@get("/v1/models/{model_id:path}")
+@get("/v1/models/{model_id:path}", tags=["Models"], summary="One model's card, if this key may use it.")
 async def retrieve_model(request: AnyRequest, model_id: FromPath[str]) -> dict[str, Any]:
     # A model the caller may not use is answered like one that does not exist: no oracle.
     name = model_id.lstrip("/")
@@ -62,12 +63,22 @@ async def retrieve_model(request: AnyRequest, model_id: FromPath[str]) -> dict[s
     return gateway.model_card(gateway.pools[name])
 
 
-@get("/health/live")
+@get("/health/live", tags=["Health"], summary="The process is up (liveness probe).")
 async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready")
+@get(
+    "/health/ready",
+    tags=["Health"],
+    summary="Whether each model has a healthy backend (readiness probe).",
+    # 503 (with the same body) when no model has one: a state, not an error of the catalogue.
+    responses={
+        503: ResponseSpec(
+            dict[str, Any], description="No model has a healthy backend.", generate_examples=False
+        )
+    },
+)
 async def ready(request: AnyRequest) -> Response[dict[str, Any]]:
     """Ready when at least one model has a healthy backend; `models` says which ones can be served.
 

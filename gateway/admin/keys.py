@@ -27,7 +27,25 @@ from gateway.parsing import decode_json_object
 from gateway.state import AnyRequest
 from gateway.worker import Worker
 
-__all__ = ["KEY_ROUTES"]
+__all__ = ["CREATE_KEY_SCHEMA", "KEY_ROUTES"]
+
+CREATE_KEY_SCHEMA = {
+    "type": "object",
+    "required": ["service"],
+    "properties": {
+        "service": {"type": "string", "description": "The service the key belongs to."},
+        "department": {"type": "string", "description": "Its department (the caller's by default)."},
+        "roles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Its roles (`user` by default).",
+        },
+        "expires_in": {"type": "string", "description": "Its lifetime, e.g. `90d`, `12h` (none by default)."},
+        "label": {"type": "string", "description": "A note for administrators."},
+    },
+}
+"""The body `create_api_key` reads (other fields are ignored), for the API reference: it parses the
+body itself, so Litestar cannot infer it."""
 
 
 def _string_field(payload: dict[str, Any], field: str) -> str | None:
@@ -53,7 +71,7 @@ def _roles_field(payload: dict[str, Any]) -> tuple[str, ...]:
     return tuple(roles)
 
 
-@get("/keys")
+@get("/keys", summary="List the keys of a department.")
 async def list_api_keys(
     worker: NamedDependency[Worker],
     principal: NamedDependency[Principal],
@@ -67,7 +85,7 @@ async def list_api_keys(
     return {"object": "list", "data": [record_summary(record, now) for record in records]}
 
 
-@post("/keys", status_code=201)
+@post("/keys", status_code=201, summary="Create a key.")
 async def create_api_key(
     request: AnyRequest, worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
@@ -91,7 +109,7 @@ async def create_api_key(
     return {"key": key, **record_summary(record, time.time())}
 
 
-@delete("/keys/{key_id:str}", status_code=200)
+@delete("/keys/{key_id:str}", status_code=200, summary="Revoke a key.")
 async def revoke_api_key(
     worker: NamedDependency[Worker], principal: NamedDependency[Principal], key_id: FromPath[str]
 ) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def _policy_status(gateway: Gateway) -> dict[str, Any]:
     }
 
 
-@get("/policy")
+@get("/policy", summary="The policy in force.")
 async def policy_status(
     worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
@@ -36,7 +36,7 @@ async def policy_status(
     return _policy_status(worker.gateway)
 
 
-@post("/policy/reload", status_code=200)
+@post("/policy/reload", status_code=200, summary="Reload the policy files now.")
 async def reload_policy(
     worker: NamedDependency[Worker], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:

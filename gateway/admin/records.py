@@ -20,7 +20,7 @@ from gateway.worker import Worker
 __all__ = ["RECORD_ROUTES"]
 
 
-@get("/requests/{request_id:str}")
+@get("/requests/{request_id:str}", summary="One request's audit record.")
 async def request_record(
     worker: NamedDependency[Worker], principal: NamedDependency[Principal], request_id: FromPath[str]
 ) -> dict[str, Any]:
@@ -42,7 +42,7 @@ async def request_record(
     return record
 
 
-@get("/usage")
+@get("/usage", summary="Usage report of one month.")
 async def usage(
     worker: NamedDependency[Worker],
     principal: NamedDependency[Principal],

@@ -27,4 +27,5 @@ def admin_router() -> Router:
             "worker": Provide(worker_of, sync_to_thread=False),
         },
         exception_handlers=admin_error_handlers(),
+        tags=["Admin"],  # its routes' group in the API reference (gateway/apidocs/)
     )

@@ -10,7 +10,7 @@ same function instead of inheriting it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,3 +125,12 @@ class Operation:
     key_header: str | None = None
     """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
     `Authorization` header; None: only `Authorization: Bearer <key>`."""
+    summary: str = ""
+    """One line saying what it does, the title of its routes in the API reference (`/openapi.json`,
+    `/docs`); a test requires one."""
+    body_schema: Mapping[str, Any] | None = None
+    """The JSON schema of the body fields the gateway itself checks (`check_body`: required fields,
+    types), besides `model`, which the reference adds to every operation; `additionalProperties` stays
+    open, as every other field goes to the backend untouched. A `stream` property marks the operation
+    as streamed: its reference then lists the `text/event-stream` answer too. Built with the helpers
+    of `gateway/operations/schema.py`; a test requires one."""

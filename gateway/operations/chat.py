@@ -8,6 +8,7 @@ import msgspec
 
 from gateway.errors import InvalidRequest
 from gateway.operations.base import Operation, StreamProtocol
+from gateway.operations.schema import CHOICES, MAX_TOKENS, STREAM, STREAM_OPTIONS, array, body, string
 from gateway.parsing import type_error
 from gateway.token_bounds import TEMPLATE_TOKENS_PER_MESSAGE, TEMPLATE_TOKENS_PER_REQUEST, content_bytes
 
@@ -82,6 +83,27 @@ def _tokenize_prompt(payload: dict[str, Any]) -> dict[str, Any]:
     return {"messages": payload["messages"]}
 
 
+# What `_check_messages` verifies of each message.
+_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": string("`system`, `user`, `assistant`, `tool`..."),
+        "content": {"type": ["string", "array", "null"], "description": "A text or an array of parts."},
+    },
+    "additionalProperties": True,
+}
+_BODY = body(
+    required=("messages",),
+    messages=array("The conversation, oldest message first.", _MESSAGE, min_items=1),
+    max_tokens=MAX_TOKENS,
+    max_completion_tokens=MAX_TOKENS,
+    n=CHOICES,
+    stream=STREAM,
+    stream_options=STREAM_OPTIONS,
+)
+
+
 CHAT = Operation(
     value="chat",
     routes=("/v1/chat/completions",),
@@ -95,4 +117,6 @@ CHAT = Operation(
     stream_protocol=StreamProtocol.CHUNKS,
     tokenize_prompt=_tokenize_prompt,
     affinity_text=_affinity_text,
+    summary="Answer a conversation with the next message (OpenAI's Chat Completions).",
+    body_schema=_BODY,
 )

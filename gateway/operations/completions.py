@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.operations.base import Operation, StreamProtocol
+from gateway.operations.schema import CHOICES, MAX_TOKENS, STREAM, STREAM_OPTIONS, body, text_or_array
 from gateway.parsing import require_text_or_array
 from gateway.token_bounds import fields_token_bound
 
@@ -32,6 +33,16 @@ def _tokenize_prompt(payload: dict[str, Any]) -> dict[str, Any] | None:
     return {"prompt": prompt} if isinstance(prompt, str) else None
 
 
+_BODY = body(
+    required=("prompt",),
+    prompt=text_or_array("The text to continue, or token ids (or a batch of either)."),
+    max_tokens=MAX_TOKENS,
+    n=CHOICES,
+    stream=STREAM,
+    stream_options=STREAM_OPTIONS,
+)
+
+
 COMPLETIONS = Operation(
     value="completions",
     routes=("/v1/completions",),
@@ -45,4 +56,6 @@ COMPLETIONS = Operation(
     stream_protocol=StreamProtocol.CHUNKS,
     tokenize_prompt=_tokenize_prompt,
     affinity_text=_affinity_text,
+    summary="Continue a prompt (OpenAI's legacy Completions).",
+    body_schema=_BODY,
 )

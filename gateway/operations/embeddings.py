@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.operations.base import Operation
+from gateway.operations.schema import body, text_or_array
 from gateway.parsing import require_text_or_array
 from gateway.token_bounds import fields_token_bound, prompt_count
 
@@ -25,6 +26,9 @@ def _prompts(payload: dict[str, Any]) -> int:
     return prompt_count(payload.get("input"))
 
 
+_BODY = body(required=("input",), input=text_or_array("A text or token ids, or an array of them (a batch)."))
+
+
 EMBEDDINGS = Operation(
     value="embeddings",
     routes=("/v1/embeddings",),
@@ -34,4 +38,6 @@ EMBEDDINGS = Operation(
     genai_name="embeddings",
     pii_read_first=("input",),
     prompts=_prompts,
+    summary="Vectors representing each input (OpenAI's Embeddings).",
+    body_schema=_BODY,
 )

@@ -19,6 +19,7 @@ import msgspec
 
 from gateway.errors import InvalidRequest
 from gateway.operations.base import ErrorFormat, Operation, StreamProtocol, single_choice
+from gateway.operations.schema import MAX_TOKENS, STREAM, array, body, string
 from gateway.parsing import type_error
 from gateway.token_bounds import TEMPLATE_TOKENS_PER_MESSAGE, TEMPLATE_TOKENS_PER_REQUEST, content_bytes
 from gateway.usage import Usage, usage_object
@@ -177,6 +178,26 @@ def _affinity_text(payload: dict[str, Any], max_chars: int) -> str:
     return (system + "\n" + (first or ""))[:max_chars]
 
 
+# What `_check_conversation` verifies: the messages' roles and contents, and `system`.
+_CONTENT = {"type": ["string", "array"], "description": "A text, or an array of content blocks (objects)."}
+_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {"role": string("`user` or `assistant`."), "content": _CONTENT},
+    "additionalProperties": True,
+}
+_MESSAGES = array("The conversation, oldest message first.", _MESSAGE, min_items=1)
+_SYSTEM = {**_CONTENT, "description": "The system prompt: a text or an array of text blocks."}
+_MESSAGE_BODY = body(
+    required=("messages", "max_tokens"),
+    messages=_MESSAGES,
+    system=_SYSTEM,
+    max_tokens={**MAX_TOKENS, "description": "Most tokens to generate, reserved on the caller's budgets."},
+    stream=STREAM,
+)
+_COUNT_BODY = body(required=("messages",), messages=_MESSAGES, system=_SYSTEM)
+
+
 MESSAGES = Operation(
     value="messages",
     routes=("/v1/messages",),
@@ -196,6 +217,8 @@ MESSAGES = Operation(
     affinity_text=_affinity_text,
     error_format=ErrorFormat.ANTHROPIC,
     key_header=_KEY_HEADER,
+    summary="Answer a conversation with the next message (Anthropic's Messages API).",
+    body_schema=_MESSAGE_BODY,
 )
 
 COUNT_TOKENS = Operation(
@@ -210,4 +233,6 @@ COUNT_TOKENS = Operation(
     usage_in_answer=_count_usage,
     error_format=ErrorFormat.ANTHROPIC,
     key_header=_KEY_HEADER,
+    summary="Count the input tokens of a Messages request, without running the model.",
+    body_schema=_COUNT_BODY,  # no `stream`: a count is refused as a stream
 )

@@ -6,12 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import InvalidRequest
+from gateway.operations.schema import array, body, text_or_array
 from gateway.parsing import require_text_or_array, type_error
 from gateway.token_bounds import fields_token_bound, messages_token_bound, prompt_count
 
-__all__ = ["check_input_or_messages", "input_or_messages_bound", "input_or_messages_prompts"]
+__all__ = [
+    "INPUT_OR_MESSAGES",
+    "check_input_or_messages",
+    "input_or_messages_bound",
+    "input_or_messages_prompts",
+]
 
 _INPUT_FIELDS = ("input",)
+
+INPUT_OR_MESSAGES = body(
+    any_of=(("input",), ("messages",)),
+    input=text_or_array("A text or token ids, or an array of them (a batch)."),
+    messages=array("A chat conversation, encoded with the model's chat template.", min_items=1),
+)
+"""The body `check_input_or_messages` accepts."""
 
 
 def check_input_or_messages(payload: dict[str, Any]) -> None:

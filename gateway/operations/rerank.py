@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 from gateway.operations.base import Operation
+from gateway.operations.schema import body
 from gateway.parsing import type_error
 from gateway.token_bounds import content_bytes, pairs_token_bound, prompt_count
 
@@ -38,6 +39,19 @@ def _prompts(payload: dict[str, Any]) -> int:
     return prompt_count(payload.get("documents")) + 1  # a pair per document, or the query alone
 
 
+_BODY = body(
+    required=("query", "documents"),
+    query={
+        "type": ["string", "object"],
+        "description": 'A text, or vLLM\'s multimodal `{"content": [...]}`.',
+    },
+    documents={
+        "type": ["array", "object"],
+        "description": "The texts to order (or vLLM's multimodal object).",
+    },
+)
+
+
 RERANK = Operation(
     value="rerank",
     routes=("/v1/rerank", "/rerank", "/v2/rerank"),
@@ -47,4 +61,6 @@ RERANK = Operation(
     genai_name="rerank",  # no well-known GenAI value for it
     pii_read_first=("query", "documents"),
     prompts=_prompts,
+    summary="Order documents by their relevance to a query (Jina's and Cohere's rerank, as vLLM serves them).",
+    body_schema=_BODY,
 )

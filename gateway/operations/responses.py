@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.operations.base import Operation, StreamProtocol
+from gateway.operations.schema import MAX_TOKENS, STREAM, body, text_or_array
 from gateway.parsing import require_text_or_array
 from gateway.token_bounds import fields_token_bound
 
@@ -21,6 +22,14 @@ def _input_token_bound(payload: dict[str, Any]) -> int:
     return fields_token_bound(payload, _INPUT_FIELDS)
 
 
+_BODY = body(
+    required=("input",),
+    input=text_or_array("A text, or an array of input items (messages, tool outputs)."),
+    max_output_tokens=MAX_TOKENS,
+    stream=STREAM,
+)
+
+
 RESPONSES = Operation(
     value="responses",
     routes=("/v1/responses",),
@@ -33,4 +42,6 @@ RESPONSES = Operation(
     # vLLM's Responses API always reports usage in its terminal event; it has no `stream_options`.
     stream_usage_option=False,
     stream_protocol=StreamProtocol.RESPONSE_EVENTS,
+    summary="Generate a response to input items (OpenAI's Responses API).",
+    body_schema=_BODY,
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 from gateway.operations.base import Operation
+from gateway.operations.schema import body
 from gateway.parsing import type_error
 from gateway.token_bounds import content_bytes, pairs_token_bound, prompt_count
 
@@ -48,6 +49,19 @@ def _prompts(payload: dict[str, Any]) -> int:
     return prompt_count(payload.get(sides[0])) + prompt_count(payload.get(sides[1]))
 
 
+_SIDE = {"type": ["string", "array", "object"], "description": "One side: a text, or an array of them."}
+_BODY = body(
+    any_of=_SIDES,
+    text_1=_SIDE,
+    text_2=_SIDE,
+    queries=_SIDE,
+    documents=_SIDE,
+    items=_SIDE,
+    data_1=_SIDE,
+    data_2=_SIDE,
+)
+
+
 SCORE = Operation(
     value="score",
     routes=("/v1/score", "/score"),
@@ -57,4 +71,6 @@ SCORE = Operation(
     genai_name="score",  # no well-known GenAI value for it
     pii_read_first=("text_1", "text_2", "queries", "documents", "items", "data_1", "data_2"),
     prompts=_prompts,
+    summary="Similarity scores of pairs of texts (1:1, 1:N or N:N).",
+    body_schema=_BODY,
 )

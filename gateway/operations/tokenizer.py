@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 from gateway.operations.base import Operation
+from gateway.operations.schema import array, body, text_or_array
 from gateway.parsing import require_text_or_array, type_error
 from gateway.usage import Usage
 
@@ -44,6 +45,16 @@ def _no_usage(body: bytes) -> Usage | None:
     return None
 
 
+_TOKENIZE_BODY = body(
+    any_of=(("prompt",), ("messages",)),
+    prompt=text_or_array("The text to tokenize."),
+    messages=array("A chat conversation, tokenized as the model's chat template writes it."),
+)
+_DETOKENIZE_BODY = body(
+    required=("tokens",), tokens=array("The token ids to turn back into text.", {"type": "integer"})
+)
+
+
 TOKENIZE = Operation(
     value="tokenize",
     routes=("/tokenize",),
@@ -53,6 +64,8 @@ TOKENIZE = Operation(
     genai_name="tokenize",  # no well-known GenAI value for it
     pii_read_first=("prompt", "messages"),
     usage_in_answer=_no_usage,
+    summary="The model's token ids for a text or a conversation (not charged).",
+    body_schema=_TOKENIZE_BODY,
 )
 
 DETOKENIZE = Operation(
@@ -64,4 +77,6 @@ DETOKENIZE = Operation(
     genai_name="detokenize",  # no well-known GenAI value for it
     pii_read_first=("tokens",),
     usage_in_answer=_no_usage,
+    summary="The text of token ids (not charged).",
+    body_schema=_DETOKENIZE_BODY,
 )
