@@ -1,0 +1,143 @@
+"""Stored responses through the gateway: GET, cancel and previous_response_id reach the backend
+that holds the response, whatever the load; another department's response is unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import openai
+import pytest
+
+from tests.gateway.conftest import (
+    SOLO_MODEL,
+    RunningGateway,
+    gateway_config,
+    issue_key,
+    running_gateway,
+    running_simulator,
+    sim_stats,
+)
+
+
+@dataclass
+class Deployment:
+    sims: tuple[str, str]
+    running: RunningGateway
+    client: openai.OpenAI
+    other: openai.OpenAI
+    """A key of another department."""
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Deployment]:
+    with (
+        running_simulator(SOLO_MODEL, responses_store=True) as first,
+        running_simulator(SOLO_MODEL, responses_store=True) as second,
+        running_gateway([{"name": SOLO_MODEL, "backends": [{"url": first}, {"url": second}]}]) as running,
+    ):
+        config = running.state.config
+        other_key = issue_key(config, "other-department", "its-service")
+        with (
+            openai.OpenAI(base_url=running.v1, api_key=running.api_key, max_retries=0) as client,
+            openai.OpenAI(base_url=running.v1, api_key=other_key, max_retries=0) as other,
+        ):
+            yield Deployment((first, second), running, client, other)
+
+
+def _holder(deployment: Deployment, response_id: str) -> str:
+    """The simulator whose store holds the response (asked directly, not through the gateway)."""
+    holders = [
+        sim for sim in deployment.sims if httpx.get(f"{sim}/v1/responses/{response_id}").status_code == 200
+    ]
+    assert len(holders) == 1
+    return holders[0]
+
+
+def test_retrieve_reaches_the_backend_that_holds_the_response(deployment: Deployment) -> None:
+    client = deployment.client
+    created = [
+        client.responses.create(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8) for _ in range(4)
+    ]
+
+    for response in created:
+        retrieved = client.responses.retrieve(response.id)
+        assert retrieved.id == response.id
+        assert retrieved.output_text == response.output_text
+    # Least-loaded routing spread them: both backends hold some, yet every GET found its own.
+    assert {_holder(deployment, response.id) for response in created} == set(deployment.sims)
+
+
+def test_a_streamed_response_is_recorded_before_its_first_event(deployment: Deployment) -> None:
+    client = deployment.client
+    with client.responses.stream(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8) as stream:
+        for event in stream:
+            if event.type == "response.created":
+                # The id is already known to the gateway while the stream goes on.
+                assert client.responses.retrieve(event.response.id).id == event.response.id
+        final = stream.get_final_response()
+
+    assert client.responses.retrieve(final.id).status == "completed" or final.status == "incomplete"
+
+
+def test_previous_response_id_follows_its_backend(deployment: Deployment) -> None:
+    client = deployment.client
+    first = client.responses.create(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8)
+    holder = _holder(deployment, first.id)
+    before = sim_stats(holder)["requests"]
+
+    follow_ups = [
+        client.responses.create(
+            model=SOLO_MODEL, input="Et ensuite ?", previous_response_id=first.id, max_output_tokens=8
+        )
+        for _ in range(3)
+    ]
+
+    assert all(reply.previous_response_id == first.id for reply in follow_ups)
+    assert sim_stats(holder)["requests"] - before == 3
+
+
+def test_cancel_is_relayed_from_the_holding_backend(deployment: Deployment) -> None:
+    client = deployment.client
+    created = client.responses.create(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8)
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.cancel(created.id)
+
+    assert "Cannot cancel a synchronous response." in str(refused.value)
+
+
+def test_unknown_and_other_departments_responses_are_the_same_404(deployment: Deployment) -> None:
+    created = deployment.client.responses.create(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8)
+
+    with pytest.raises(openai.NotFoundError) as theirs:
+        deployment.other.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError) as unknown:
+        deployment.other.responses.retrieve("resp_0000000000000000")
+    with pytest.raises(openai.NotFoundError):
+        deployment.other.responses.cancel(created.id)
+    with pytest.raises(openai.NotFoundError):
+        deployment.other.responses.create(
+            model=SOLO_MODEL, input="Et ensuite ?", previous_response_id=created.id, max_output_tokens=8
+        )
+
+    assert isinstance(theirs.value.body, dict) and isinstance(unknown.value.body, dict)
+    assert theirs.value.body["message"] == f"Response with id '{created.id}' not found."
+    assert {**theirs.value.body, "message": ""} == {**unknown.value.body, "message": ""}
+
+
+def test_ids_that_are_no_response_ids_never_reach_a_backend(deployment: Deployment) -> None:
+    headers = {"authorization": f"Bearer {deployment.running.api_key}"}
+    answer = httpx.get(f"{deployment.running.url}/v1/responses/resp%3Fx%3D1", headers=headers)
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "response_not_found"
+
+
+def test_the_ttl_is_configurable() -> None:
+    config = gateway_config(
+        [{"name": SOLO_MODEL, "backends": [{"url": "http://127.0.0.1:1"}]}],
+        responses={"sticky_ttl_seconds": 120},
+    )
+    assert config.responses.sticky_ttl_seconds == 120
