@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS response_homes (
 CREATE INDEX IF NOT EXISTS response_homes_expiry ON response_homes (expires)
 """
 _VERSION = 1
-# Expired rows are deleted every this many records, so that the file stops growing without a timer.
+# Expired rows are deleted every this many records, so that the file stops growing without a timer,
+# and once when the file is opened: a process restarted before its thousandth record purges too.
 _PURGE_EVERY = 1000
 
 
@@ -53,7 +54,13 @@ class EmbeddedResponseHomes:
         except _Unavailable as exc:
             thread.shutdown(wait=False)
             raise ResponseStoreUnavailable() from exc
-        return cls(connection, thread)
+        homes = cls(connection, thread)
+        try:
+            await homes._run(homes._purge)
+        except BaseException:
+            await homes.close()
+            raise
+        return homes
 
     async def record(self, response_id: str, home: ResponseHome, ttl: int) -> None:
         self._recorded += 1
@@ -66,7 +73,11 @@ class EmbeddedResponseHomes:
             (response_id, home, expires),
         )
         if purge:
-            self._connection.execute("DELETE FROM response_homes WHERE expires <= ?", (time.time(),))
+            self._purge()
+
+    def _purge(self) -> None:
+        # The expiry index makes this a range delete, however many rows are still alive.
+        self._connection.execute("DELETE FROM response_homes WHERE expires <= ?", (time.time(),))
 
     async def find(self, response_id: str) -> ResponseHome | None:
         raw = await self._run(self._find, response_id)

@@ -3,13 +3,19 @@ that holds the response, whatever the load; another department's response is unk
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from gateway.stored_responses import ResponseHome, ResponsesConfig, embedded
+from gateway.stored_responses.embedded import EmbeddedResponseHomes
 from tests.gateway.conftest import (
     SOLO_MODEL,
     RunningGateway,
@@ -19,6 +25,7 @@ from tests.gateway.conftest import (
     running_simulator,
     sim_stats,
 )
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -141,3 +148,56 @@ def test_the_ttl_is_configurable() -> None:
         responses={"sticky_ttl_seconds": 120},
     )
     assert config.responses.sticky_ttl_seconds == 120
+
+
+def test_the_embedded_store_forgets_a_response_after_the_ttl() -> None:
+    # Built without validation: the configuration refuses less than a minute, too long for a test.
+    responses = ResponsesConfig.model_construct(sticky_ttl_seconds=1)
+    with (
+        running_simulator(SOLO_MODEL, responses_store=True) as sim,
+        running_gateway([{"name": SOLO_MODEL, "backends": [{"url": sim}]}], responses=responses) as running,
+        openai.OpenAI(base_url=running.v1, api_key=running.api_key, max_retries=0) as client,
+    ):
+        created = client.responses.create(model=SOLO_MODEL, input="Bonjour", max_output_tokens=8)
+
+        def forgotten() -> bool:
+            answer = httpx.get(f"{running.v1}/responses/{created.id}", headers=running.headers, timeout=5)
+            return answer.status_code == 404
+
+        assert wait_for(forgotten, seconds=10, interval=0.2), "the record outlived its TTL"
+        assert httpx.get(f"{sim}/v1/responses/{created.id}").status_code == 200
+
+
+def _rows(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM response_homes").fetchone()
+    return int(count)
+
+
+def test_the_embedded_store_deletes_expired_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "gateway.responses.db"
+    home = ResponseHome("http://127.0.0.1:1", SOLO_MODEL, "dgfip", "assistant-courrier")
+    monkeypatch.setattr(embedded, "_PURGE_EVERY", 10)
+
+    async def record_expired(count: int) -> None:
+        homes = await EmbeddedResponseHomes.open(path)
+        try:
+            for index in range(count):
+                await homes.record(f"resp_{index}", home, 0)  # expired as soon as written
+            await homes.record("resp_alive", home, 3600)
+            # Expired but not purged yet: not returned all the same.
+            assert await homes.find(f"resp_{count - 1}") is None
+            assert await homes.find("resp_alive") == home
+        finally:
+            await homes.close()
+
+    asyncio.run(record_expired(25))
+    # Purged at the 10th and 20th records: only the last few expired rows and the live one remain.
+    assert _rows(path) == 6
+
+    async def reopen() -> None:
+        await (await EmbeddedResponseHomes.open(path)).close()
+
+    asyncio.run(reopen())
+    # Opening purges too: a process restarted before its next purge does not keep expired rows.
+    assert _rows(path) == 1
