@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,3 +201,58 @@ def test_the_embedded_store_deletes_expired_rows(tmp_path: Path, monkeypatch: py
     asyncio.run(reopen())
     # Opening purges too: a process restarted before its next purge does not keep expired rows.
     assert _rows(path) == 1
+
+
+def test_a_holding_backend_that_is_down_is_a_503_and_no_other_is_tried() -> None:
+    with (
+        ExitStack() as first_sim,
+        ExitStack() as second_sim,
+    ):
+        sims = {
+            first_sim.enter_context(running_simulator(SOLO_MODEL, responses_store=True)): first_sim,
+            second_sim.enter_context(running_simulator(SOLO_MODEL, responses_store=True)): second_sim,
+        }
+        models = [{"name": SOLO_MODEL, "backends": [{"url": sim} for sim in sims]}]
+        with running_gateway(models) as running:
+            headers = running.headers
+            created = httpx.post(
+                f"{running.v1}/responses",
+                json={"model": SOLO_MODEL, "input": "Bonjour", "max_output_tokens": 8},
+                headers=headers,
+                timeout=10,
+            ).json()
+            holder = next(sim for sim in sims if httpx.get(f"{sim}/v1/responses/{created['id']}").is_success)
+            other = next(sim for sim in sims if sim != holder)
+            sims[holder].close()  # the holder stops; its port is closed
+            before = sim_stats(other)["requests"]
+
+            retrieved = httpx.get(f"{running.v1}/responses/{created['id']}", headers=headers, timeout=10)
+            cancelled = httpx.post(
+                f"{running.v1}/responses/{created['id']}/cancel", headers=headers, timeout=10
+            )
+            continued = httpx.post(
+                f"{running.v1}/responses",
+                json={
+                    "model": SOLO_MODEL,
+                    "input": "Et ensuite ?",
+                    "previous_response_id": created["id"],
+                    "max_output_tokens": 8,
+                },
+                headers=headers,
+                timeout=10,
+            )
+            # While a response that names no stored response still reaches the backend that is up.
+            fresh = httpx.post(
+                f"{running.v1}/responses",
+                json={"model": SOLO_MODEL, "input": "Bonjour", "max_output_tokens": 8},
+                headers=headers,
+                timeout=10,
+            )
+
+            for answer in (retrieved, cancelled, continued):
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["error"]["code"] == "backend_unavailable"
+                assert int(answer.headers["retry-after"]) > 0
+            assert fresh.status_code == 200
+            # The one request the other backend saw is the fresh one: the others were never sent to it.
+            assert sim_stats(other)["requests"] - before == 1
