@@ -21,6 +21,7 @@ from gateway.error_handlers import handle_gateway_error, handle_http_exception, 
 from gateway.errors import GatewayError
 from gateway.routes import ROUTES
 from gateway.state import Gateway
+from gateway.stored_responses.routes import STORED_RESPONSE_ROUTES
 from gateway.telemetry import metrics_routes
 from gateway.worker import running_worker
 
@@ -52,6 +53,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             *ROUTES,
+            *STORED_RESPONSE_ROUTES,
             admin_router(),
             *metrics_routes(gateway.metrics, config.metrics),
             *api_docs_routes(config.server.api_docs),

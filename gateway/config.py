@@ -35,6 +35,7 @@ from gateway.parsing import MODEL_NAME_MAX_CHARS
 from gateway.pii.settings import PiiConfig
 from gateway.quotas.settings import QuotaConfig
 from gateway.storage import StoreConfig
+from gateway.stored_responses.settings import ResponsesConfig
 from gateway.telemetry.settings import MetricsConfig
 from gateway.telemetry.tracing import TracingConfig
 
@@ -286,6 +287,7 @@ class GatewayConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     audit: AuditConfig = AuditConfig()
     console: ConsoleConfig = ConsoleConfig()
+    responses: ResponsesConfig = ResponsesConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:

@@ -19,6 +19,7 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── UnknownRoute               404  invalid_request_error  unknown_url                 no such route
     ├── KeyNotFound                404  invalid_request_error  key_not_found               admin API
     ├── RequestNotFound            404  invalid_request_error  request_not_found           no audit record
+    ├── ResponseNotFound           404  invalid_request_error  response_not_found          or another's
     ├── MethodNotAllowed           405  invalid_request_error  method_not_allowed          other method
     ├── RequestTimeout             408  invalid_request_error  request_timeout             request too slow
     ├── PayloadTooLarge            413  invalid_request_error  request_too_large           body too large
@@ -39,10 +40,12 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── BackendUnavailable         503  server_error           backend_unavailable         no healthy backend
     ├── AuthenticationUnavailable  503  server_error           authentication_unavailable  key store down
     ├── QuotaUnavailable           503  server_error           quota_unavailable           quota store down
+    ├── ResponseStoreUnavailable   503  server_error           response_store_unavailable  homes unreadable
     └── UpstreamTimeout            504  server_error           upstream_timeout            backend too slow
 
 The classes live next to what raises them: errors.py, gateway/identity/errors.py,
-gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin/errors.py.
+gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin/errors.py,
+gateway/stored_responses/errors.py.
 The console answers HTML pages of its own instead (gateway/console/render.py).
 """
 

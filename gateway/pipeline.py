@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response
@@ -48,6 +49,7 @@ from gateway.quotas.pricing import Pricing
 from gateway.request_context import attach_context
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
+from gateway.stored_responses.sticky import StickyResponses
 from gateway.telemetry import genai
 from gateway.telemetry.facts import UNKNOWN_MODEL, RequestFacts
 from gateway.telemetry.observer import Observer
@@ -97,8 +99,11 @@ class Pipeline:
         max_choices: int,
         pricing: Pricing,
         background: BackgroundWork,
+        sticky: StickyResponses | None = None,
     ) -> None:
         self._pools = pools
+        # Stored responses: `previous_response_id` goes to the backend that holds it; ids are recorded.
+        self._sticky = sticky
         self._max_choices = max_choices
         self._redactor = redactor
         self._observer = observer or Observer()
@@ -206,6 +211,9 @@ class Pipeline:
             # After authorization: what a model serves is told only to callers allowed to use it
             # (others get the 403 they would get for any operation), as `GET /v1/models` does.
             raise operation_not_supported(parsed.model, operation)
+        pinned = None
+        if self._sticky is not None:
+            pinned = await self._sticky.previous_backend(operation.value, parsed.payload, principal, pool)
 
         restorer: PlaceholderRestorer | None = None
         if self._redactor is not None:
@@ -224,6 +232,7 @@ class Pipeline:
             charge, added = await self._quotas.reserve(principal, parsed, pool)
         exchange = Exchange(facts, principal, parsed, pool, charge, added)
         exchange.restorer = restorer
+        exchange.pinned = pinned
         return exchange
 
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
@@ -243,8 +252,10 @@ class Pipeline:
             if trace.traced
             else _UNTRACED
         )
+        sticky = self._sticky
+        keeps = sticky is not None and sticky.keeps(parsed.operation.value, parsed.payload)
         reply = await self._forwarder.open(
-            pool,
+            pool if exchange.pinned is None else pool.pinned_to(exchange.pinned),
             parsed.operation.upstream_path,
             parsed.upstream_body(exchange.added),
             affinity=affinity,
@@ -280,8 +291,11 @@ class Pipeline:
                 protocol=parsed.operation.stream_protocol,
                 read_usage=parsed.operation.usage_in_stream,
             )
+            events: AsyncIterator[bytes] = relay
+            if keeps and sticky is not None:
+                events = sticky.recording(relay, parsed.model, exchange.principal, reply.backend)
             return Stream(
-                relay,
+                events,
                 media_type="text/event-stream",
                 headers={**_SSE_HEADERS, **exchange.response_headers},
                 background=BackgroundTask(self._finish_stream, exchange, relay),
@@ -295,6 +309,9 @@ class Pipeline:
             # configured capabilities say it. The backend answered, so it stays in service.
             raise operation_not_supported(parsed.model, parsed.operation)
         usage = reply.usage
+        if keeps and status == 200 and sticky is not None:
+            # Before the answer leaves: its id must be known by the time the client can ask for it.
+            await sticky.record_answer(content, parsed.model, exchange.principal, reply.backend)
         if exchange.restorer is not None:
             with trace.step("restore"):
                 content = exchange.restorer.restore_body(content)
@@ -384,6 +401,7 @@ class Exchange:
         "charge",
         "facts",
         "parsed",
+        "pinned",
         "pool",
         "principal",
         "reply",
@@ -407,6 +425,8 @@ class Exchange:
         self.charge = charge
         self.added = added
         self.backend: Backend | None = None
+        # The only backend that may answer (it holds the request's previous response), if any.
+        self.pinned: Backend | None = None
         self.reply: UpstreamReply | None = None
         # What restores this request's placeholders in the answer, when values were pseudonymized.
         self.restorer: PlaceholderRestorer | None = None

@@ -38,6 +38,8 @@ from gateway.quotas import open_ledger
 from gateway.quotas.pricing import Pricing
 from gateway.routing import HealthMonitor
 from gateway.state import AnyRequest, Gateway
+from gateway.stored_responses.factory import open_response_homes
+from gateway.stored_responses.sticky import StickyResponses
 from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import Tracing
 from gateway.telemetry.tracing import build_tracing
@@ -61,6 +63,9 @@ class Worker:
     redactor: Redactor | None
     tracer_provider: TracerProvider | None
     pipeline: Pipeline
+    forwarder: Forwarder
+    observer: Observer
+    sticky_responses: StickyResponses
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""
@@ -128,6 +133,10 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
                 trust_incoming=config.tracing.trust_incoming_traceparent,
                 record_content=config.tracing.record_content,
             )
+        response_homes = await open_response_homes(config.store)
+        stack.push_async_callback(response_homes.close)
+        sticky = StickyResponses(response_homes, config.responses.sticky_ttl_seconds)
+        observer = Observer(request_tracing, audit, gateway.metrics)
         forwarder = Forwarder(
             client, transport, config.health, max_response_bytes=config.upstream.max_response_bytes
         )
@@ -139,10 +148,11 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             forwarder,
             recorder,
             redactor,
-            Observer(request_tracing, audit, gateway.metrics),
+            observer,
             max_choices=config.server.max_choices,
             pricing=Pricing(config.quotas),
             background=background,
+            sticky=sticky,
         )
         yield Worker(
             gateway,
@@ -155,4 +165,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             redactor,
             tracer_provider,
             pipeline,
+            forwarder,
+            observer,
+            sticky,
         )

@@ -137,20 +137,31 @@ class SimulatorApp:
 
     def _stored_response_route(self, path: str) -> dict[str, Handler] | None:
         """``GET /v1/responses/{id}`` and ``POST /v1/responses/{id}/cancel``: registered with the
-        Responses API, but vLLM stores no response by default, so every id is unknown."""
+        Responses API; they answer from this server's store (empty unless the store is enabled)."""
         if not self.settings.models or not path.startswith("/v1/responses/"):
             return None
         response_id, _, rest = path.removeprefix("/v1/responses/").partition("/")
         if not response_id or rest not in ("", "cancel"):
             return None
-        error = errors.openai_error(
-            404, f"Response with id '{response_id}' not found.", "invalid_request_error", "response_id"
-        )
+        stored = self.engine.stored_responses
 
-        async def unknown_response(scope: Scope, receive: Receive, send: Send) -> None:
-            await send_response(send, error.status, error.body)
+        async def retrieve(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                response = stored.require(response_id)
+            except errors.SimulatorHTTPError as error:
+                await send_response(send, error.status, error.body)
+                return
+            await send_response(send, 200, msgspec.json.encode(response))
 
-        return {"POST" if rest else "GET": unknown_response}
+        async def cancel(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                response = await stored.cancel(response_id)
+            except errors.SimulatorHTTPError as error:
+                await send_response(send, error.status, error.body)
+                return
+            await send_response(send, 200, msgspec.json.encode(response))
+
+        return {"POST": cancel} if rest else {"GET": retrieve}
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:

@@ -16,6 +16,7 @@ from backends.simulator import errors
 from backends.simulator.asgi import DisconnectWatch
 from backends.simulator.metrics import EngineMetrics
 from backends.simulator.prefix_cache import PrefixCache
+from backends.simulator.responses_store import StoredResponses
 from backends.simulator.scheduler import QueueFullError, Scheduler
 from backends.simulator.settings import SimulatorSettings
 from backends.simulator.tokenizer import Tokenizer
@@ -90,6 +91,7 @@ class Engine:
             legacy_names=settings.legacy_metric_names,
         )
         self.prefix_cache = PrefixCache()
+        self.stored_responses = StoredResponses(settings.responses_store)
         self.stats = SimulatorStats()
         self.dead = False
         self.in_flight = 0

@@ -1,4 +1,8 @@
-"""``POST /v1/responses``: the OpenAI Responses API as vLLM 0.32 serves it (no stored responses).
+"""``POST /v1/responses``: the OpenAI Responses API as vLLM 0.32 serves it.
+
+With ``--enable-responses-store`` (vLLM's ``VLLM_ENABLE_RESPONSES_API_STORE=1``) answers asked with
+``store`` are kept (``responses_store.py``), ``previous_response_id`` must name one of them, and a
+non-streamed ``background`` request answers ``queued`` at once and runs on its own.
 
 The simulated server behaves like vLLM started with ``--enable-auto-tool-choice`` and a tool parser:
 answers go through the parser, so an empty answer has no output item at all, and a function call is
@@ -9,6 +13,7 @@ cut the answer: the response it carries then says ``incomplete``); there is no `
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
@@ -44,6 +49,7 @@ from backends.simulator.responses_protocol import (
     input_messages,
     last_user_input,
 )
+from backends.simulator.responses_store import response_not_found
 from backends.simulator.serving import (
     HTTPRequest,
     check_engine_alive,
@@ -65,6 +71,9 @@ MIN_TEMPERATURE = 0.01
 GREEDY_TEMPERATURE = 1e-5
 """Below this vLLM samples greedily and resets ``top_p`` to 1.0."""
 
+BACKGROUND_STREAM_UNSIMULATED = (
+    "The simulator does not replay background streams; send background requests without `stream`."
+)
 BACKGROUND_UNSUPPORTED = (
     "This vLLM engine does not support `store=True` and therefore does not support the background "
     "mode. To enable these features, set the environment variable `VLLM_ENABLE_RESPONSES_API_STORE=1` "
@@ -111,7 +120,9 @@ async def serve_responses(engine: Engine, http: HTTPRequest) -> None:
     )
     if admission is None:
         return
-    if plan.request.stream:
+    if plan.request.background:
+        await _start_in_background(engine, http, plan, admission)
+    elif plan.request.stream:
         await stream_answer(
             engine,
             http,
@@ -130,18 +141,16 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
     request = decode_request(http.body, ResponsesRequest)
     check_responses_request(request)
     model = resolve_model(engine, request.model, "generation")
-    if request.background:
+    stored = engine.stored_responses
+    if request.background and not stored.enabled:
         # vLLM keeps no responses unless VLLM_ENABLE_RESPONSES_API_STORE is set, so it cannot run one later.
         raise errors.openai_error(400, BACKGROUND_UNSUPPORTED, "invalid_request_error", "background")
+    if request.background and request.stream:
+        raise errors.openai_error(400, BACKGROUND_STREAM_UNSIMULATED, "invalid_request_error", "background")
     check_engine_alive(engine)
-    if request.previous_response_id is not None:
-        # Nothing is ever stored, so no earlier response can be found.
-        raise errors.openai_error(
-            404,
-            f"Response with id '{request.previous_response_id}' not found.",
-            "invalid_request_error",
-            "response_id",
-        )
+    if request.previous_response_id is not None and stored.get(request.previous_response_id) is None:
+        # Only this server's store is asked: a response kept by another server is unknown here.
+        raise response_not_found(request.previous_response_id)
     tools = function_tools(request)
     prompt = render_chat_prompt(input_messages(request), tools)
     errors.check_prompt_characters(prompt, settings.max_model_len)
@@ -278,7 +287,42 @@ async def _respond(engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admis
     engine.first_token(admission, at=time.monotonic() - decode_time)
     engine.finish(admission, finish_reasons=[plan.answer.finish_reason], tokens_per_choice=[tokens])
     body = plan.head.render(plan.status, _output_items(plan), _usage(plan, admission))
+    if engine.stored_responses.keeps(plan.request.store):
+        engine.stored_responses.keep(body)
     await send_response(http.send, 200, encode_json(body))
+
+
+async def _start_in_background(
+    engine: Engine, http: HTTPRequest, plan: ResponsesPlan, admission: Admission
+) -> None:
+    """Answer the ``queued`` response at once and generate on a task of its own, as vLLM does: the
+    finished response replaces the queued one in the store unless it was cancelled meanwhile."""
+    queued = plan.head.render("queued", [], None)
+    stored = engine.stored_responses
+    stored.keep(queued)
+    task = asyncio.get_running_loop().create_task(_generate_in_background(engine, plan, admission))
+    stored.run_in_background(plan.head.response_id, task)
+    await send_response(http.send, 200, encode_json(queued))
+
+
+async def _generate_in_background(engine: Engine, plan: ResponsesPlan, admission: Admission) -> None:
+    tokens = plan.answer.num_tokens
+    decode_time = admission.inter_token_latency * max(tokens - 1, 0)
+    try:
+        # Nobody waits on the connection: a cancel (the task cancelled) is the only way to stop it.
+        await asyncio.sleep(admission.time_to_first_token + decode_time)
+    except asyncio.CancelledError:
+        engine.abort(admission, generated_tokens=0)
+        raise
+    if engine.is_dead():
+        engine.fail(admission)
+        failed = engine.stored_responses.get(plan.head.response_id)
+        if failed is not None and failed["status"] not in ("completed", "cancelled"):
+            failed["status"] = "failed"
+        return
+    engine.first_token(admission, at=time.monotonic() - decode_time)
+    engine.finish(admission, finish_reasons=[plan.answer.finish_reason], tokens_per_choice=[tokens])
+    engine.stored_responses.keep(plan.head.render(plan.status, _output_items(plan), _usage(plan, admission)))
 
 
 class ResponseStreamEvents:
@@ -296,6 +340,7 @@ class ResponseStreamEvents:
     def __init__(self, engine: Engine, plan: ResponsesPlan, admission: Admission) -> None:
         self._plan = plan
         self._admission = admission
+        self._stored = engine.stored_responses
         self._events = ResponseEvents()
         self._call = plan.answer.tool_call
         self._pieces = plan.answer.pieces
@@ -353,6 +398,9 @@ class ResponseStreamEvents:
             item, closing = self._close_item()
             output.append(item)
         final = plan.head.render(plan.status, output, _usage(plan, self._admission))
+        if self._stored.keeps(plan.request.store):
+            # Kept before the last event leaves, so a GET right after the stream finds it.
+            self._stored.keep(final)
         return [*closing, self._events.response_event("response.completed", final)]
 
     def _close_item(self) -> tuple[dict[str, Any], list[bytes]]:

@@ -58,6 +58,11 @@ class ModelPool:
                 return length
         return None
 
+    def pinned_to(self, backend: Backend) -> ModelPool:
+        """This model on one backend only: for a request that only that backend can answer (it holds
+        the stored response the request names). No retry elsewhere, and its health still applies."""
+        return ModelPool(self.config, [backend])
+
     def has_available(self) -> bool:
         now = monotonic()
         return any(backend.available(now) for backend in self.backends)

@@ -209,6 +209,7 @@ class Forwarder:
         trace: AnyTrace = NO_TRACE,
         span: tuple[str, dict[str, Any]] = ("", {}),
         record_content: bool = False,
+        method: str = "POST",
     ) -> UpstreamReply:
         """Send to the best backend; on connection errors, 5xx or queue-full, try the next one.
 
@@ -236,7 +237,9 @@ class Forwarder:
                 if backend is None:
                     break
                 tried.append(backend)
-                reply = await self._attempt(backend, path, body, headers, deadlines, pool.name, len(tried))
+                reply = await self._attempt(
+                    backend, path, body, headers, deadlines, pool.name, len(tried), method
+                )
                 if reply is None:
                     continue
                 if reply.response.status_code < 500 or reply.response.status_code == _NOT_IMPLEMENTED:
@@ -271,6 +274,7 @@ class Forwarder:
         deadlines: dict[str, float],
         model: str,
         attempt: int,
+        method: str = "POST",
     ) -> UpstreamReply | None:
         """One try on one backend: its reply, or None when the next backend should be tried."""
         if backend.auth_header is not None:
@@ -279,7 +283,7 @@ class Forwarder:
         if url is None:
             # Parsed once per backend and operation: httpx parses a string URL on every request.
             url = self._urls[backend.url, path] = httpx.URL(backend.url + path)
-        request = httpx.Request("POST", url, content=body, headers=headers, extensions={"timeout": deadlines})
+        request = httpx.Request(method, url, content=body, headers=headers, extensions={"timeout": deadlines})
         backend.in_flight += 1
         try:
             response = await self._transport.handle_async_request(request)

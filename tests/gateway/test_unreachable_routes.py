@@ -37,8 +37,8 @@ VLLM_ONLY_ROUTES = (
     "/kv_event_sources",
     "/generative_scoring",
     "/v1/systemone",
-    "/v1/responses/resp_1/cancel",
 )
+# `/v1/responses/{id}` and its `/cancel` are the gateway's own routes now (tests/gateway/test_stored_responses.py).
 
 
 @pytest.mark.parametrize("path", VLLM_ONLY_ROUTES)
