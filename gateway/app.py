@@ -18,7 +18,7 @@ from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
 from gateway.error_handlers import handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.errors import GatewayError
-from gateway.routes import ROUTES
+from gateway.routes import ROUTES, upload_router
 from gateway.state import Gateway
 from gateway.telemetry import metrics_routes
 from gateway.worker import running_worker
@@ -49,7 +49,12 @@ def create_app(
     # Start-up hooks run once the lifespan has entered, that is with the worker started.
     on_startup: list[Callable[[], object]] = [freeze_startup_heap] if server_process else []
     return Litestar(
-        route_handlers=[*ROUTES, admin_router(), *metrics_routes(gateway.metrics, config.metrics)],
+        route_handlers=[
+            *ROUTES,
+            upload_router(config.server.max_audio_bytes),
+            admin_router(),
+            *metrics_routes(gateway.metrics, config.metrics),
+        ],
         lifespan=[lifespan],
         on_startup=on_startup,
         exception_handlers={

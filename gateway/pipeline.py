@@ -95,11 +95,13 @@ class Pipeline:
         observer: Observer | None = None,
         *,
         max_choices: int,
+        max_file_bytes: int = 25 * 1024 * 1024,
         pricing: Pricing,
         background: BackgroundWork,
     ) -> None:
         self._pools = pools
         self._max_choices = max_choices
+        self._max_file_bytes = max_file_bytes
         self._redactor = redactor
         self._observer = observer or Observer()
         self._authenticator = authenticator
@@ -182,7 +184,13 @@ class Pipeline:
             principal.key_id,
         )
         facts.model = UNKNOWN_MODEL  # until the request names a configured model
-        parsed = parse_request(operation, await request.body(), max_choices=self._max_choices)
+        parsed = parse_request(
+            operation,
+            await request.body(),
+            max_choices=self._max_choices,
+            content_type=request.headers.get("content-type", ""),
+            max_file_bytes=self._max_file_bytes,
+        )
         pool = self._pools.get(parsed.model)
         if pool is None:
             # Before authorization, so that made-up model names cannot fill the decision cache.
@@ -229,7 +237,7 @@ class Pipeline:
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
         parsed, pool = exchange.parsed, exchange.pool
         upstream_headers = {
-            "content-type": "application/json",
+            "content-type": parsed.content_type,
             "accept-encoding": "identity",
             "x-request-id": exchange.facts.request_id,
         }

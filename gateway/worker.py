@@ -141,6 +141,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             redactor,
             Observer(request_tracing, audit, gateway.metrics),
             max_choices=config.server.max_choices,
+            max_file_bytes=config.server.max_audio_bytes,
             pricing=Pricing(config.quotas),
             background=background,
         )

@@ -122,6 +122,10 @@ class Operation:
     prefix cache again; "" when there is none."""
     error_format: ErrorFormat = ErrorFormat.OPENAI
     """The shape of every error its routes answer, the gateway's own and the backend's alike."""
+    multipart: bool = False
+    """Its body is a `multipart/form-data` upload (audio), not JSON: `parse_request` reads the form's
+    text fields as the payload, requires its `file` (audio, at most `server.max_audio_bytes`), and the
+    form goes upstream as received, only the fields the gateway changed encoded again."""
     key_header: str | None = None
     """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
     `Authorization` header; None: only `Authorization: Bearer <key>`."""

@@ -186,7 +186,7 @@ class Redactor:
             slot.replace(_encode(document).decode())
         payload = parsed.payload
         restorer = PlaceholderRestorer(pseudonyms.originals) if pseudonyms else None
-        return Redaction(ParsedRequest(parsed.operation, _encode(payload), payload), counts, restorer)
+        return Redaction(parsed.with_payload(payload), counts, restorer)
 
 
 def _replaced(text: str, findings: list[Finding], treatment: Treatment, pseudonyms: Pseudonyms | None) -> str:
