@@ -61,8 +61,12 @@ class ParsedRequest:
         self.form = form
         self.model: str = payload["model"]
         self.stream: bool = bool(payload.get("stream"))
-        options = payload.get("stream_options")
-        self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if form is None:
+            options = payload.get("stream_options")
+            self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        else:  # a form says it with a field of its own, a word
+            wanted = payload.get("stream_include_usage")
+            self.client_wants_usage = isinstance(wanted, str) and wanted.strip().lower() == "true"
 
     @property
     def content_type(self) -> str:
@@ -86,8 +90,8 @@ class ParsedRequest:
         body encoded again.
         """
         fields = dict(added) if added else {}
-        if self.form is not None:  # nothing is added to an upload: the form goes as the PII step left it
-            return self.raw
+        if self.form is not None:
+            return self._upload_body()
         if self.stream and self.operation.stream_usage_option and not self.client_wants_usage:
             if "stream_options" in self.payload:
                 payload = {**self.payload, **fields}
@@ -104,6 +108,16 @@ class ParsedRequest:
             return msgspec.json.encode({**self.payload, **fields})
         end = self.raw.rstrip().rfind(b"}")
         return self.raw[:end] + b"," + msgspec.json.encode(fields)[1:]
+
+    def _upload_body(self) -> bytes:
+        """The form as the PII step left it; a stream also asks for its usage chunk
+        (`stream_include_usage`), the file's bytes and the boundary unchanged."""
+        assert self.form is not None
+        if not (self.stream and self.operation.stream_usage_option and not self.client_wants_usage):
+            return self.raw
+        if "stream_include_usage" in self.payload:  # the client's own `false`: replaced, not repeated
+            return self.form.encode({**self.payload, "stream_include_usage": "true"})
+        return self.form.encode(self.payload, added={"stream_include_usage": "true"})
 
 
 def type_error(field: str, expected: str, value: object) -> InvalidRequest:

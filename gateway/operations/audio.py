@@ -34,6 +34,7 @@ TRANSCRIPTIONS = Operation(
     genai_name="transcription",
     pii_read_first=_PROMPT_FIELDS,
     choices=single_choice,
+    stream_usage_option=True,
     multipart=True,
 )
 
@@ -46,5 +47,6 @@ TRANSLATIONS = Operation(
     genai_name="translation",
     pii_read_first=_PROMPT_FIELDS,
     choices=single_choice,
+    stream_usage_option=True,
     multipart=True,
 )

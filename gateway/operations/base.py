@@ -104,7 +104,8 @@ class Operation:
     """The field that bounds its output (`max_tokens`, `max_output_tokens`), added when the client
     gave none; None for an operation that generates nothing (no output is reserved or charged)."""
     stream_usage_option: bool = False
-    """Whether vLLM understands `stream_options.include_usage` (asked for on every stream)."""
+    """Whether vLLM understands `stream_options.include_usage` (a form's `stream_include_usage`): asked
+    for on every stream, so that the stream ends with the usage the request is charged."""
     stream_protocol: StreamProtocol = StreamProtocol.CHUNKS
     choices: Callable[[Payload], int] = requested_choices
     """How many answers one request generates (output reservation, a cut stream's charge)."""

@@ -150,3 +150,36 @@ def test_prompt_is_masked_before_the_backend(served: Served) -> None:
     reply = served.upload(audio_samples.wav(1.0), prompt=f"Courriel de {EMAIL}")
     assert reply.status_code == 200, reply.text
     assert EMAIL not in last_request(served.sim)["body"]
+
+
+def _events(body: str) -> list[str]:
+    return [line.removeprefix("data: ") for line in body.split("\n\n") if line.startswith("data: ")]
+
+
+def test_sdk_streams_a_transcription_and_the_gateway_asks_for_its_usage(
+    served: Served, wav_file: Path
+) -> None:
+    with served.sdk() as sdk, wav_file.open("rb") as audio:
+        events = list(sdk.audio.transcriptions.create(file=audio, model=WHISPER, stream=True))
+    assert events
+    # The gateway asked for the usage chunk (to meter the stream) and took it out again.
+    assert 'name="stream_include_usage"\r\n\r\ntrue' in last_request(served.sim)["body"]
+    assert all(getattr(event, "usage", None) is None for event in events)
+
+
+def test_a_stream_keeps_its_usage_chunk_when_the_client_asked(served: Served) -> None:
+    reply = served.upload(audio_samples.wav(1.0), stream="true", stream_include_usage="true")
+    assert reply.status_code == 200, reply.text
+    events = _events(reply.text)
+    assert events[-1] == "[DONE]"
+    assert '"choices":[]' in events[-2] and '"usage"' in events[-2]
+    assert last_request(served.sim)["body"].count('name="stream_include_usage"') == 1
+
+
+def test_a_clients_false_is_replaced_not_repeated(served: Served) -> None:
+    reply = served.upload(audio_samples.wav(1.0), stream="true", stream_include_usage="false")
+    assert reply.status_code == 200, reply.text
+    assert '"usage"' not in reply.text
+    body = last_request(served.sim)["body"]
+    assert body.count('name="stream_include_usage"') == 1
+    assert 'name="stream_include_usage"\r\n\r\ntrue' in body
