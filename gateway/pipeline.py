@@ -43,6 +43,7 @@ from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
 from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
+from gateway.pii.transcript import TranscriptMasker
 from gateway.quotas import QuotaExceeded
 from gateway.quotas.pricing import Pricing
 from gateway.request_context import attach_context
@@ -216,7 +217,12 @@ class Pipeline:
             raise operation_not_supported(parsed.model, operation)
 
         restorer: PlaceholderRestorer | None = None
+        masker: TranscriptMasker | None = None
         if self._redactor is not None:
+            if operation.masks_answer:
+                masker = self._redactor.transcript_masker(
+                    principal.department, principal.service, parsed.model
+                )
             with trace.step("redact") as span:
                 try:
                     redaction = await self._redactor.redact(parsed, principal.department, principal.service)
@@ -232,6 +238,7 @@ class Pipeline:
             charge, added = await self._quotas.reserve(principal, parsed, pool)
         exchange = Exchange(facts, principal, parsed, pool, charge, added)
         exchange.restorer = restorer
+        exchange.masker = masker
         return exchange
 
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
@@ -287,6 +294,7 @@ class Pipeline:
                 collect_finish_reasons=trace.traced,
                 protocol=parsed.operation.stream_protocol,
                 read_usage=parsed.operation.usage_in_stream,
+                mask=exchange.masker,
             )
             return Stream(
                 relay,
@@ -306,6 +314,9 @@ class Pipeline:
         if exchange.restorer is not None:
             with trace.step("restore"):
                 content = exchange.restorer.restore_body(content)
+        if exchange.masker is not None and status < 400:
+            with trace.step("mask"):
+                content = await exchange.masker.mask_body(content)
         media_type = reply.response.headers.get("content-type", "application/json")
         if status >= 400:  # the backend's refusal, in the shape the route's clients read
             content = relayed_error(parsed.operation.error_format, status, content)
@@ -391,6 +402,7 @@ class Exchange:
         "backend",
         "charge",
         "facts",
+        "masker",
         "parsed",
         "pool",
         "principal",
@@ -418,6 +430,8 @@ class Exchange:
         self.reply: UpstreamReply | None = None
         # What restores this request's placeholders in the answer, when values were pseudonymized.
         self.restorer: PlaceholderRestorer | None = None
+        # What masks the personal data of a transcript in the answer (operations that `masks_answer`).
+        self.masker: TranscriptMasker | None = None
         self.response_headers = {"x-request-id": facts.request_id, **charge.headers}
         if facts.trace.trace_id is not None:
             self.response_headers["x-trace-id"] = facts.trace.trace_id

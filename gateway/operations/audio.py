@@ -36,6 +36,7 @@ TRANSCRIPTIONS = Operation(
     choices=single_choice,
     stream_usage_option=True,
     multipart=True,
+    masks_answer=True,
 )
 
 TRANSLATIONS = Operation(
@@ -49,4 +50,5 @@ TRANSLATIONS = Operation(
     choices=single_choice,
     stream_usage_option=True,
     multipart=True,
+    masks_answer=True,
 )

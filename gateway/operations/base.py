@@ -127,6 +127,9 @@ class Operation:
     """Its body is a `multipart/form-data` upload (audio), not JSON: `parse_request` reads the form's
     text fields as the payload, requires its `file` (audio, at most `server.max_audio_bytes`), and the
     form goes upstream as received, only the fields the gateway changed encoded again."""
+    masks_answer: bool = False
+    """Its answer holds text the caller never sent (a transcript of the audio): with the PII step on,
+    the personal data in that text is masked in the answer, streamed or not (gateway/pii/transcript.py)."""
     key_header: str | None = None
     """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
     `Authorization` header; None: only `Authorization: Bearer <key>`."""
