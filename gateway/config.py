@@ -191,7 +191,7 @@ class ModelConfig(_Strict):
     """What the model is, which gives the operations it serves: `generative` (chat, completions,
     responses, tokenize, detokenize), `embedding` (embeddings, pooling, score, rerank, tokenize,
     detokenize), `cross-encoder` (rerank, score, classify, pooling, tokenize, detokenize),
-    `transcription` (tokenize, detokenize; audio operations later), or `any`: every operation is
+    `transcription` (transcriptions, translations, tokenize, detokenize), or `any`: every operation is
     forwarded and the backend says whether it serves it. A request for an operation the model does
     not serve gets 400 `operation_not_supported` before anything is reserved or forwarded; `GET
     /v1/models` lists the served operations in each card's `operations`."""

@@ -344,7 +344,7 @@ class Pipeline:
                 await exchange.charge.settle(usage)
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        facts.cached_tokens = usage.cached_tokens
+        facts.cached_tokens, facts.audio_seconds = usage.cached_tokens, usage.audio_seconds
         facts.weighted_cost = self._pricing.weighted_cost(model, usage)
         facts.cost_eur = self._pricing.price_eur(model, usage)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""

@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.operations.base import Operation, single_choice
 from gateway.token_bounds import fields_token_bound
+from gateway.usage import audio_usage_from_body, audio_usage_from_dict
 
 __all__ = ["TRANSCRIPTIONS", "TRANSLATIONS"]
 
@@ -37,6 +38,8 @@ TRANSCRIPTIONS = Operation(
     stream_usage_option=True,
     multipart=True,
     masks_answer=True,
+    usage_in_answer=audio_usage_from_body,
+    usage_in_stream=audio_usage_from_dict,
 )
 
 TRANSLATIONS = Operation(
@@ -51,4 +54,6 @@ TRANSLATIONS = Operation(
     stream_usage_option=True,
     multipart=True,
     masks_answer=True,
+    usage_in_answer=audio_usage_from_body,
+    usage_in_stream=audio_usage_from_dict,
 )
