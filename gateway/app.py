@@ -19,7 +19,7 @@ from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
 from gateway.error_handlers import handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.errors import GatewayError
-from gateway.routes import ROUTES
+from gateway.routes import ROUTES, upload_router
 from gateway.state import Gateway
 from gateway.stored_responses.routes import STORED_RESPONSE_ROUTES
 from gateway.telemetry import metrics_routes
@@ -54,6 +54,7 @@ def create_app(
         route_handlers=[
             *ROUTES,
             *STORED_RESPONSE_ROUTES,
+            upload_router(config.server.max_audio_bytes),
             admin_router(),
             *metrics_routes(gateway.metrics, config.metrics),
             *api_docs_routes(config.server.api_docs),

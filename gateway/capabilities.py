@@ -55,8 +55,8 @@ EMBEDDING_OPERATIONS: tuple[str, ...] = ("embeddings", "pooling", "score", "rera
 CROSS_ENCODER_OPERATIONS: tuple[str, ...] = ("rerank", "score", "classify", "pooling", *_TOKENIZER)
 """A cross-encoder (vLLM's pooling runner, `score`/`classify` tasks), e.g. a reranker."""
 
-TRANSCRIPTION_OPERATIONS: tuple[str, ...] = _TOKENIZER
-"""A speech-to-text model; its audio operations are not served by the gateway yet."""
+TRANSCRIPTION_OPERATIONS: tuple[str, ...] = ("transcriptions", "translations", *_TOKENIZER)
+"""A speech-to-text model (vLLM's transcription runner, e.g. Whisper)."""
 
 KIND_OPERATIONS: dict[str, tuple[str, ...]] = {
     "generative": GENERATIVE_OPERATIONS,

@@ -70,6 +70,11 @@ class ServerConfig(_Strict):
     """Worker processes (one event loop each). Recommended: one per CPU core given to the gateway."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     """Largest request body accepted; larger ones get 413. Images sent inline count here."""
+    max_audio_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    """Largest audio file accepted by `/v1/audio/transcriptions` and `/v1/audio/translations`
+    (OpenAI's limit, and vLLM's default `VLLM_MAX_AUDIO_CLIP_FILESIZE_MB`); a larger file gets 413
+    before any backend sees it. Those routes accept a body this large plus 1 MiB of form fields,
+    whatever `max_body_bytes` says."""
     max_choices: Annotated[int, Field(ge=1, le=1024)] = 128
     """Largest `n` (choices generated for one request) accepted; above it the request gets 400
     before any backend sees it. Each choice is a generation of its own: without a bound, one
@@ -192,7 +197,7 @@ class ModelConfig(_Strict):
     """What the model is, which gives the operations it serves: `generative` (chat, completions,
     responses, tokenize, detokenize), `embedding` (embeddings, pooling, score, rerank, tokenize,
     detokenize), `cross-encoder` (rerank, score, classify, pooling, tokenize, detokenize),
-    `transcription` (tokenize, detokenize; audio operations later), or `any`: every operation is
+    `transcription` (transcriptions, translations, tokenize, detokenize), or `any`: every operation is
     forwarded and the backend says whether it serves it. A request for an operation the model does
     not serve gets 400 `operation_not_supported` before anything is reserved or forwarded; `GET
     /v1/models` lists the served operations in each card's `operations`."""

@@ -69,7 +69,11 @@ def handle_gateway_error(request: AnyRequest, exc: GatewayError) -> Response[byt
 def _refusal(request: AnyRequest, exc: HTTPException) -> GatewayError:
     status = exc.status_code
     if status == 413:
-        limit = gateway_of(request).config.server.max_body_bytes
+        # The route's own limit: an upload's (gateway/routes.py) is not the JSON bodies'.
+        limit = (
+            request.route_handler.resolve_request_max_body_size()
+            or gateway_of(request).config.server.max_body_bytes
+        )
         return PayloadTooLarge(f"The request body is larger than the {limit} bytes this gateway accepts.")
     if status == 404:
         return UnknownRoute(request.method, request.url.path)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, PayloadTooLarge
+from gateway.multipart_form import Form, looks_like_audio, parse_form
 
 if TYPE_CHECKING:  # the declarations use this module's checks; it only reads theirs
     from gateway.operations import Operation
@@ -48,16 +49,37 @@ _JSON_TYPE_NAMES = {
 class ParsedRequest:
     """A validated request: the decoded payload, its encoding (`raw`) and what the gateway needs."""
 
-    __slots__ = ("client_wants_usage", "model", "operation", "payload", "raw", "stream")
+    __slots__ = ("client_wants_usage", "form", "model", "operation", "payload", "raw", "stream")
 
-    def __init__(self, operation: Operation, raw: bytes, payload: dict[str, Any]) -> None:
+    def __init__(
+        self, operation: Operation, raw: bytes, payload: dict[str, Any], form: Form | None = None
+    ) -> None:
         self.operation = operation
         self.raw = raw
         self.payload = payload
+        # The multipart upload the payload's fields came from (None: a JSON body).
+        self.form = form
         self.model: str = payload["model"]
         self.stream: bool = bool(payload.get("stream"))
-        options = payload.get("stream_options")
-        self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if form is None:
+            options = payload.get("stream_options")
+            self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        else:  # a form says it with a field of its own, a word
+            wanted = payload.get("stream_include_usage")
+            self.client_wants_usage = isinstance(wanted, str) and wanted.strip().lower() == "true"
+
+    @property
+    def content_type(self) -> str:
+        """The media type of `upstream_body` (a form keeps its boundary)."""
+        if self.form is None:
+            return "application/json"
+        return "multipart/form-data; boundary=" + self.form.boundary.decode("latin-1")
+
+    def with_payload(self, payload: dict[str, Any]) -> ParsedRequest:
+        """The same request with its payload changed (the PII step's masks and placeholders)."""
+        if self.form is None:
+            return ParsedRequest(self.operation, _encode(payload), payload)
+        return ParsedRequest(self.operation, self.form.encode(payload), payload, self.form)
 
     def upstream_body(self, added: dict[str, Any] | None = None) -> bytes:
         """The bytes to send upstream, with `added` fields (absent from the request) put in.
@@ -68,6 +90,8 @@ class ParsedRequest:
         body encoded again.
         """
         fields = dict(added) if added else {}
+        if self.form is not None:
+            return self._upload_body()
         if self.stream and self.operation.stream_usage_option and not self.client_wants_usage:
             if "stream_options" in self.payload:
                 payload = {**self.payload, **fields}
@@ -84,6 +108,16 @@ class ParsedRequest:
             return msgspec.json.encode({**self.payload, **fields})
         end = self.raw.rstrip().rfind(b"}")
         return self.raw[:end] + b"," + msgspec.json.encode(fields)[1:]
+
+    def _upload_body(self) -> bytes:
+        """The form as the PII step left it; a stream also asks for its usage chunk
+        (`stream_include_usage`), the file's bytes and the boundary unchanged."""
+        assert self.form is not None
+        if not (self.stream and self.operation.stream_usage_option and not self.client_wants_usage):
+            return self.raw
+        if "stream_include_usage" in self.payload:  # the client's own `false`: replaced, not repeated
+            return self.form.encode({**self.payload, "stream_include_usage": "true"})
+        return self.form.encode(self.payload, added={"stream_include_usage": "true"})
 
 
 def type_error(field: str, expected: str, value: object) -> InvalidRequest:
@@ -145,10 +179,63 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> ParsedRequest:
+def _parse_upload(operation: Operation, raw: bytes, content_type: str, max_file_bytes: int) -> ParsedRequest:
+    """A multipart operation's form: `model` and an audio `file` present, the file within the limit."""
+    form = parse_form(content_type, raw)
+    payload = form.fields()
+    upload = form.file("file")
+    if upload is None:
+        raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+    if len(upload.data) > max_file_bytes:
+        raise PayloadTooLarge(
+            f"The uploaded file is {len(upload.data)} bytes; this gateway accepts audio files of at most "
+            f"{max_file_bytes} bytes.",
+            param="file",
+        )
+    if not looks_like_audio(upload.data):
+        raise InvalidRequest(
+            "Invalid file format: the file is not audio the backend reads (WAV, MP3, FLAC or Ogg).",
+            param="file",
+            code="invalid_file_format",
+        )
+    stream = payload.get("stream")
+    if isinstance(stream, str):  # a form's booleans are words
+        payload["stream"] = stream.strip().lower() == "true"
+    _check_model(payload)
+    operation.check_body(payload)
+    return ParsedRequest(operation, raw, payload, form)
+
+
+def parse_request(
+    operation: Operation,
+    raw: bytes,
+    *,
+    max_choices: int,
+    content_type: str = "application/json",
+    max_file_bytes: int = 0,
+) -> ParsedRequest:
     """Validate what the gateway relies on and bound what a request may ask a backend to do
-    (`max_choices`: `server.max_choices`); leave everything else to the backend."""
+    (`max_choices`: `server.max_choices`; `max_file_bytes`: `server.max_audio_bytes`, for an upload);
+    leave everything else to the backend."""
+    if operation.multipart:
+        return _parse_upload(operation, raw, content_type, max_file_bytes)
     payload = decode_json_object(raw)
+    _check_model(payload)
+    stream = payload.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise type_error("stream", "a boolean", stream)
+    options = payload.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise type_error("stream_options", "an object", options)
+    _optional_int(payload, "max_tokens", 1)
+    _optional_int(payload, "max_completion_tokens", 1)
+    _optional_int(payload, "max_output_tokens", 1)
+    _check_choices(payload, max_choices)
+    operation.check_body(payload)
+    return ParsedRequest(operation, _encode(payload), payload)
+
+
+def _check_model(payload: dict[str, Any]) -> None:
     model = payload.get("model")
     if model is None:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
@@ -163,15 +250,3 @@ def parse_request(operation: Operation, raw: bytes, *, max_choices: int) -> Pars
             f"{MODEL_NAME_MAX_CHARS}, but got a string with length {len(model)} instead.",
             param="model",
         )
-    stream = payload.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise type_error("stream", "a boolean", stream)
-    options = payload.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise type_error("stream_options", "an object", options)
-    _optional_int(payload, "max_tokens", 1)
-    _optional_int(payload, "max_completion_tokens", 1)
-    _optional_int(payload, "max_output_tokens", 1)
-    _check_choices(payload, max_choices)
-    operation.check_body(payload)
-    return ParsedRequest(operation, _encode(payload), payload)

@@ -44,6 +44,7 @@ from gateway.operations import Operation
 from gateway.parsing import ParsedRequest, parse_request
 from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
+from gateway.pii.transcript import TranscriptMasker
 from gateway.quotas import QuotaExceeded
 from gateway.quotas.pricing import Pricing
 from gateway.request_context import attach_context
@@ -97,6 +98,7 @@ class Pipeline:
         observer: Observer | None = None,
         *,
         max_choices: int,
+        max_file_bytes: int = 25 * 1024 * 1024,
         pricing: Pricing,
         background: BackgroundWork,
         sticky: StickyResponses | None = None,
@@ -105,6 +107,7 @@ class Pipeline:
         # Stored responses: `previous_response_id` goes to the backend that holds it; ids are recorded.
         self._sticky = sticky
         self._max_choices = max_choices
+        self._max_file_bytes = max_file_bytes
         self._redactor = redactor
         self._observer = observer or Observer()
         self._authenticator = authenticator
@@ -187,7 +190,13 @@ class Pipeline:
             principal.key_id,
         )
         facts.model = UNKNOWN_MODEL  # until the request names a configured model
-        parsed = parse_request(operation, await request.body(), max_choices=self._max_choices)
+        parsed = parse_request(
+            operation,
+            await request.body(),
+            max_choices=self._max_choices,
+            content_type=request.headers.get("content-type", ""),
+            max_file_bytes=self._max_file_bytes,
+        )
         pool = self._pools.get(parsed.model)
         if pool is None:
             # Before authorization, so that made-up model names cannot fill the decision cache.
@@ -216,7 +225,12 @@ class Pipeline:
             pinned = await self._sticky.previous_backend(operation.value, parsed.payload, principal, pool)
 
         restorer: PlaceholderRestorer | None = None
+        masker: TranscriptMasker | None = None
         if self._redactor is not None:
+            if operation.masks_answer:
+                masker = self._redactor.transcript_masker(
+                    principal.department, principal.service, parsed.model
+                )
             with trace.step("redact") as span:
                 try:
                     redaction = await self._redactor.redact(parsed, principal.department, principal.service)
@@ -233,12 +247,13 @@ class Pipeline:
         exchange = Exchange(facts, principal, parsed, pool, charge, added)
         exchange.restorer = restorer
         exchange.pinned = pinned
+        exchange.masker = masker
         return exchange
 
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
         parsed, pool = exchange.parsed, exchange.pool
         upstream_headers = {
-            "content-type": "application/json",
+            "content-type": parsed.content_type,
             "accept-encoding": "identity",
             "x-request-id": exchange.facts.request_id,
         }
@@ -290,6 +305,7 @@ class Pipeline:
                 collect_finish_reasons=trace.traced,
                 protocol=parsed.operation.stream_protocol,
                 read_usage=parsed.operation.usage_in_stream,
+                mask=exchange.masker,
             )
             events: AsyncIterator[bytes] = relay
             if keeps and sticky is not None:
@@ -315,6 +331,9 @@ class Pipeline:
         if exchange.restorer is not None:
             with trace.step("restore"):
                 content = exchange.restorer.restore_body(content)
+        if exchange.masker is not None and status < 400:
+            with trace.step("mask"):
+                content = await exchange.masker.mask_body(content)
         media_type = reply.response.headers.get("content-type", "application/json")
         if status >= 400:  # the backend's refusal, in the shape the route's clients read
             content = relayed_error(parsed.operation.error_format, status, content)
@@ -342,7 +361,7 @@ class Pipeline:
                 await exchange.charge.settle(usage)
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        facts.cached_tokens = usage.cached_tokens
+        facts.cached_tokens, facts.audio_seconds = usage.cached_tokens, usage.audio_seconds
         facts.weighted_cost = self._pricing.weighted_cost(model, usage)
         facts.cost_eur = self._pricing.price_eur(model, usage)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
@@ -400,6 +419,7 @@ class Exchange:
         "backend",
         "charge",
         "facts",
+        "masker",
         "parsed",
         "pinned",
         "pool",
@@ -430,6 +450,8 @@ class Exchange:
         self.reply: UpstreamReply | None = None
         # What restores this request's placeholders in the answer, when values were pseudonymized.
         self.restorer: PlaceholderRestorer | None = None
+        # What masks the personal data of a transcript in the answer (operations that `masks_answer`).
+        self.masker: TranscriptMasker | None = None
         self.response_headers = {"x-request-id": facts.request_id, **charge.headers}
         if facts.trace.trace_id is not None:
             self.response_headers["x-trace-id"] = facts.trace.trace_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, get, post
+from litestar import Response, Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
@@ -15,7 +15,10 @@ from gateway.pipeline import Pipeline
 from gateway.state import AnyRequest, gateway_of
 from gateway.worker import worker_of
 
-__all__ = ["OPERATION_ROUTES", "ROUTES", "operation_route"]
+__all__ = ["FORM_FIELDS_BYTES", "OPERATION_ROUTES", "ROUTES", "operation_route", "upload_router"]
+
+FORM_FIELDS_BYTES = 1024 * 1024
+"""What an upload's body may hold besides its file: the form's text fields and part headers."""
 
 
 def _pipeline(request: AnyRequest) -> Pipeline:
@@ -33,8 +36,15 @@ def operation_route(operation: Operation) -> HTTPRouteHandler:
     return post(list(operation.routes), status_code=200, opt={"error_format": operation.error_format})(serve)
 
 
-OPERATION_ROUTES = [operation_route(operation) for operation in OPERATIONS]
-"""One handler per declaration in the registry (gateway/operations/)."""
+OPERATION_ROUTES = [operation_route(operation) for operation in OPERATIONS if not operation.multipart]
+"""One handler per declaration in the registry (gateway/operations/) whose body is JSON."""
+
+
+def upload_router(max_file_bytes: int) -> Router:
+    """The handlers of the multipart operations, under their own body limit: an audio file
+    (`server.max_audio_bytes`) is larger than any JSON body has to be (`server.max_body_bytes`)."""
+    handlers = [operation_route(operation) for operation in OPERATIONS if operation.multipart]
+    return Router("/", route_handlers=handlers, request_max_body_size=max_file_bytes + FORM_FIELDS_BYTES)
 
 
 async def _visible_models(request: AnyRequest) -> list[str]:

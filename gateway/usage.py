@@ -6,11 +6,19 @@ end; only that object is decoded.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
 
-__all__ = ["Usage", "usage_from_body", "usage_from_dict", "usage_object"]
+__all__ = [
+    "Usage",
+    "audio_usage_from_body",
+    "audio_usage_from_dict",
+    "usage_from_body",
+    "usage_from_dict",
+    "usage_object",
+]
 
 _USAGE_KEY = b'"usage":'
 _decode = msgspec.json.Decoder().decode
@@ -20,6 +28,8 @@ class Usage(msgspec.Struct, frozen=True):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    audio_seconds: int = 0
+    """Seconds of audio the request was billed for (`usage.seconds` of a transcription)."""
 
 
 def _int(value: Any) -> int:
@@ -66,3 +76,25 @@ def usage_object(body: bytes) -> Any:
                 except msgspec.DecodeError:
                     return None
     return None
+
+
+def audio_usage_from_dict(block: Any) -> Usage | None:
+    """From a transcription's `usage`: `{"type": "duration", "seconds"}` in a whole answer, tokens in
+    a stream's usage chunk; whichever it holds."""
+    usage = usage_from_dict(block)
+    if usage is None:
+        return None
+    seconds = block.get("seconds")
+    if (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and math.isfinite(seconds)
+        and seconds > 0
+    ):
+        # Whole seconds, rounded up as OpenAI bills them (vLLM already reports an integer).
+        return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, math.ceil(seconds))
+    return usage
+
+
+def audio_usage_from_body(body: bytes) -> Usage | None:
+    return audio_usage_from_dict(usage_object(body))

@@ -150,6 +150,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             redactor,
             observer,
             max_choices=config.server.max_choices,
+            max_file_bytes=config.server.max_audio_bytes,
             pricing=Pricing(config.quotas),
             background=background,
             sticky=sticky,

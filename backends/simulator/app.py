@@ -20,6 +20,7 @@ from backends.simulator.asgi import (
     read_body,
     send_response,
 )
+from backends.simulator.audio import serve_transcription, serve_translation
 from backends.simulator.chat import serve_chat
 from backends.simulator.classify import serve_classify
 from backends.simulator.cohere_embed import serve_cohere_embed
@@ -90,6 +91,16 @@ class SimulatorApp:
             }
         if settings.rerank_models:
             self._routes["/classify"] = {"POST": self._generation_route(serve_classify)}
+        if settings.transcription_models:
+            # Multipart forms: the route reads the form itself (no JSON content-type check).
+            self._routes |= {
+                "/v1/audio/transcriptions": {
+                    "POST": self._generation_route(serve_transcription, json_body=False)
+                },
+                "/v1/audio/translations": {
+                    "POST": self._generation_route(serve_translation, json_body=False)
+                },
+            }
         self._routes |= {
             "/v1/models": {"GET": self._models},
             "/tokenize": {"POST": self._plain_route(serve_tokenize)},
@@ -174,8 +185,9 @@ class SimulatorApp:
                 return hmac.compare_digest(digest, self._api_key_digest)
         return False
 
-    def _generation_route(self, service: Service) -> Handler:
-        """Chat, completions, responses, embeddings: recorded for ``/sim/last-request``, failure headers honoured."""
+    def _generation_route(self, service: Service, *, json_body: bool = True) -> Handler:
+        """Chat, completions, responses, embeddings, audio: recorded for ``/sim/last-request``, failure
+        headers honoured; ``json_body=False`` for the routes that read a form."""
         engine = self.engine
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,7 +203,9 @@ class SimulatorApp:
                 error = errors.forced_status(forced)
                 await send_response(send, error.status, error.body)
                 return
-            await _serve(engine, service, receive, send, path, headers, body, load_aware=True)
+            await _serve(
+                engine, service, receive, send, path, headers, body, load_aware=True, json_body=json_body
+            )
 
         return handle
 
@@ -302,13 +316,14 @@ async def _serve(
     body: bytes,
     *,
     load_aware: bool,
+    json_body: bool = True,
 ) -> None:
     """Run one JSON route, turning raised errors into vLLM's error responses.
 
     ``load_aware`` routes count in ``/load`` while they run, like vLLM's ``@load_aware_call`` ones.
     """
     media_type = headers.get("content-type", "").lower().split(";", 1)[0].strip()
-    if media_type != "application/json":
+    if json_body and media_type != "application/json":
         error = errors.request_validation_failed([_UNSUPPORTED_MEDIA_TYPE])
         await send_response(send, error.status, error.body)
         return

@@ -6,6 +6,7 @@ routes, the policy action, the metrics and traces, the quota bounds and the PII 
 
 from __future__ import annotations
 
+from gateway.operations.audio import TRANSCRIPTIONS, TRANSLATIONS
 from gateway.operations.base import ErrorFormat, Operation, StreamProtocol
 from gateway.operations.chat import CHAT
 from gateway.operations.classify import CLASSIFY
@@ -32,6 +33,8 @@ __all__ = [
     "RESPONSES",
     "SCORE",
     "TOKENIZE",
+    "TRANSCRIPTIONS",
+    "TRANSLATIONS",
     "ErrorFormat",
     "Operation",
     "StreamProtocol",
@@ -50,5 +53,7 @@ OPERATIONS: tuple[Operation, ...] = (
     POOLING,
     TOKENIZE,
     DETOKENIZE,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
 )
 """Every operation served, in the order of the policy actions (`MODEL_ACTIONS`)."""

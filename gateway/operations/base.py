@@ -104,7 +104,8 @@ class Operation:
     """The field that bounds its output (`max_tokens`, `max_output_tokens`), added when the client
     gave none; None for an operation that generates nothing (no output is reserved or charged)."""
     stream_usage_option: bool = False
-    """Whether vLLM understands `stream_options.include_usage` (asked for on every stream)."""
+    """Whether vLLM understands `stream_options.include_usage` (a form's `stream_include_usage`): asked
+    for on every stream, so that the stream ends with the usage the request is charged."""
     stream_protocol: StreamProtocol = StreamProtocol.CHUNKS
     choices: Callable[[Payload], int] = requested_choices
     """How many answers one request generates (output reservation, a cut stream's charge)."""
@@ -122,6 +123,13 @@ class Operation:
     prefix cache again; "" when there is none."""
     error_format: ErrorFormat = ErrorFormat.OPENAI
     """The shape of every error its routes answer, the gateway's own and the backend's alike."""
+    multipart: bool = False
+    """Its body is a `multipart/form-data` upload (audio), not JSON: `parse_request` reads the form's
+    text fields as the payload, requires its `file` (audio, at most `server.max_audio_bytes`), and the
+    form goes upstream as received, only the fields the gateway changed encoded again."""
+    masks_answer: bool = False
+    """Its answer holds text the caller never sent (a transcript of the audio): with the PII step on,
+    the personal data in that text is masked in the answer, streamed or not (gateway/pii/transcript.py)."""
     key_header: str | None = None
     """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
     `Authorization` header; None: only `Authorization: Bearer <key>`."""

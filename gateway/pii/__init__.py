@@ -8,6 +8,7 @@ redaction    the redact step of the pipeline
 pseudonyms   placeholders issued for one request
 restore      placeholders back to values in an answer
 stream       the same, event by event in an SSE stream
+transcript   masking of the personal data a transcript holds (text the caller never sent)
 offload      detection in processes of its own, within a time budget per request
 """
 

@@ -23,6 +23,7 @@ from gateway.pii.policy import PiiPolicy, Treatment
 from gateway.pii.pseudonyms import Pseudonyms
 from gateway.pii.restore import PlaceholderRestorer
 from gateway.pii.settings import PiiConfig
+from gateway.pii.transcript import TranscriptMasker
 
 __all__ = ["Redaction", "Redactor"]
 
@@ -120,6 +121,24 @@ class Redactor:
             raise PiiDetectionFailed() from None
         return self._apply(parsed, treatment, scan, pseudonyms)
 
+    def transcript_masker(self, department: str, service: str, model: str) -> TranscriptMasker | None:
+        """What masks a transcript's personal data in the answer, or None when no entity's mode
+        would change a request (gateway/pii/transcript.py says why every such mode masks there)."""
+        treatment = self._policy.treatment(department, service, model)
+        changed = frozenset(
+            entity
+            for entity in treatment.scanned
+            if treatment.mode_of(entity) in ("mask", "pseudonymize", "block")
+        )
+        if not changed:
+            return None
+        return TranscriptMasker(
+            self._detector,
+            changed.__contains__,
+            fail_open=self._fail_open,
+            time_budget_seconds=self._time_budget,
+        )
+
     async def close(self) -> None:
         """Stops the detection processes."""
         await self._detector.close()
@@ -186,7 +205,7 @@ class Redactor:
             slot.replace(_encode(document).decode())
         payload = parsed.payload
         restorer = PlaceholderRestorer(pseudonyms.originals) if pseudonyms else None
-        return Redaction(ParsedRequest(parsed.operation, _encode(payload), payload), counts, restorer)
+        return Redaction(parsed.with_payload(payload), counts, restorer)
 
 
 def _replaced(text: str, findings: list[Finding], treatment: Treatment, pseudonyms: Pseudonyms | None) -> str:

@@ -6,6 +6,8 @@ worst case, which the planner computes on its own.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from gateway.quotas.plan import Planner
 from gateway.quotas.settings import QuotaConfig
 from gateway.usage import Usage
@@ -33,4 +35,5 @@ class Pricing:
         per_million = usage.prompt_tokens * (
             pricing.price_per_million_input or 0
         ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
-        return float(per_million / 1_000_000)
+        audio = usage.audio_seconds * (pricing.price_per_audio_second or 0)
+        return float(Decimal(per_million) / 1_000_000 + Decimal(audio))

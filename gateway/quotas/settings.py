@@ -106,6 +106,9 @@ class ModelPricing(_Strict):
     """Euros per million prompt tokens (unweighted), for usage reports. Unset: not priced."""
     price_per_million_output: Annotated[Decimal, Field(ge=0)] | None = None
     """Euros per million generated tokens (unweighted), for usage reports. Unset: not priced."""
+    price_per_audio_second: Annotated[Decimal, Field(ge=0)] | None = None
+    """Euros per second of audio transcribed (the backend's `usage.seconds`, whole seconds rounded up),
+    added to the token prices, for usage reports. Unset: audio is not priced."""
 
 
 def _check_model_name(name: str) -> str:

@@ -26,6 +26,7 @@ class RequestFacts:
 
     __slots__ = (
         "admitted",
+        "audio_seconds",
         "backend",
         "cached_tokens",
         "completion_tokens",
@@ -70,6 +71,7 @@ class RequestFacts:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.cached_tokens = 0
+        self.audio_seconds = 0
         self.cost_eur = 0.0
         self.weighted_cost = 0
         self.first_event_at: float | None = None
@@ -107,4 +109,5 @@ class RequestFacts:
             decision=self.decision,
             rule=self.rule,
             pii=self.pii,
+            audio_seconds=self.audio_seconds,
         )

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -70,6 +70,7 @@ class StreamRelay:
         "_idle",
         "_loop",
         "_marks",
+        "_mask",
         "_message_usage",
         "_pending",
         "_raw",
@@ -105,6 +106,7 @@ class StreamRelay:
         collect_finish_reasons: bool = False,
         protocol: StreamProtocol = StreamProtocol.CHUNKS,
         read_usage: Callable[[Any], Usage | None] = usage_from_dict,
+        mask: Callable[[bytes], Awaitable[bytes]] | None = None,
     ) -> None:
         # Closing the relay closes the reply, which ends the upstream call: the relay is the one
         # thing that knows when a stream is over, whether the backend or the client ended it.
@@ -123,6 +125,9 @@ class StreamRelay:
         # inside a span of its own that lasts as long as the stream.
         self._transform = transform
         self._transform_span = transform_span
+        # Masks text the caller never sent (a transcript), after the placeholders are restored:
+        # asynchronous, since detection may run in another process.
+        self._mask = mask
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
         self._strip_usage = strip_usage
         self._idle = idle
@@ -205,6 +210,8 @@ class StreamRelay:
                 self.finish_reasons.extend(reason.decode() for reason in _FINISH_REASON.findall(complete))
             if self._transform is not None and complete:
                 complete = self._transform(complete)
+            if self._mask is not None and complete:
+                complete = await self._mask(complete)
             if complete:
                 self.events += complete.count(b"data: ")
                 if self.first_event_at is None:
