@@ -63,6 +63,11 @@ def _success(operation: Operation) -> Json:
     return {"description": description, "content": content}
 
 
+def _body_media_type(operation: Operation) -> str:
+    """An upload is a form (its file a binary part); every other body is JSON."""
+    return "multipart/form-data" if operation.multipart else "application/json"
+
+
 def _operation_id(operation: Operation, path: str) -> str:
     """The policy action for the first route; the action and the path for the others (rerank's
     `/rerank` and `/v2/rerank`), as an operation id is unique in a document."""
@@ -86,7 +91,7 @@ def _path_item(operation: Operation, path: str) -> Json:
             "security": security(operation.key_header),
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": request_schema(operation)}},
+                "content": {_body_media_type(operation): {"schema": request_schema(operation)}},
             },
             "responses": {
                 "200": _success(operation),

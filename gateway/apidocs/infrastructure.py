@@ -24,6 +24,7 @@ from gateway.apidocs.inference import INFERENCE_TAGS
 from gateway.apidocs.responses import INFERENCE_ERRORS, error_responses, security
 from gateway.operations import ErrorFormat
 from gateway.routes import OPERATION_ROUTES, ROUTES
+from gateway.stored_responses.routes import STORED_RESPONSE_ROUTES
 
 __all__ = ["INFRASTRUCTURE_TAGS", "infrastructure_paths"]
 
@@ -55,7 +56,11 @@ def _handler_name(handler: HTTPRouteHandler, *_: Any) -> str:
 def _generated() -> Json:
     app = Litestar(
         # Every route of gateway/routes.py but the declared operations', which are inference.py's.
-        route_handlers=[*(handler for handler in ROUTES if handler not in OPERATION_ROUTES), admin_router()],
+        route_handlers=[
+            *(handler for handler in ROUTES if handler not in OPERATION_ROUTES),
+            *STORED_RESPONSE_ROUTES,
+            admin_router(),
+        ],
         openapi_config=OpenAPIConfig(
             title="-",
             version="-",

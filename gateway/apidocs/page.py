@@ -95,7 +95,9 @@ def _fields(operation: Json) -> tuple[list[Row], list[str]]:
     body = operation.get("requestBody")
     if body is None:
         return [], []
-    schema = body["content"]["application/json"]["schema"]
+    # One media type per body: JSON, or a form for an upload.
+    (content,) = body["content"].values()
+    schema = content["schema"]
     required = set(schema.get("required", ()))
     rows = [
         Row(name, _type(spec), name in required, _prose(spec.get("description", "")))

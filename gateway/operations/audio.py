@@ -10,12 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.operations.base import Operation, single_choice
+from gateway.operations.schema import STREAM, body, string
 from gateway.token_bounds import fields_token_bound
 from gateway.usage import audio_usage_from_body, audio_usage_from_dict
 
 __all__ = ["TRANSCRIPTIONS", "TRANSLATIONS"]
 
 _PROMPT_FIELDS = ("prompt",)
+
+# The form's fields the gateway reads or checks; vLLM's others (`temperature`,
+# `timestamp_granularities[]`...) go through as sent.
+_FORM = body(
+    required=("file",),
+    file={
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+        "description": "The audio file: WAV, MP3, FLAC or OGG, at most `server.max_audio_bytes`.",
+    },
+    prompt=string(
+        "Text to guide the model's style or continue a previous segment; scanned for personal data."
+    ),
+    language=string("The language of the audio (ISO 639-1), when known."),
+    response_format=string("`json` (the default), `text` or `verbose_json`, as vLLM serves them."),
+    stream=STREAM,
+)
 
 
 def _check_form(payload: dict[str, Any]) -> None:
@@ -33,6 +51,8 @@ TRANSCRIPTIONS = Operation(
     check_body=_check_form,
     input_token_bound=_input_token_bound,
     genai_name="transcription",
+    summary="The text spoken in an audio file (OpenAI's audio transcriptions), personal data masked.",
+    body_schema=_FORM,
     pii_read_first=_PROMPT_FIELDS,
     choices=single_choice,
     stream_usage_option=True,
@@ -49,6 +69,8 @@ TRANSLATIONS = Operation(
     check_body=_check_form,
     input_token_bound=_input_token_bound,
     genai_name="translation",
+    summary="The English translation of the speech in an audio file, personal data masked.",
+    body_schema=_FORM,
     pii_read_first=_PROMPT_FIELDS,
     choices=single_choice,
     stream_usage_option=True,

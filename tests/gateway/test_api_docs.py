@@ -4,7 +4,9 @@ reads it."""
 
 from __future__ import annotations
 
+import io
 import re
+import wave
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +20,17 @@ from gateway.apidocs.inference import is_streamed, request_schema
 from gateway.apidocs.routes import DOCUMENT_PATH, PAGE_PATH, STYLESHEET_PATH
 from gateway.app import create_app
 from gateway.errors import InvalidRequest
-from gateway.operations import CHAT, COMPLETIONS, MESSAGES, OPERATIONS, RESPONSES, ErrorFormat, Operation
+from gateway.operations import (
+    CHAT,
+    COMPLETIONS,
+    MESSAGES,
+    OPERATIONS,
+    RESPONSES,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+    ErrorFormat,
+    Operation,
+)
 from gateway.parsing import parse_request
 from tests.gateway.conftest import SOLO_MODEL, RunningGateway, gateway_config, running_gateway
 
@@ -101,7 +113,8 @@ def test_the_document_is_openapi_3_1_and_self_contained() -> None:
                 assert f"{{{parameter['name']}}}" in path and parameter["required"]
         body = operation.get("requestBody")
         if body is not None:
-            jsonschema.Draft202012Validator.check_schema(body["content"]["application/json"]["schema"])
+            for content in body["content"].values():
+                jsonschema.Draft202012Validator.check_schema(content["schema"])
     assert len(operation_ids) == len(set(operation_ids)), "operation ids must be unique"
     for schema in components["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -124,14 +137,33 @@ def test_each_declaration_documents_itself() -> None:
             assert schemes == ["bearer", *([operation.key_header] if operation.key_header else [])]
             streamed = "text/event-stream" in entry["responses"]["200"]["content"]
             assert streamed == is_streamed(operation), operation.value
+            media = "multipart/form-data" if operation.multipart else "application/json"
+            assert set(entry["requestBody"]["content"]) == {media}, operation.value
     assert {operation for operation in OPERATIONS if is_streamed(operation)} == {
         CHAT,
         COMPLETIONS,
         RESPONSES,
         MESSAGES,
+        TRANSCRIPTIONS,
+        TRANSLATIONS,
     }
     key_header = document["components"]["securitySchemes"]["x-api-key"]
     assert key_header == {**key_header, "type": "apiKey", "in": "header", "name": "x-api-key"}
+
+
+# Stands for an uploaded audio file in the bodies below: the schema sees a string (a binary part),
+# the gateway a WAV file part.
+_AUDIO = "(audio file)"
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as recording:
+        recording.setnchannels(1)
+        recording.setsampwidth(2)
+        recording.setframerate(16000)
+        recording.writeframes(b"\0\0" * 1600)
+    return out.getvalue()
 
 
 # The smallest body the gateway accepts for each operation (with `model`); a new declaration adds its own.
@@ -148,15 +180,31 @@ _SMALLEST: dict[str, dict[str, Any]] = {
     "pooling": {"messages": [{"role": "user", "content": "Bonjour"}]},
     "tokenize": {"prompt": "Bonjour"},
     "detokenize": {"tokens": [1, 2]},
+    # A form: its file is sent as a part of its own (`_gateway_accepts`).
+    "transcriptions": {"file": _AUDIO},
+    "translations": {"file": _AUDIO},
 }
 
 
 def _gateway_accepts(operation: Operation, body: dict[str, Any]) -> bool:
     try:
-        parse_request(operation, msgspec.json.encode(body), max_choices=128)
+        if operation.multipart:
+            raw, content_type = _form(body)
+            parse_request(operation, raw, max_choices=128, content_type=content_type, max_file_bytes=1 << 20)
+        else:
+            parse_request(operation, msgspec.json.encode(body), max_choices=128)
     except InvalidRequest:
         return False
     return True
+
+
+def _form(fields: dict[str, Any]) -> tuple[bytes, str]:
+    """`fields` as a multipart form, as httpx writes one: `_AUDIO` as a file part holding a short WAV
+    recording, every other value as a text field (a `file` of the wrong type is no file at all)."""
+    files = {"file": ("speech.wav", _wav(), "audio/wav")} if fields.get("file") == _AUDIO else {}
+    data = {name: str(value) for name, value in fields.items() if name != "file" or not files}
+    request = httpx.Request("POST", "http://127.0.0.1/", data=data, files=files or None)
+    return request.read(), request.headers["content-type"]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.value for operation in OPERATIONS])
