@@ -77,5 +77,5 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     when none was found or redaction is off. Never the values."""
     audio_seconds: int = 0
     """Seconds of audio billed (transcriptions: the backend's `usage.seconds`); 0 for other operations.
-    Priced by `price_per_audio_second` into `cost_eur`; not in the audit line, whose format it would
-    change (the audit log keeps the cost), and not yet in the usage stores' columns."""
+    Priced by `price_per_audio_second` into `cost_eur`; kept by the usage stores (`METERED_FIELDS`),
+    not in the audit line, whose format it would change (the audit log keeps the cost)."""

@@ -33,7 +33,10 @@ __all__ = ["EmbeddedUsageStore"]
 
 T = TypeVar("T")
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+# The statements that bring a file of the version before each one up to it (`open_versioned`).
+# 2: audio seconds are metered; the rows written before read 0, which they were.
+_MIGRATIONS = {2: "ALTER TABLE usage_records ADD COLUMN audio_seconds INTEGER NOT NULL DEFAULT 0"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage_records (
     id                 INTEGER PRIMARY KEY,
@@ -53,7 +56,8 @@ CREATE TABLE IF NOT EXISTS usage_records (
     cost_micro_eur     INTEGER NOT NULL,
     latency_ms         REAL NOT NULL,
     status             INTEGER NOT NULL,
-    trace_id           TEXT
+    trace_id           TEXT,
+    audio_seconds      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_records_time ON usage_records (time);
 CREATE INDEX IF NOT EXISTS usage_records_department ON usage_records (department, time);
@@ -68,30 +72,31 @@ CREATE INDEX IF NOT EXISTS usage_batches_written ON usage_batches (written);
 _INSERT = """
 INSERT INTO usage_records (
     time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
-    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, cost_micro_eur
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds,
+    cost_micro_eur
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _HAS_RECORDS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_records'"
 _CLAIM_BATCH = "INSERT INTO usage_batches (id, written) VALUES (?, ?)"
 _FORGET_BATCHES = "DELETE FROM usage_batches WHERE written < ?"
 _CELLS_ALL = """
 SELECT department, service, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
-    SUM(weighted_cost), SUM(cost_micro_eur)
+    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds)
 FROM usage_records WHERE time >= ? AND time < ? GROUP BY department, service, model
 """
 _CELLS_DEPARTMENT = """
 SELECT department, service, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
-    SUM(weighted_cost), SUM(cost_micro_eur)
+    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds)
 FROM usage_records WHERE department = ? AND time >= ? AND time < ? GROUP BY department, service, model
 """
 _PAGE_ALL = """
 SELECT id, time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
-    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id
+    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds
 FROM usage_records WHERE time >= ? AND time < ? AND id > ? ORDER BY id LIMIT ?
 """
 _PAGE_DEPARTMENT = """
 SELECT id, time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
-    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id
+    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds
 FROM usage_records WHERE department = ? AND time >= ? AND time < ? AND id > ? ORDER BY id LIMIT ?
 """
 
@@ -154,7 +159,7 @@ class EmbeddedUsageStore(UsageStore):
         # A batch is acknowledged (and dropped from the recorder's memory) once committed: it must
         # survive a power cut. One fsync per batch, i.e. a few per second at most.
         self._write_db = open_versioned(
-            self.path, _SCHEMA, _SCHEMA_VERSION, UsageStoreError, synchronous="FULL"
+            self.path, _SCHEMA, _SCHEMA_VERSION, UsageStoreError, synchronous="FULL", migrations=_MIGRATIONS
         )
 
     def _connect_reader(self, alone: bool) -> None:
@@ -174,6 +179,12 @@ class EmbeddedUsageStore(UsageStore):
                 if version > _SCHEMA_VERSION:
                     raise UsageStoreError(
                         f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
+                    )
+                if version < _SCHEMA_VERSION:
+                    # A reader never changes the file: the upgrade is the writer's, on its next start.
+                    raise UsageStoreError(
+                        f"{self.path} has the schema of an older gateway ({version}): start this "
+                        "gateway on it once, which upgrades it, then read it"
                     )
         except BaseException:
             connection.close()
@@ -226,6 +237,7 @@ class EmbeddedUsageStore(UsageStore):
                         cached_tokens=row[6],
                         weighted_cost=row[7],
                         cost_micro_eur=row[8],
+                        audio_seconds=row[9],
                     )
                     for row in rows
                 )

@@ -41,10 +41,12 @@ METERED_FIELDS = (
     "latency_ms",
     "status",
     "trace_id",
+    "audio_seconds",
 )
 """The fields of a `RequestRecord` that usage stores keep, in their column (and stream entry) order.
 Named here rather than taken from the struct, so that a field added for the audit log changes no
-store schema and rows written before read back unchanged."""
+store schema and rows written before read back unchanged. A field added here comes last, with a
+default on the struct: rows and entries written before it read back with that default."""
 
 read_metered = operator.attrgetter(*METERED_FIELDS)
 """`record`'s metered values, as a tuple in `METERED_FIELDS` order."""
@@ -62,7 +64,14 @@ def micro_euros(cost_eur: float) -> int:
 _LATEST = 32_503_680_000.0  # 3000-01-01: later is a bug, not a date
 _LARGEST = 2**53  # counts beyond this are bugs too, and would not survive a float or an int64 sum
 _TEXT_FIELDS = ("request_id", "department", "service", "key_id", "model", "backend", "operation")
-_COUNT_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "weighted_cost", "status")
+_COUNT_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "weighted_cost",
+    "status",
+    "audio_seconds",
+)
 
 
 def check_record(record: RequestRecord) -> str | None:
@@ -94,6 +103,7 @@ COUNTERS = (
     "cached_tokens",
     "weighted_cost",
     "cost_micro_eur",
+    "audio_seconds",
 )
 """The summed quantities, in the order `UsageCell` and the Redis rollups keep them."""
 
@@ -113,3 +123,5 @@ class UsageCell(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     cached_tokens: int = 0
     weighted_cost: int = 0
     cost_micro_eur: int = 0
+    audio_seconds: int = 0
+    """Seconds of audio (transcriptions and translations); 0 in cells written before it was metered."""

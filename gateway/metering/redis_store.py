@@ -5,7 +5,8 @@ Layout, with the default prefix `sgw` (month and day local, in the store's time 
     sgw:usage:{<department>}:<month>:records        stream: one entry per request, every record field
     sgw:usage:{<department>}:<month>:cells          set: the rollups of that month, as JSON [day, service, model]
     sgw:usage:{<department>}:<month>:cell:<json>    hash: requests, prompt_tokens, completion_tokens,
-                                                    cached_tokens, weighted_cost, cost_micro_eur
+                                                    cached_tokens, weighted_cost, cost_micro_eur,
+                                                    audio_seconds
     sgw:usage:{<department>}:batch:<batch id>       string: this batch's share was written (expires in a day)
     sgw:usage:months:<month>:departments            set: departments with usage that month (reports of all)
 
@@ -16,7 +17,9 @@ shards by department instead of piling a whole month onto one. A batch spanning 
 is one script call per department and month, sent in one pipeline; on a Cluster, whose client refuses
 scripts in pipelines, one call per share, all at once (see `_write_on_cluster`).
 
-Counters are integers (euros in micro-euros), so the sums are exact. The script carries the
+Counters are integers (euros in micro-euros), so the sums are exact. A counter or a record field
+absent from what an older gateway wrote (`audio_seconds`) reads as 0: an entry written before a field
+was metered is read as it was, without a migration. The script carries the
 `#!lua` flags line: Redis (7.0 or later) then refuses it before it starts when out of memory, so a
 share of a batch is never half-written; the marker makes a retried share a no-op.
 
@@ -65,7 +68,7 @@ local names = {}
 for i = 1, nfields do names[i] = ARGV[5 + i] end
 local at = 6 + nfields
 local counters = {'requests', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'weighted_cost',
-                  'cost_micro_eur'}
+                  'cost_micro_eur', 'audio_seconds'}
 for c = 1, cells do
     local key = KEYS[3 + c]
     redis.call('SADD', KEYS[3], ARGV[at])
@@ -130,6 +133,7 @@ def _record(raw: Any) -> RequestRecord:
             latency_ms=float(fields["latency_ms"]),
             status=int(fields["status"]),
             trace_id=fields.get("trace_id") or None,
+            audio_seconds=int(fields.get("audio_seconds") or 0),  # absent from older entries
         )
     except (KeyError, ValueError) as exc:
         raise UsageStoreError(f"malformed usage record in Redis: {exc!r}") from None
@@ -171,6 +175,7 @@ class _Share:
         counters[3] += record.cached_tokens
         counters[4] += record.weighted_cost
         counters[5] += micro_euros(record.cost_eur)
+        counters[6] += record.audio_seconds
         self.values.extend(_value(value) for value in read_metered(record))
 
 

@@ -7,6 +7,11 @@ Every figure is a sum of integers read from the store (euros in micro-euros), so
 exactly to the total, and the total to the records. `total_tokens` is prompt plus completion tokens;
 cached tokens are part of the prompt tokens.
 
+`audio_seconds` (transcriptions and translations) is a measure of the reports whose month has any:
+then every row, the total and the CSV and table columns carry it, next to `total_tokens`. A month
+without audio is reported exactly as before audio was metered, so readers of those reports see no
+change.
+
 With a department, the store is asked for that department only, and any row of another department
 it might return is discarded here as well: a caller can only ever see the department it named.
 Who may name which department is the caller's business (the admin API asks the Casbin policy).
@@ -57,6 +62,8 @@ _MEASURES = (
     "weighted_cost",
     "cost_eur",
 )
+_AUDIO = "audio_seconds"
+_AUDIO_AFTER = _MEASURES.index("total_tokens") + 1  # where the audio measure goes, when it is reported
 
 
 def _euros(micro: int) -> str:
@@ -75,6 +82,7 @@ class UsageTotals(msgspec.Struct, kw_only=True):
     cached_tokens: int = 0
     weighted_cost: int = 0
     cost_micro_eur: int = 0
+    audio_seconds: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -91,22 +99,27 @@ class UsageTotals(msgspec.Struct, kw_only=True):
         self.cached_tokens += cell.cached_tokens
         self.weighted_cost += cell.weighted_cost
         self.cost_micro_eur += cell.cost_micro_eur
+        self.audio_seconds += cell.audio_seconds
 
-    def measures(self) -> dict[str, int | float]:
-        """The figures as JSON gives them: `cost_eur` a number, `cost_micro_eur` its exact value."""
-        return {
+    def measures(self, audio: bool = False) -> dict[str, int | float]:
+        """The figures as JSON gives them: `cost_eur` a number, `cost_micro_eur` its exact value;
+        `audio_seconds` after `total_tokens` when `audio` (the report has some)."""
+        figures: dict[str, int | float] = {
             "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cached_tokens": self.cached_tokens,
             "total_tokens": self.total_tokens,
-            "weighted_cost": self.weighted_cost,
-            "cost_eur": self.cost_eur,
-            "cost_micro_eur": self.cost_micro_eur,
         }
+        if audio:
+            figures[_AUDIO] = self.audio_seconds
+        figures["weighted_cost"] = self.weighted_cost
+        figures["cost_eur"] = self.cost_eur
+        figures["cost_micro_eur"] = self.cost_micro_eur
+        return figures
 
-    def _texts(self) -> list[str]:
-        return [
+    def _texts(self, audio: bool = False) -> list[str]:
+        texts = [
             str(self.requests),
             str(self.prompt_tokens),
             str(self.completion_tokens),
@@ -115,6 +128,9 @@ class UsageTotals(msgspec.Struct, kw_only=True):
             str(self.weighted_cost),
             _euros(self.cost_micro_eur),
         ]
+        if audio:
+            texts.insert(_AUDIO_AFTER, str(self.audio_seconds))
+        return texts
 
 
 class UsageRow(UsageTotals, kw_only=True):
@@ -141,6 +157,11 @@ class UsageReport(msgspec.Struct, kw_only=True):
     total: UsageTotals
     """The sums of every row."""
 
+    @property
+    def has_audio(self) -> bool:
+        """Whether the month had audio, and so whether its figures include `audio_seconds`."""
+        return self.total.audio_seconds > 0
+
     def as_json(self) -> dict[str, Any]:
         """JSON-ready: what `GET /admin/usage` answers."""
         zone = ZoneInfo(self.timezone)
@@ -152,8 +173,11 @@ class UsageReport(msgspec.Struct, kw_only=True):
             "end": datetime.fromtimestamp(self.end, zone).isoformat(),
             "by": list(self.columns),
             "department": self.department,
-            "rows": [dict(zip(self.columns, row.key, strict=True)) | row.measures() for row in self.rows],
-            "total": self.total.measures(),
+            "rows": [
+                dict(zip(self.columns, row.key, strict=True)) | row.measures(self.has_audio)
+                for row in self.rows
+            ],
+            "total": self.total.measures(self.has_audio),
         }
 
 
@@ -236,7 +260,10 @@ async def admin_usage(
 
 
 def _header(report: UsageReport) -> list[str]:
-    return [*report.columns, *_MEASURES]
+    measures = list(_MEASURES)
+    if report.has_audio:
+        measures.insert(_AUDIO_AFTER, _AUDIO)
+    return [*report.columns, *measures]
 
 
 def render_csv(report: UsageReport) -> str:
@@ -245,7 +272,7 @@ def render_csv(report: UsageReport) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_header(report))
     for row in report.rows:
-        writer.writerow([*row.key, *row._texts()])
+        writer.writerow([*row.key, *row._texts(report.has_audio)])
     return out.getvalue()
 
 
@@ -259,8 +286,8 @@ def render_table(report: UsageReport) -> str:
     if report.department is not None:
         title += f", department {report.department}"
     header = [column.upper() for column in _header(report)]
-    lines = [[*row.key, *row._texts()] for row in report.rows]
-    total = ["TOTAL", *[""] * (len(report.columns) - 1), *report.total._texts()]
+    lines = [[*row.key, *row._texts(report.has_audio)] for row in report.rows]
+    total = ["TOTAL", *[""] * (len(report.columns) - 1), *report.total._texts(report.has_audio)]
     widths = [max(len(line[index]) for line in [header, *lines, total]) for index in range(len(header))]
     labels = len(report.columns)
 

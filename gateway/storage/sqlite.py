@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,16 +71,30 @@ def run_schema(connection: sqlite3.Connection, schema: str) -> None:
 
 
 def open_versioned(
-    path: Path, schema: str, version: int, error: type[Exception], *, synchronous: str
+    path: Path,
+    schema: str,
+    version: int,
+    error: type[Exception],
+    *,
+    synchronous: str,
+    migrations: Mapping[int, str] | None = None,
 ) -> sqlite3.Connection:
     """`connect_private`, then create or update the tables of a store that owns its file, its schema
-    version kept in `PRAGMA user_version`. A file written by a newer gateway is refused, not guessed at."""
+    version kept in `PRAGMA user_version`. A file written by a newer gateway is refused, not guessed at.
+
+    `schema` is the latest version's, every statement `IF NOT EXISTS`: a new file gets it whole. A file
+    of an older version first gets `migrations[n]` for each version n above its own (the statements that
+    turn version n - 1 into n, e.g. an `ALTER TABLE ... ADD COLUMN`), in the same transaction, so a
+    failed upgrade leaves the file as it was."""
     connection = connect_private(path, error, synchronous=synchronous)
     try:
         connection.execute("BEGIN IMMEDIATE")
         (found,) = connection.execute("PRAGMA user_version").fetchone()
         if found > version:
             raise error(f"{path} was written by a newer gateway (schema {found}); upgrade this one")
+        if found > 0:  # 0: a new file, which the schema creates as it is now
+            for step in range(found + 1, version + 1):
+                run_schema(connection, (migrations or {}).get(step, ""))
         run_schema(connection, schema)
         connection.execute(f"PRAGMA user_version = {version}")
         connection.execute("COMMIT")
