@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from gateway.audio_duration import AUDIO_TOKENS_PER_SECOND
 from gateway.identity import Principal
 from gateway.parsing import ParsedRequest
 from gateway.quotas import (
@@ -55,7 +56,7 @@ class Charge:
             return
         self._done = True
         try:
-            await self._ledger.settle(self.reservation, usage.prompt_tokens, usage.completion_tokens)
+            await self._ledger.settle(self.reservation, *usage.budget_tokens())
         except Exception:  # the resilient ledger queues what it cannot write; anything else is logged
             logger.exception("settling a reservation failed")
 
@@ -99,13 +100,14 @@ class QuotaStep:
             # several prompts, each bounded alone.
             input_bound = min(input_bound, context * operation.prompts(payload))
         extra: dict[str, Any] | None = None
-        output = 0
+        # An upload's audio: what its transcript can hold, whatever the prompt (0 for other bodies).
+        output = parsed.audio_seconds * AUDIO_TOKENS_PER_SECOND
         field = operation.output_limit_field
         if field is not None:  # it generates: its output is reserved, and bounded upstream
             asked = payload.get("max_completion_tokens") or payload.get(field)
             asked_tokens = asked if isinstance(asked, int) and not isinstance(asked, bool) else None
             n = operation.choices(payload)
-            output = self._planner.output_allowance(asked_tokens, context_left=context, choices=n)
+            output += self._planner.output_allowance(asked_tokens, context_left=context, choices=n)
             if asked_tokens is None:
                 extra = {field: output // n}
         principal_plan = self._planner.plan(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from gateway.audio_duration import audio_seconds
 from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.multipart_form import Form, looks_like_audio, parse_form
 
@@ -49,16 +50,32 @@ _JSON_TYPE_NAMES = {
 class ParsedRequest:
     """A validated request: the decoded payload, its encoding (`raw`) and what the gateway needs."""
 
-    __slots__ = ("client_wants_usage", "form", "model", "operation", "payload", "raw", "stream")
+    __slots__ = (
+        "audio_seconds",
+        "client_wants_usage",
+        "form",
+        "model",
+        "operation",
+        "payload",
+        "raw",
+        "stream",
+    )
 
     def __init__(
-        self, operation: Operation, raw: bytes, payload: dict[str, Any], form: Form | None = None
+        self,
+        operation: Operation,
+        raw: bytes,
+        payload: dict[str, Any],
+        form: Form | None = None,
+        audio_seconds: int = 0,
     ) -> None:
         self.operation = operation
         self.raw = raw
         self.payload = payload
         # The multipart upload the payload's fields came from (None: a JSON body).
         self.form = form
+        # The most seconds its audio file lasts (`gateway.audio_duration`); 0 without a file.
+        self.audio_seconds = audio_seconds
         self.model: str = payload["model"]
         self.stream: bool = bool(payload.get("stream"))
         if form is None:
@@ -79,7 +96,9 @@ class ParsedRequest:
         """The same request with its payload changed (the PII step's masks and placeholders)."""
         if self.form is None:
             return ParsedRequest(self.operation, _encode(payload), payload)
-        return ParsedRequest(self.operation, self.form.encode(payload), payload, self.form)
+        return ParsedRequest(
+            self.operation, self.form.encode(payload), payload, self.form, self.audio_seconds
+        )
 
     def upstream_body(self, added: dict[str, Any] | None = None) -> bytes:
         """The bytes to send upstream, with `added` fields (absent from the request) put in.
@@ -203,7 +222,7 @@ def _parse_upload(operation: Operation, raw: bytes, content_type: str, max_file_
         payload["stream"] = stream.strip().lower() == "true"
     _check_model(payload)
     operation.check_body(payload)
-    return ParsedRequest(operation, raw, payload, form)
+    return ParsedRequest(operation, raw, payload, form, audio_seconds(upload.data))
 
 
 def parse_request(

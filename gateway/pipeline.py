@@ -57,7 +57,7 @@ from gateway.telemetry.observer import Observer
 from gateway.telemetry.request_trace import error_type
 from gateway.upstream.forward import Forwarder, UpstreamReply
 from gateway.upstream.relay import StreamRelay
-from gateway.usage import Usage
+from gateway.usage import Usage, metered_audio
 
 __all__ = ["Pipeline", "client_address", "new_request_id"]
 
@@ -325,6 +325,8 @@ class Pipeline:
             # configured capabilities say it. The backend answered, so it stays in service.
             raise operation_not_supported(parsed.model, parsed.operation)
         usage = reply.usage
+        if status < 400:  # a translation reports no usage: metered with the seconds read
+            usage = metered_audio(usage, parsed.audio_seconds)
         if keeps and status == 200 and sticky is not None:
             # Before the answer leaves: its id must be known by the time the client can ask for it.
             await sticky.record_answer(content, parsed.model, exchange.principal, reply.backend)
@@ -385,6 +387,8 @@ class Pipeline:
             # The client hung up mid-stream: what the records and the trace say it got.
             exchange.facts.status, exchange.facts.error = _CLIENT_CLOSED_REQUEST, "client_disconnected"
         usage = relay.usage
+        if usage is not None:  # a stream's usage counts tokens: its seconds are those read
+            usage = metered_audio(usage, exchange.parsed.audio_seconds)
         if relay.first_event_at is not None:
             exchange.facts.first_event_at = relay.first_event_at
         if usage is not None:

@@ -11,10 +11,13 @@ from typing import Any
 
 import msgspec
 
+from gateway.audio_duration import AUDIO_TOKENS_PER_SECOND
+
 __all__ = [
     "Usage",
     "audio_usage_from_body",
     "audio_usage_from_dict",
+    "metered_audio",
     "usage_from_body",
     "usage_from_dict",
     "usage_object",
@@ -29,7 +32,33 @@ class Usage(msgspec.Struct, frozen=True):
     completion_tokens: int
     cached_tokens: int = 0
     audio_seconds: int = 0
-    """Seconds of audio the request was billed for (`usage.seconds` of a transcription)."""
+    """Seconds of audio the request was billed for (`usage.seconds` of a transcription), or the
+    length the gateway read from the file when the backend reported none (`metered_audio`)."""
+
+    @property
+    def billed_in_seconds(self) -> bool:
+        """Whether the request is billed by its seconds of audio: it has some and no token was
+        reported (a whole transcription, a translation). A stream reports tokens, billed as such:
+        its seconds are metered, never billed on top of them."""
+        return self.audio_seconds > 0 and self.prompt_tokens == 0 and self.completion_tokens == 0
+
+    def budget_tokens(self) -> tuple[int, int]:
+        """The (input, output) tokens the budgets count: those reported; for a usage billed in
+        seconds, their token-equivalent as output, so that audio uses the token budgets as the
+        reservation said it would."""
+        if self.billed_in_seconds:
+            return 0, self.audio_seconds * AUDIO_TOKENS_PER_SECOND
+        return self.prompt_tokens, self.completion_tokens
+
+
+def metered_audio(usage: Usage | None, seconds: int) -> Usage | None:
+    """`usage` with the `seconds` of audio the gateway read, when the backend reported none: a
+    translation reports no usage at all, a stream only tokens. The backend's own count wins."""
+    if seconds <= 0 or (usage is not None and usage.audio_seconds > 0):
+        return usage
+    if usage is None:
+        return Usage(0, 0, audio_seconds=seconds)
+    return msgspec.structs.replace(usage, audio_seconds=seconds)
 
 
 def _int(value: Any) -> int:

@@ -25,7 +25,7 @@ class Pricing:
         self._planner = Planner(config)
 
     def weighted_cost(self, model: str, usage: Usage) -> int:
-        return self._planner.cost(model, usage.prompt_tokens, usage.completion_tokens)
+        return self._planner.cost(model, *usage.budget_tokens())  # what the budgets were charged
 
     def price_eur(self, model: str, usage: Usage) -> float:
         """What the usage costs in euros at the configured prices (0 when the model has none)."""
@@ -35,5 +35,6 @@ class Pricing:
         per_million = usage.prompt_tokens * (
             pricing.price_per_million_input or 0
         ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
-        audio = usage.audio_seconds * (pricing.price_per_audio_second or 0)
+        # Seconds are priced when they are what is billed, never on top of a stream's tokens.
+        audio = usage.audio_seconds * (pricing.price_per_audio_second or 0) if usage.billed_in_seconds else 0
         return float(Decimal(per_million) / 1_000_000 + Decimal(audio))
