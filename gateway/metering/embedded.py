@@ -76,6 +76,8 @@ INSERT INTO usage_records (
     cost_micro_eur
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+# Unqualified names find the temp schema first: the queries read this view instead of the table.
+_VERSION_1_VIEW = "CREATE TEMP VIEW usage_records AS SELECT *, 0 AS audio_seconds FROM main.usage_records"
 _HAS_RECORDS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_records'"
 _CLAIM_BATCH = "INSERT INTO usage_batches (id, written) VALUES (?, ?)"
 _FORGET_BATCHES = "DELETE FROM usage_batches WHERE written < ?"
@@ -181,11 +183,11 @@ class EmbeddedUsageStore(UsageStore):
                         f"{self.path} was written by a newer gateway (schema {version}); upgrade this one"
                     )
                 if version < _SCHEMA_VERSION:
-                    # A reader never changes the file: the upgrade is the writer's, on its next start.
-                    raise UsageStoreError(
-                        f"{self.path} has the schema of an older gateway ({version}): start this "
-                        "gateway on it once, which upgrades it, then read it"
-                    )
+                    # A reader never changes the file (the upgrade is the writer's, on its next
+                    # start): a view of this connection's own, in memory, adds the missing column.
+                    connection.execute("PRAGMA query_only=0")
+                    connection.execute(_VERSION_1_VIEW)
+                    connection.execute("PRAGMA query_only=1")
         except BaseException:
             connection.close()
             raise

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
-from gateway.metering import EmbeddedUsageStore, UsageStore, UsageStoreError, admin_usage, usage_report
+from gateway.metering import EmbeddedUsageStore, UsageStore, admin_usage, usage_report
 from gateway.metering.redis_store import RedisUsageStore
 from gateway.metering.reports import render_csv, render_table
 from gateway.request_record import RequestRecord
@@ -64,8 +64,16 @@ async def test_a_database_of_the_previous_schema_opens_and_its_rows_read_zero(tm
     with sqlite3.connect(path) as connection:
         connection.executescript(_VERSION_1.replace("NOVEMBER", str(NOVEMBER_START)))
     connection.close()
-    with pytest.raises(UsageStoreError, match="older gateway"):  # a reader never upgrades it
-        await EmbeddedUsageStore.open(path, read_only=True)
+    reader = await EmbeddedUsageStore.open(path, read_only=True)  # reads it, never upgrades it
+    try:
+        (old,) = await read_all(reader, "2026-11")
+        assert old.request_id == "old-request" and old.audio_seconds == 0
+        assert (await usage_report(reader, "2026-11")).total.requests == 1
+    finally:
+        await reader.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (1,)
+    connection.close()
 
     store = await EmbeddedUsageStore.open(path)
     try:
