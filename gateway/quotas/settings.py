@@ -107,8 +107,9 @@ class ModelPricing(_Strict):
     price_per_million_output: Annotated[Decimal, Field(ge=0)] | None = None
     """Euros per million generated tokens (unweighted), for usage reports. Unset: not priced."""
     price_per_audio_second: Annotated[Decimal, Field(ge=0)] | None = None
-    """Euros per second of audio transcribed (the backend's `usage.seconds`, whole seconds rounded up),
-    added to the token prices, for usage reports. Unset: audio is not priced."""
+    """Euros per second of audio billed in seconds, whole seconds rounded up: a whole transcription's
+    `usage.seconds`, a translation's length as the gateway reads it from the file. A stream reports
+    tokens and is priced by them. Unset: audio is not priced."""
 
 
 def _check_model_name(name: str) -> str:
