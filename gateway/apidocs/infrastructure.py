@@ -68,6 +68,9 @@ def _generated() -> Json:
             operation_id_creator=_handler_name,
             render_plugins=[],
         ),
+        # Never served: it must leave the process's logging alone (Litestar's default configuration
+        # replaces the handlers and levels the gateway set, and its debug lines were lost).
+        logging_config=None,
     )
     paths: Json = app.openapi_schema.to_schema()["paths"]
     return paths
