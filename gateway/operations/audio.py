@@ -7,6 +7,7 @@ checked at parsing (present, audio, within `server.max_audio_bytes`) and forward
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from gateway.operations.base import Operation, single_choice
@@ -62,20 +63,12 @@ TRANSCRIPTIONS = Operation(
     usage_in_stream=audio_usage_from_dict,
 )
 
-TRANSLATIONS = Operation(
+# The same upload, answered in English: only its names and route differ.
+TRANSLATIONS = dataclasses.replace(
+    TRANSCRIPTIONS,
     value="translations",
     routes=("/v1/audio/translations",),
     upstream_path="/v1/audio/translations",
-    check_body=_check_form,
-    input_token_bound=_input_token_bound,
     genai_name="translation",
     summary="The English translation of the speech in an audio file, personal data masked.",
-    body_schema=_FORM,
-    pii_read_first=_PROMPT_FIELDS,
-    choices=single_choice,
-    stream_usage_option=True,
-    multipart=True,
-    masks_answer=True,
-    usage_in_answer=audio_usage_from_body,
-    usage_in_stream=audio_usage_from_dict,
 )
