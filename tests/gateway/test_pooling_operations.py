@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cohere
@@ -193,7 +192,21 @@ def _rerank_with_the_sdk(client: cohere.ClientV2, served: Served) -> None:
         client.rerank(model=CHAT_MODEL, query="taxe", documents=["a", "b"])
 
 
-def test_quota_refusal(tmp_path: Path) -> None:
+_LONG = "un document assez long pour dépasser à lui seul le budget du service " * 3
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/v1/rerank", {"query": "budget", "documents": [_LONG] * 4}),
+        ("/v1/score", {"text_1": "budget", "text_2": [_LONG] * 4}),
+        ("/classify", {"input": [_LONG] * 4}),
+        ("/pooling", {"input": [_LONG] * 4}),
+    ],
+)
+def test_quota_refusal(route: str, body: dict[str, Any]) -> None:
+    """Every charged pooling operation reserves its bound before forwarding: over the budget, 429 and
+    nothing reaches the backend."""
     quotas = {"services": {f"{DEPARTMENT}/assistant-courrier": {"tokens_per_day": 100}}}
     with (
         running_simulator(rerank_models=(RERANK_MODEL,)) as sim,
@@ -201,16 +214,12 @@ def test_quota_refusal(tmp_path: Path) -> None:
             [{"name": RERANK_MODEL, "kind": "cross-encoder", "backends": [{"url": sim}]}], quotas=quotas
         ) as gateway,
     ):
-        headers = gateway.headers
-        documents = ["un document assez long pour dépasser le budget du service"] * 4
         reply = httpx.post(
-            f"{gateway.url}/v1/rerank",
-            json={"model": RERANK_MODEL, "query": "budget", "documents": documents},
-            headers=headers,
-            timeout=10,
+            f"{gateway.url}{route}", json={"model": RERANK_MODEL, **body}, headers=gateway.headers, timeout=10
         )
         assert reply.status_code == 429, reply.text
-        assert "budget" in reply.json()["error"]["message"] or reply.json()["error"]["code"]
+        assert reply.json()["error"]["type"] in ("insufficient_quota", "rate_limit_exceeded"), reply.text
+        assert httpx.get(f"{sim}/sim/last-request", timeout=5).status_code == 404, "nothing was forwarded"
 
 
 def test_a_backends_501_is_the_same_400_and_no_failure(served: Served) -> None:
