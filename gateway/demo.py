@@ -79,6 +79,9 @@ def main() -> int:
         print(f"demo: port(s) {', '.join(map(str, busy))} already in use; stop what uses them first.")
         return 1
     gateway_command = [sys.executable, "-m", "gateway"]
+    # Stopped by SIGTERM (a supervisor, `timeout`, `kill`) as by Ctrl-C: the `finally` below stops the
+    # simulators and the gateway, which would otherwise outlive the demo and keep its ports.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     processes = [subprocess.Popen([*gateway_command, "sim", *arguments]) for arguments in _SIMULATORS]
     try:
         for port in (8001, 8002):
