@@ -373,6 +373,8 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
     def metrics() -> str:
         return _metrics(vllm.generate)
 
+    # What an earlier test left running ends first (aborted or not): only this stream is measured.
+    assert wait_for(lambda: gauge(metrics(), "vllm:num_requests_running") == 0, seconds=30)
     finished_before = _finished(metrics())
     generated_before = counter(metrics(), "vllm:generation_tokens_total")
     with _long_stream(gateway, events=5):
