@@ -56,6 +56,8 @@ def main() -> int:
             workers=args.workers,
             log_level="warning",
             access_log=False,
+            # Bounded, as `gateway serve` bounds it: a connection left open cannot hold the exit.
+            timeout_graceful_shutdown=5,
         )
     return 0
 

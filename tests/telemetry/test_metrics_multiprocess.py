@@ -278,6 +278,9 @@ async def test_uvicorn_workers_share_their_counts() -> None:
         "--workers=2",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
+        # Its own process group: if the server must be killed, its workers go with it (orphaned,
+        # they would keep the stdout pipe open and `wait()` would never return).
+        start_new_session=True,
     )
     try:
         directory = Path(await _line(server, timeout=30))
@@ -317,9 +320,9 @@ async def test_uvicorn_workers_share_their_counts() -> None:
                 samples, "gateway_request_duration_seconds_count", model=CHAT_MODEL, operation="chat"
             ) == len(answers)
         server.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(server.wait(), 30) == 0
+        assert await asyncio.wait_for(server.wait(), 60) == 0
         assert not directory.exists()  # the temporary directory goes with the server
     finally:
         if server.returncode is None:
-            server.kill()
-            await server.wait()
+            os.killpg(server.pid, signal.SIGKILL)
+            await asyncio.wait_for(server.wait(), 30)
