@@ -76,11 +76,14 @@ $(OIDC_PROVIDER): tests/oidc/provider/package.json tests/oidc/provider/package-l
 
 oidc-provider: $(OIDC_PROVIDER)
 
-# What the tests run from Debian's packages: their private redis-servers, and the browser that drives
-# the console's pages (through Playwright, which never downloads one). Installed when missing.
+# What the tests run from Debian's packages: their private redis-servers, the browser that drives
+# the console's pages (through Playwright, which never downloads one), and npm for the test OpenID
+# provider (tests/oidc/provider). Installed when missing.
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && command -v npm >/dev/null 2>&1 || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium nodejs npm; }
+	@command -v redis-server >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; }
+	@command -v npm >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 
 # Real vLLM (the community CPU build) in its own environment, outside the work tree so that every
 # clone on this machine reuses it while backends/vllm/requirements.lock is unchanged.

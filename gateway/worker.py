@@ -33,7 +33,7 @@ from gateway.identity import (
     pepper_for,
 )
 from gateway.metering import UsageRecorder, start_usage_recorder
-from gateway.oidc import BearerTokens
+from gateway.oidc.bearer import BearerTokens
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger

@@ -10,29 +10,19 @@
     errors.py      ProviderUnavailable, TokenRejected
 
 No cryptography is written here: joserfc verifies every signature and claim.
+
+Only the settings and errors are imported here (the configuration needs them before
+`gateway.identity` exists); the rest is imported from its module.
 """
 
-from gateway.oidc.bearer import BearerTokens, looks_like_jwt
-from gateway.oidc.claims import claim_value, map_claims
-from gateway.oidc.discovery import ProviderMetadata, fetch_metadata
 from gateway.oidc.errors import OidcError, ProviderUnavailable, TokenRejected
-from gateway.oidc.jwks import ProviderKeys
 from gateway.oidc.settings import ClaimRule, JwtIssuerConfig, OidcProviderConfig
-from gateway.oidc.tokens import verify_jwt
 
 __all__ = [
-    "BearerTokens",
     "ClaimRule",
     "JwtIssuerConfig",
     "OidcError",
     "OidcProviderConfig",
-    "ProviderKeys",
-    "ProviderMetadata",
     "ProviderUnavailable",
     "TokenRejected",
-    "claim_value",
-    "fetch_metadata",
-    "looks_like_jwt",
-    "map_claims",
-    "verify_jwt",
 ]

@@ -5,6 +5,7 @@ failing closed with a metric and a log line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -21,6 +22,9 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from gateway.app import create_app
+from gateway.oidc.errors import TokenRejected
+from gateway.oidc.jwks import ProviderKeys
+from gateway.oidc.tokens import verify_jwt
 from tests.gateway.conftest import SOLO_MODEL, gateway_config, running_simulator
 from tests.gateway.test_metrics_endpoint import _samples, _value
 from tests.oidc.local_issuer import AUDIENCE, LocalIssuer, new_key, running_issuer
@@ -230,3 +234,21 @@ def test_an_unreachable_jwks_fails_closed(caplog: pytest.LogCaptureFixture) -> N
             assert all(str(issuer.signing_key.kid) not in line for line in logged)
             issuer.down = False
             assert site.post(batch_token(issuer)).status_code == 200
+
+
+def test_an_id_token_with_another_nonce_is_refused() -> None:
+    """The console's check of an ID token: the nonce of the flow, the client as audience."""
+
+    async def verify(token: str, nonce: str) -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            keys = ProviderKeys(client, "local", issuer.url, max_age=60, min_refresh=0)
+            return await verify_jwt(
+                token, keys, audiences=["console"], algorithms=["RS256"], clock_skew=0, nonce=nonce
+            )
+
+    with running_issuer() as issuer:
+        token = issuer.token(aud="console", nonce="n-1")
+        assert asyncio.run(verify(token, "n-1"))["nonce"] == "n-1"
+        for bad, nonce in ((token, "n-2"), (issuer.token(aud="console"), "n-1")):
+            with pytest.raises(TokenRejected):
+                asyncio.run(verify(bad, nonce))

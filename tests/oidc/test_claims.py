@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.identity import AuthConfig
-from gateway.oidc import ClaimRule, map_claims
+from gateway.oidc.claims import map_claims
+from gateway.oidc.settings import ClaimRule
 
 RULES = [
     ClaimRule(when={"groups": "/dgfip/admins"}, department="dgfip", service="console", roles=["department-admin"]),
