@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from typing import Any
@@ -206,9 +207,9 @@ async def callback(request: AnyRequest) -> Template:
         return _refused(request, "oidc_unavailable", 503)
     if "error" in params or not params.get("code"):
         # The person declined, or the provider refused: its `error` is a code from a fixed list.
-        logger.info(
-            "console sign-in with %s ended by the provider: %s", flow.provider, params.get("error", "")[:40]
-        )
+        error = params.get("error", "")
+        shown = error if re.fullmatch(r"[a-z_]{1,40}", error) else "(not an OAuth error code)"
+        logger.info("console sign-in with %s ended by the provider: %s", flow.provider, shown)
         return _refused(request, "oidc_failed", 401)
     try:
         id_token = await _exchange(request, provider, params["code"], flow)
