@@ -5,7 +5,8 @@
 signed, HttpOnly cookie and sends the browser to the provider. `GET /console/oidc/callback` checks the
 `state`, spends the flow (recorded as ended in the key store, so the same answer cannot be replayed,
 with or without the cookie), exchanges the code with the verifier, verifies the ID token (signature by
-the provider's JWKS, `iss`, `aud`, `exp`, `iat`, and the `nonce`), maps its claims to a department and
+the provider's JWKS, `iss`, `aud`, `exp`, `iat`, and the `nonce`), adds the userinfo endpoint's claims
+about the same subject (ProConnect's organisation claims are there), maps the claims to a department and
 roles, asks the policy whether that may use the console, and issues the same session cookie as a key
 sign-in does (marked with the provider's name). A person no rule maps gets a page saying so.
 
@@ -142,8 +143,13 @@ async def start(request: AnyRequest, name: FromPath[str]) -> Redirect | Template
     )
 
 
-async def _exchange(request: AnyRequest, provider: ConsoleProvider, code: str, flow: Flow) -> str:
-    """The ID token the provider gives for `code`; `ProviderUnavailable` or `TokenRejected`."""
+class _Tokens(msgspec.Struct, frozen=True):
+    id_token: str
+    access_token: str | None = None
+
+
+async def _exchange(request: AnyRequest, provider: ConsoleProvider, code: str, flow: Flow) -> _Tokens:
+    """The tokens the provider gives for `code`; `ProviderUnavailable` or `TokenRejected`."""
     metadata = await provider.keys.metadata()
     assert metadata.token_endpoint is not None  # checked at the start
     form = {
@@ -170,12 +176,46 @@ async def _exchange(request: AnyRequest, provider: ConsoleProvider, code: str, f
             error = ""
         raise TokenRejected(f"token endpoint answered {answer.status_code} {error}".strip())
     try:
-        token = answer.json().get("id_token")
-    except ValueError:
-        token = None
-    if not isinstance(token, str):
-        raise TokenRejected("no id_token in the token endpoint's answer")
-    return token
+        return msgspec.json.decode(answer.content, type=_Tokens)
+    except msgspec.DecodeError:  # ValidationError included
+        raise TokenRejected("no usable id_token in the token endpoint's answer") from None
+
+
+async def _userinfo(
+    request: AnyRequest, provider: ConsoleProvider, access_token: str, subject: object
+) -> dict[str, Any]:
+    """The person's claims from the userinfo endpoint (OpenID Connect Core §5.3): JSON, or a JWT
+    signed by the provider and checked like the ID token; its `sub` must be the ID token's."""
+    metadata = await provider.keys.metadata()
+    if metadata.userinfo_endpoint is None:
+        return {}
+    client = worker_of(request).identity_client
+    try:
+        answer = await client.get(
+            metadata.userinfo_endpoint, headers={"authorization": f"Bearer {access_token}"}
+        )
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"userinfo endpoint: {type(exc).__name__}") from None
+    if answer.status_code != 200:
+        raise TokenRejected(f"userinfo endpoint answered {answer.status_code}")
+    claims: Any
+    if answer.headers.get("content-type", "").split(";")[0].strip() == "application/jwt":
+        claims = await verify_jwt(
+            answer.text.strip(),
+            provider.keys,
+            audiences=[provider.config.client_id],
+            algorithms=provider.config.algorithms,
+            clock_skew=provider.config.clock_skew_seconds,
+            require_expiry=False,
+        )
+    else:
+        try:
+            claims = answer.json()
+        except ValueError:
+            claims = None
+    if not isinstance(claims, dict) or claims.get("sub") != subject:
+        raise TokenRejected("userinfo is not about the ID token's subject")
+    return claims
 
 
 @get("/oidc/callback", name="console-oidc-callback")
@@ -212,15 +252,17 @@ async def callback(request: AnyRequest) -> Template:
         logger.info("console sign-in with %s ended by the provider: %s", flow.provider, shown)
         return _refused(request, "oidc_failed", 401)
     try:
-        id_token = await _exchange(request, provider, params["code"], flow)
+        tokens = await _exchange(request, provider, params["code"], flow)
         claims = await verify_jwt(
-            id_token,
+            tokens.id_token,
             provider.keys,
             audiences=[provider.config.client_id],
             algorithms=provider.config.algorithms,
             clock_skew=provider.config.clock_skew_seconds,
             nonce=flow.nonce,
         )
+        if provider.config.userinfo and tokens.access_token is not None:
+            claims = {**await _userinfo(request, provider, tokens.access_token, claims.get("sub")), **claims}
     except ProviderUnavailable:
         return _refused(request, "oidc_unavailable", 503)
     except TokenRejected as exc:

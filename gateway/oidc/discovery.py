@@ -21,6 +21,7 @@ class ProviderMetadata(msgspec.Struct, frozen=True, kw_only=True):
     jwks_uri: str
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
     end_session_endpoint: str | None = None
 
 

@@ -105,6 +105,10 @@ class OidcProviderConfig(_Issuer):
     public_url: Annotated[str, Field(pattern=_URL)] | None = None
     """The gateway's URL as browsers reach it (`https://gateway.example.gouv.fr`), from which the
     callback `<public_url>/console/oidc/callback` is made; None: taken from each request."""
+    userinfo: bool = True
+    """Read the person's claims from the provider's userinfo endpoint too, when it has one (ProConnect
+    gives `siret`, `organizational_unit`... only there, as a signed JWT, which is then verified like
+    the ID token); claims of the ID token win over those of the same name."""
     logout: bool = True
     """Sign-out also ends the provider's session when its metadata has an `end_session_endpoint`
     (RP-initiated logout)."""

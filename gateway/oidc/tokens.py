@@ -51,10 +51,12 @@ async def verify_jwt(
     algorithms: Collection[str],
     clock_skew: int,
     nonce: str | None = None,
+    require_expiry: bool = True,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The token's claims once its signature, `iss`, `aud`, `exp`, `nbf` and `iat` (and the `nonce`
-    when one is given) hold; `TokenRejected` otherwise, `ProviderUnavailable` when the keys cannot be
+    when one is given) hold (`require_expiry=False` for a signed userinfo answer, which need not
+    carry `exp`, though one it carries is checked); `TokenRejected` otherwise, `ProviderUnavailable` when the keys cannot be
     fetched."""
     header, _ = _split(token)
     algorithm = header.get("alg")
@@ -69,7 +71,7 @@ async def verify_jwt(
     options: dict[str, Any] = {
         "iss": {"essential": True, "value": keys.issuer},
         "aud": {"essential": True, "values": list(audiences)},
-        "exp": {"essential": True},
+        "exp": {"essential": require_expiry},
     }
     if nonce is not None:
         options["nonce"] = {"essential": True, "value": nonce}

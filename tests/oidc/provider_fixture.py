@@ -99,6 +99,7 @@ class RealProvider:
                     "grant_types": ["authorization_code"],
                     "response_types": ["code"],
                     "scope": "openid email profile groups organization",
+                    "userinfo_signed_response_alg": "RS256",
                 },
                 *(
                     {

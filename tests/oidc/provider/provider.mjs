@@ -21,8 +21,9 @@ const provider = new Provider(settings.issuer, {
     groups: ['groups'],
     organization: ['siret', 'organizational_unit'],
   },
-  // The ID token carries the claims the scopes ask for (as ProConnect and Keycloak send them).
-  conformIdTokenClaims: false,
+  // As ProConnect does: the ID token names the person, the claims the scopes ask for are read
+  // from the userinfo endpoint, as a JWT the provider signs (jwtUserinfo below).
+  conformIdTokenClaims: true,
   scopes: ['openid', 'offline_access', 'api'],
   async findAccount(_ctx, sub) {
     const account = settings.accounts[sub];
@@ -33,9 +34,9 @@ const provider = new Provider(settings.issuer, {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    jwtUserinfo: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => settings.audience,
       useGrantedResource: () => true,
       getResourceServerInfo: (_ctx, resource) => ({
         scope: 'api',
