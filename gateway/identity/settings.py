@@ -51,8 +51,7 @@ class AuthConfig(_Strict):
     """A key's `last_used` is written at most this often per key and worker."""
     jwt_issuers: list[JwtIssuerConfig] = []
     """Identity providers whose JWTs the API accepts as bearer tokens beside API keys (for services
-    that get short-lived tokens from the platform's provider). Empty: API keys only. See
-    docs/configuration.md's "Bearer JWTs" for a Keycloak example."""
+    that get short-lived tokens from the platform's provider). Empty: API keys only."""
 
     @model_validator(mode="after")
     def _issuers_once(self) -> AuthConfig:
