@@ -112,7 +112,9 @@ async def login_form(request: AnyRequest) -> Template | Redirect:
         await signed_in(request)
     except NotSignedIn:
         labels = LABELS[language_of(request)]
-        notice = labels["signed_out"] if "signed_out" in request.query_params else None
+        # `state`: back from signing out at an identity provider (oidc_signin.provider_logout_url).
+        signed_out = "signed_out" in request.query_params or "state" in request.query_params
+        notice = labels["signed_out"] if signed_out else None
         return login_page(request, None, 200, notice)
     return redirect(f"{BASE}/")
 
@@ -157,7 +159,7 @@ async def logout(request: AnyRequest) -> Redirect | Template:
     on, and forgotten by this browser. (Revoking the key ends all of its sessions at once.) A person
     who signed in with a provider that supports RP-initiated logout is sent there to end that
     session too, and comes back to the sign-in page."""
-    from gateway.console.oidc_signin import provider_logout_url  # it imports this module
+    from gateway.console.oidc_signin import hint_cookie, provider_logout_url  # it imports this module
 
     session = console_of(request).codec.read(request.cookies.get(SESSION_COOKIE), time.time())
     target = f"{BASE}/login?signed_out=1"
@@ -177,9 +179,11 @@ async def logout(request: AnyRequest) -> Redirect | Template:
                 "moving_on.html.j2",
                 "sign_out",
                 {"next": provider_logout, "message": LABELS[language_of(request)]["signing_out_provider"]},
-                cookies=[console_cookie(request, SESSION_COOKIE, "", 0)],
+                cookies=[console_cookie(request, SESSION_COOKIE, "", 0), hint_cookie(request, "", 0)],
             )
-    return redirect(target, cookies=[console_cookie(request, SESSION_COOKIE, "", 0)])
+    return redirect(
+        target, cookies=[console_cookie(request, SESSION_COOKIE, "", 0), hint_cookie(request, "", 0)]
+    )
 
 
 AUTH_ROUTES = [login_form, login, logout]

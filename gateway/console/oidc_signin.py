@@ -50,11 +50,15 @@ from gateway.oidc.tokens import verify_jwt
 from gateway.state import AnyRequest
 from gateway.worker import worker_of
 
-__all__ = ["OIDC_ROUTES", "callback_url", "provider_logout_url"]
+__all__ = ["OIDC_ROUTES", "callback_url", "hint_cookie", "provider_logout_url"]
 
 logger = logging.getLogger("gateway.console")
 
 FLOW_COOKIE = "sgw_console_oidc"
+HINT_COOKIE = "sgw_console_idt"
+"""The ID token, sent back to the provider as `id_token_hint` at sign-out (ProConnect requires it):
+a cookie of its own, sent to `/console/logout` only; too long a token is not kept."""
+_MAX_HINT = 3500
 _FLOW_SECONDS = 600
 _FLOW_PURPOSE = b"oidc-flow"
 _FLOW_ENDED = b"sovereign-gateway/console/oidc-flow-ended/v1\0"
@@ -92,6 +96,10 @@ def _flow_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
     # Lax, not Strict: the browser comes back from the provider's site with a top-level GET.
     cookie = console_cookie(request, FLOW_COOKIE, value, max_age)
     return dataclasses.replace(cookie, samesite="lax", path=f"{BASE}/oidc")
+
+
+def hint_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
+    return dataclasses.replace(console_cookie(request, HINT_COOKIE, value, max_age), path=f"{BASE}/logout")
 
 
 def _refused(request: AnyRequest, label: str, status: int) -> Template:
@@ -281,6 +289,7 @@ async def callback(request: AnyRequest) -> Template:
         return _refused(request, "sign_in_not_admin", 403)
     minutes = console.settings.session_minutes
     token = console.codec.issue(principal, int(now), minutes, provider=provider.config.name)
+    hint = tokens.id_token if len(tokens.id_token) <= _MAX_HINT else ""
     return page(
         request,
         None,
@@ -289,6 +298,7 @@ async def callback(request: AnyRequest) -> Template:
         {"next": f"{BASE}/", "message": LABELS[language_of(request)]["signed_in_continue"]},
         cookies=[
             console_cookie(request, SESSION_COOKIE, token, minutes * 60),
+            hint_cookie(request, hint, minutes * 60 if hint else 0),
             _flow_cookie(request, "", 0),
         ],
     )
@@ -308,7 +318,11 @@ async def provider_logout_url(request: AnyRequest, provider_name: str) -> str | 
     query: dict[str, Any] = {
         "client_id": provider.config.client_id,
         "post_logout_redirect_uri": f"{_public_base(request, provider)}{BASE}/login",
+        "state": secrets.token_urlsafe(16),
     }
+    hint = request.cookies.get(HINT_COOKIE)
+    if hint and len(hint) <= _MAX_HINT:
+        query["id_token_hint"] = hint
     separator = "&" if "?" in metadata.end_session_endpoint else "?"
     return f"{metadata.end_session_endpoint}{separator}{urlencode(query)}"
 

@@ -196,8 +196,11 @@ def test_signing_out_ends_the_provider_session_too(site: Site, browser: Browser)
     session = cookies["sgw_console_session"]
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url(re.compile(re.escape(site.provider.issuer) + r"/session/end.*"))
+    for parameter in ("id_token_hint=", "client_id=gateway-console", "post_logout_redirect_uri=", "state="):
+        assert parameter in page.url  # ProConnect requires the hint and the state
     page.get_by_role("button", name="Yes, sign me out").click()
-    page.wait_for_url(re.compile(r".*/console/login$"))
+    page.wait_for_url(re.compile(r".*/console/login\?state=.*"))
+    expect(page.get_by_role("status")).to_contain_text("déconnecté")
     # The old cookie is refused, and the provider asks for a login again.
     stale = httpx.get(f"{site.console}/", cookies={"sgw_console_session": session}, timeout=10)
     assert stale.status_code == 303 and stale.headers["location"].endswith("/console/login")
