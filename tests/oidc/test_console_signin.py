@@ -141,8 +141,9 @@ def test_a_department_administrator_signs_in_with_the_provider(site: Site, brows
     for path in ("/departments/drees", "/backends", "/policies"):
         answer = page.goto(f"{site.console}{path}")
         assert answer is not None and answer.status == 403, path
-    answer = page.goto(f"{site.console}/departments/dgfip")
-    assert answer is not None and answer.status == 200
+    for path in ("/departments/dgfip", "/keys", "/requests"):
+        answer = page.goto(f"{site.console}{path}")
+        assert answer is not None and answer.status == 200, path
     # The flow went through the authorization code flow with PKCE, state and nonce.
     authorize = next(url for url in seen if url.startswith(f"{site.provider.issuer}/auth"))
     for parameter in (
