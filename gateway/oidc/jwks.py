@@ -2,9 +2,10 @@
 
 Keys are fetched again when they are older than `max_age`, and sooner when a token names a key id
 not in the set (the provider rotated its keys), at most once per `min_refresh` so that made-up key
-ids cannot turn into one fetch each. When the keys cannot be fetched and the cached ones are too
-old, or a token names an unknown key, verification fails closed: `ProviderUnavailable`, a metric
-(`on_failure`) and a log line naming the provider and the cause.
+ids cannot turn into one fetch each (nor, while the provider is down, tokens into calls to it).
+When the keys cannot be fetched and the cached ones are too old, or a token names an unknown key,
+verification fails closed: `ProviderUnavailable`, a metric (`on_failure`) and a log line naming the
+provider and the cause.
 """
 
 from __future__ import annotations
@@ -75,12 +76,18 @@ class ProviderKeys:
         fresh = now - self._fetched_at < self._max_age
         if self._keys is not None and fresh and kid in self._kids:
             return self._keys
+        recently = now - self._attempted_at < self._min_refresh
         if self._keys is not None and fresh and now - self._attempted_at < self._min_refresh:
             return self._keys  # an unknown kid, asked again too soon: the signature check refuses it
+        if self._keys is None and recently:
+            # A fetch failed a moment ago: refused without asking again, so that a burst of tokens
+            # while the provider is down is not a burst of calls to it (nor of log lines).
+            raise ProviderUnavailable("the last fetch of the keys failed a moment ago")
         async with self._lock:
-            if self._keys is None or self._attempted_at < now:  # nobody refreshed while we waited
+            if self._attempted_at < now:  # nobody tried while this request waited
                 await self._refresh()
-        assert self._keys is not None
+        if self._keys is None:  # the fetch another request made while this one waited failed
+            raise ProviderUnavailable("the keys could not be fetched")
         return self._keys
 
     async def _refresh(self) -> None:

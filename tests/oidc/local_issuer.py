@@ -35,6 +35,8 @@ class LocalIssuer:
     down: bool = False
     """True: discovery and JWKS answer 503."""
     jwks_fetches: int = 0
+    requests: int = 0
+    """Every request it received, failed ones included."""
 
     @property
     def signing_key(self) -> RSAKey | ECKey:
@@ -78,6 +80,7 @@ class LocalIssuer:
         if scope["type"] != "http":
             return
         path = scope["path"]
+        self.requests += 1
         if self.down:
             status, body = 503, {"error": "down"}
         elif path == "/.well-known/openid-configuration":

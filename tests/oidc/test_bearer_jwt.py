@@ -19,10 +19,10 @@ import httpx
 import openai
 import pytest
 from joserfc import jwt
-from joserfc.jwk import OctKey
+from joserfc.jwk import KeySet, OctKey
 
 from gateway.app import create_app
-from gateway.oidc.errors import TokenRejected
+from gateway.oidc.errors import ProviderUnavailable, TokenRejected
 from gateway.oidc.jwks import ProviderKeys
 from gateway.oidc.tokens import verify_jwt
 from tests.gateway.conftest import SOLO_MODEL, gateway_config, running_simulator
@@ -252,3 +252,28 @@ def test_an_id_token_with_another_nonce_is_refused() -> None:
         for bad, nonce in ((token, "n-2"), (issuer.token(aud="console"), "n-1")):
             with pytest.raises(TokenRejected):
                 asyncio.run(verify(bad, nonce))
+
+
+def test_a_burst_of_tokens_while_the_provider_is_down_is_one_call_to_it() -> None:
+    failures: list[str] = []
+
+    async def burst(issuer: LocalIssuer) -> list[BaseException | KeySet]:
+        async with httpx.AsyncClient() as client:
+            keys = ProviderKeys(
+                client,
+                "local",
+                issuer.url,
+                max_age=60,
+                min_refresh=10,
+                on_failure=lambda: failures.append("x"),
+            )
+            first = await asyncio.gather(*(keys.key_set("k1") for _ in range(20)), return_exceptions=True)
+            second = await asyncio.gather(*(keys.key_set("k1") for _ in range(20)), return_exceptions=True)
+            return [*first, *second]
+
+    with running_issuer() as issuer:
+        issuer.down = True
+        results = asyncio.run(burst(issuer))
+        assert all(isinstance(result, ProviderUnavailable) for result in results), results
+        assert issuer.requests == 1
+        assert failures == ["x"]
