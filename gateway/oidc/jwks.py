@@ -113,7 +113,7 @@ class ProviderKeys:
         """Count and log a failed fetch; the error to raise."""
         self._on_failure()
         logger.error(
-            "identity provider %s (%s): cannot fetch its signing keys, tokens it issued are refused: %s",
+            "identity provider %s (%s): cannot fetch its metadata or signing keys, its tokens are refused: %s",
             self.name,
             self.issuer,
             cause,

@@ -5,6 +5,7 @@ replayed or forged answer refused; sign-out ending the provider's session too; k
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Iterator
@@ -227,3 +228,30 @@ def test_key_sign_in_can_be_turned_off(site: Site) -> None:
             assert 'name="api_key"' not in form.text
             posted = httpx.post(f"{url}/console/login", data={"api_key": "x"}, timeout=10)
             assert posted.status_code in (403, 404)
+
+
+def test_an_unreachable_provider_fails_closed_with_a_clear_page(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = {**_console_provider(site.provider), "issuer": f"http://127.0.0.1:{free_port()}"}
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        pytest.MonkeyPatch.context() as patch,
+        caplog.at_level(logging.ERROR, "gateway.oidc"),
+    ):
+        patch.setenv(SECRET_ENV, CONSOLE_SECRET)
+        config = gateway_config(
+            [{"name": SOLO_MODEL, "backends": [{"url": "http://127.0.0.1:9"}]}],
+            store={"kind": "embedded", "path": f"{folder}/gateway.db"},
+            console={"oidc_providers": [dead]},
+            metrics={"allow_anonymous": True},
+        )
+        with serve_in_thread(create_app(config)) as url:
+            answer = httpx.get(f"{url}/console/oidc/ministere/start", timeout=10)
+            assert answer.status_code == 503
+            assert "ne répond pas pour le moment" in answer.text
+            assert 'name="api_key"' in answer.text  # the key form is still offered
+            metrics = httpx.get(f"{url}/metrics", timeout=10).text
+            assert 'gateway_identity_provider_keys_unavailable_total{provider="ministere"} 1.0' in metrics
+            assert any("identity provider ministere" in record.getMessage() for record in caplog.records)
+            assert httpx.get(f"{url}/console/oidc/unknown/start", timeout=10).status_code == 404
