@@ -25,7 +25,7 @@ from gateway.app import create_app
 from gateway.oidc.errors import ProviderUnavailable, TokenRejected
 from gateway.oidc.jwks import ProviderKeys
 from gateway.oidc.tokens import verify_jwt
-from tests.gateway.conftest import SOLO_MODEL, gateway_config, running_simulator
+from tests.gateway.conftest import SOLO_MODEL, gateway_config, issue_key, running_simulator
 from tests.gateway.test_metrics_endpoint import _samples, _value
 from tests.oidc.local_issuer import AUDIENCE, LocalIssuer, new_key, running_issuer
 from tests.servers import serve_in_thread
@@ -44,6 +44,9 @@ def issuer_config(issuer: LocalIssuer, **overrides: Any) -> dict[str, Any]:
         "rules": [
             # A group claim, as Keycloak sends it.
             {"when": {"groups": "dgfip-batch"}, "department": "dgfip", "service_claim": "azp", "roles": ["user"]},
+            # Department administrators: the admin API, under the same policy as their keys.
+            {"when": {"groups": "dgfip-admins"}, "department": "dgfip", "service": "console",
+             "roles": ["department-admin"]},
             # An organisation claim naming the department itself.
             {"when": {"realm_access.roles": "gateway-user"}, "department_claim": "ministry",
              "service": "outils", "roles": ["user"]},
@@ -58,6 +61,7 @@ class Site:
     issuer: LocalIssuer
     audit: Path
     sim: str
+    api_key: str = ""
 
     def post(self, token: str, content: str = "Bonjour") -> httpx.Response:
         return httpx.post(
@@ -95,8 +99,9 @@ def site() -> Iterator[Site]:
             pii={"mode": "pseudonymize", "names": "off"},
             audit={"enabled": True, "path": str(audit), "flush_interval_seconds": 0.05},
         )
+        api_key = issue_key(config)
         with serve_in_thread(create_app(config)) as url:
-            yield Site(url, issuer, audit, sim)
+            yield Site(url, issuer, audit, sim, api_key)
 
 
 def batch_token(issuer: LocalIssuer, **overrides: Any) -> str:
@@ -194,9 +199,33 @@ def test_a_rotated_key_is_accepted_after_the_keys_are_fetched_again(site: Site) 
     assert site.issuer.jwks_fetches == fetches + 1
 
 
+def test_the_admin_api_and_anthropic_clients_take_jwts_too(site: Site) -> None:
+    admin = site.issuer.token({"groups": ["dgfip-admins"]}, sub="claire")
+    own = httpx.get(f"{site.url}/admin/keys", headers={"authorization": f"Bearer {admin}"}, timeout=10)
+    assert own.status_code == 200, own.text
+    other = httpx.get(
+        f"{site.url}/admin/keys",
+        params={"department": "drees"},
+        headers={"authorization": f"Bearer {admin}"},
+        timeout=10,
+    )
+    assert other.status_code == 403
+    user = batch_token(site.issuer)
+    refused = httpx.get(f"{site.url}/admin/keys", headers={"authorization": f"Bearer {user}"}, timeout=10)
+    assert refused.status_code == 403
+    # Anthropic's SDKs send the key in `x-api-key`: a JWT there is checked the same way.
+    answer = httpx.post(
+        f"{site.url}/v1/messages",
+        json={"model": SOLO_MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "Bonjour"}]},
+        headers={"x-api-key": user, "anthropic-version": "2023-06-01"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_api_keys_still_work_beside_jwts(site: Site) -> None:
-    answer = site.post("sgw_notakey_atall")
-    assert answer.status_code == 401
+    assert site.post(site.api_key).status_code == 200
+    assert site.post(site.api_key + "x").status_code == 401
 
 
 def test_an_unreachable_jwks_fails_closed(caplog: pytest.LogCaptureFixture) -> None:
