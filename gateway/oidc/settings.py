@@ -87,7 +87,8 @@ class JwtIssuerConfig(_Issuer):
     """Values of which `aud` must contain at least one (the gateway's own identifier at the provider)."""
     subject_claim: str = "sub"
     """The claim that names the caller in records and logs (`sub`, `client_id`, `azp`...): the token
-    itself is never recorded."""
+    itself is never recorded. Choose an opaque identifier, never one such as `email` that is
+    personal data in clear."""
 
 
 class OidcProviderConfig(_Issuer):
