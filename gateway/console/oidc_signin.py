@@ -59,6 +59,8 @@ HINT_COOKIE = "sgw_console_idt"
 """The ID token, sent back to the provider as `id_token_hint` at sign-out (ProConnect requires it):
 a cookie of its own, sent to `/console/logout` only; too long a token is not kept."""
 _MAX_HINT = 3500
+_OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+"""An OAuth error code (`invalid_grant`, `access_denied`...): what of a provider's error is logged."""
 _FLOW_SECONDS = 600
 _FLOW_PURPOSE = b"oidc-flow"
 _FLOW_ENDED = b"sovereign-gateway/console/oidc-flow-ended/v1\0"
@@ -179,9 +181,10 @@ async def _exchange(request: AnyRequest, provider: ConsoleProvider, code: str, f
     if answer.status_code != 200:
         # A code already used, expired, or not ours: the provider's error code says which.
         try:
-            error = str(answer.json().get("error", ""))[:60]
-        except ValueError:
+            error = str(answer.json().get("error", ""))
+        except (ValueError, AttributeError):
             error = ""
+        error = error if _OAUTH_ERROR.fullmatch(error) else ""
         raise TokenRejected(f"token endpoint answered {answer.status_code} {error}".strip())
     try:
         return msgspec.json.decode(answer.content, type=_Tokens)
@@ -256,7 +259,7 @@ async def callback(request: AnyRequest) -> Template:
     if "error" in params or not params.get("code"):
         # The person declined, or the provider refused: its `error` is a code from a fixed list.
         error = params.get("error", "")
-        shown = error if re.fullmatch(r"[a-z_]{1,40}", error) else "(not an OAuth error code)"
+        shown = error if _OAUTH_ERROR.fullmatch(error) else "(not an OAuth error code)"
         logger.info("console sign-in with %s ended by the provider: %s", flow.provider, shown)
         return _refused(request, "oidc_failed", 401)
     try:
@@ -269,6 +272,14 @@ async def callback(request: AnyRequest) -> Template:
             clock_skew=provider.config.clock_skew_seconds,
             nonce=flow.nonce,
         )
+        audience = claims.get("aud")
+        if (
+            isinstance(audience, list)
+            and len(audience) > 1
+            and claims.get("azp") != provider.config.client_id
+        ):
+            # OpenID Connect Core §3.1.3.7: a token for several audiences names the one it was for.
+            raise TokenRejected("several audiences and no azp naming the console")
         if provider.config.userinfo and tokens.access_token is not None:
             claims = {**await _userinfo(request, provider, tokens.access_token, claims.get("sub")), **claims}
     except ProviderUnavailable:
