@@ -41,6 +41,8 @@ _FR: dict[str, str] = {
     "oidc_unmapped": "Votre compte est bien reconnu, mais aucune règle ne le rattache à un département "
     "de la passerelle : demandez à l'équipe de la plateforme de vous en donner l'accès.",
     "signed_in_continue": "Connexion réussie. Continuer vers la console",
+    "oidc_not_admin": "Votre compte est rattaché à un département, mais sans droit d'administration : "
+    "la console est réservée aux administrateurs.",
     "signing_out_provider": "Session terminée ici. Terminer aussi la session chez le fournisseur d'identité",
     "session_ended": "Votre session a pris fin. Reconnectez-vous.",
     "signed_out": "Vous êtes déconnecté.",
@@ -258,6 +260,8 @@ _EN: dict[str, str] = {
     "oidc_unmapped": "Your account is recognised, but no rule attaches it to a department of the gateway: "
     "ask the platform team to give you access.",
     "signed_in_continue": "Signed in. Continue to the console",
+    "oidc_not_admin": "Your account is attached to a department, but without administration rights: "
+    "the console is for administrators.",
     "signing_out_provider": "Signed out here. End the session at the identity provider too",
     "session_ended": "Your session has ended. Please sign in again.",
     "signed_out": "You are signed out.",

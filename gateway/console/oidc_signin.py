@@ -44,7 +44,7 @@ from gateway.console.identity_providers import ConsoleProvider
 from gateway.console.render import BASE, SECURITY_HEADERS, console_cookie, language_of, page
 from gateway.console.state import console_of
 from gateway.identity import KeyStoreError
-from gateway.oidc.claims import claim_value, map_claims
+from gateway.oidc.claims import map_claims, usable_subject
 from gateway.oidc.errors import ProviderUnavailable, TokenRejected
 from gateway.oidc.tokens import verify_jwt
 from gateway.state import AnyRequest
@@ -287,17 +287,17 @@ async def callback(request: AnyRequest) -> Template:
     except TokenRejected as exc:
         logger.info("console sign-in with %s refused: %s", flow.provider, exc.reason)
         return _refused(request, "oidc_failed", 401)
-    subject = claim_value(claims, "sub")
+    subject = usable_subject(claims, "sub")
     principal = (
         map_claims(claims, provider.config.rules, f"{provider.config.name}:{subject}")
-        if isinstance(subject, str)
+        if subject is not None
         else None
     )
     if principal is None:
         logger.info("console sign-in with %s refused: no rule maps the person's claims", flow.provider)
         return _refused(request, "oidc_unmapped", 403)
     if not Administrator(principal, worker.gateway.authorizer, "").may_use_console():
-        return _refused(request, "sign_in_not_admin", 403)
+        return _refused(request, "oidc_not_admin", 403)
     minutes = console.settings.session_minutes
     token = console.codec.issue(principal, int(now), minutes, provider=provider.config.name)
     hint = tokens.id_token if len(tokens.id_token) <= _MAX_HINT else ""

@@ -13,9 +13,11 @@ from typing import Any
 from gateway.identity.records import Principal
 from gateway.oidc.settings import NAME_PATTERN, ClaimRule
 
-__all__ = ["claim_value", "map_claims"]
+__all__ = ["claim_value", "map_claims", "usable_subject"]
 
 _NAME = re.compile(NAME_PATTERN)
+_SUBJECT = re.compile(r"[\x21-\x7e]{1,200}")
+"""Printable ASCII without spaces: a subject that cannot forge a log line or a CSV cell."""
 
 
 def claim_value(claims: Mapping[str, Any], name: str) -> Any:
@@ -26,6 +28,12 @@ def claim_value(claims: Mapping[str, Any], name: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def usable_subject(claims: Mapping[str, Any], name: str) -> str | None:
+    """The claim that names the caller in records (`<provider>:<it>`), if it is safe to show there."""
+    value = claim_value(claims, name)
+    return value if isinstance(value, str) and _SUBJECT.fullmatch(value) else None
 
 
 def _holds(claims: Mapping[str, Any], name: str, expected: str) -> bool:

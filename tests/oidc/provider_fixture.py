@@ -44,6 +44,9 @@ ACCOUNTS = {
     # An agent of the DGFiP's department administrators (a Keycloak-style group claim).
     "claire": {"email": "claire.martin@dgfip.finances.gouv.fr", "given_name": "Claire", "usual_name": "Martin",
                "groups": ["/dgfip/console-admins"], "siret": "11000201100044", "organizational_unit": "DGFiP"},
+    # An agent of the DGFiP who administers nothing.
+    "marc": {"email": "marc.petit@dgfip.finances.gouv.fr", "given_name": "Marc", "usual_name": "Petit",
+             "groups": ["/dgfip/agents"], "siret": "11000201100044", "organizational_unit": "DGFiP"},
     # An agent whose organisation no rule maps.
     "paul": {"email": "paul.durand@example.org", "given_name": "Paul", "usual_name": "Durand",
              "groups": ["/elsewhere"], "siret": "99999999999999", "organizational_unit": "Ailleurs"},

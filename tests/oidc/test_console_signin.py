@@ -54,6 +54,8 @@ def _console_provider(provider: RealProvider) -> dict[str, object]:
             # Keycloak style: a group claim.
             {"when": {"groups": "/dgfip/console-admins"}, "department": "dgfip", "service": "console",
              "roles": ["department-admin"]},
+            # ProConnect style: the organisation's SIRET; its agents use the models, nothing more.
+            {"when": {"siret": "11000201100044"}, "department": "dgfip", "service": "agents", "roles": ["user"]},
         ],
     }  # fmt: skip
 
@@ -179,12 +181,21 @@ def test_the_answer_cannot_be_replayed_with_the_flow_cookie(site: Site, browser:
     page.context.close()
 
 
-def test_a_person_no_rule_maps_is_refused_with_a_clear_page(site: Site, browser: Browser) -> None:
+@pytest.mark.parametrize(
+    ("login", "said"),
+    [
+        ("paul", "aucune règle ne le rattache à un département"),
+        ("marc", "sans droit d'administration"),  # mapped, but the policy gives a `user` no console
+    ],
+)
+def test_a_person_without_a_mapping_or_rights_is_refused_with_a_clear_page(
+    site: Site, browser: Browser, login: str, said: str
+) -> None:
     page, _ = _page(browser)
-    _sign_in_at_provider(page, site, "paul")
+    _sign_in_at_provider(page, site, login)
     page.wait_for_url(re.compile(r".*/console/oidc/callback.*"))
-    expect(page.get_by_role("alert")).to_contain_text("aucune règle ne le rattache à un département")
-    page.screenshot(path=ARTIFACTS / "console-unmapped.png", full_page=True)
+    expect(page.get_by_role("alert")).to_contain_text(said)
+    page.screenshot(path=ARTIFACTS / f"console-refused-{login}.png", full_page=True)
     assert page.goto(f"{site.console}/") is not None
     page.wait_for_url(re.compile(r".*/console/login$"))
     page.context.close()
