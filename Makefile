@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools system-deps lock lock-upgrade sbom vllm config-docs
+.PHONY: demo test test-fast lint typecheck unit unit-fast bench loadtest clean helm-tools oidc-provider system-deps lock lock-upgrade sbom vllm config-docs
 
 # Installed from requirements/dev.lock (every package pinned, every file's hash checked, the `dev` and
 # `ner` extras included), then the project itself with no dependency resolution at all: a fresh clone
@@ -67,22 +67,34 @@ $(HELM_TOOLS): $(STAMP) tests/helm/install_helm.py
 
 helm-tools: $(HELM_TOOLS)
 
-# What the tests run from Debian's packages: their private redis-servers, and the browser that drives
-# the console's pages (through Playwright, which never downloads one). Installed when missing.
+# The OpenID provider tests/oidc signs in with: oidc-provider from npm, exactly as package-lock.json
+# says (`npm ci`), no install scripts run. Node.js comes from the system.
+OIDC_PROVIDER := tests/oidc/provider/node_modules/.installed
+$(OIDC_PROVIDER): tests/oidc/provider/package.json tests/oidc/provider/package-lock.json | system-deps
+	cd tests/oidc/provider && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(OIDC_PROVIDER)
+
+oidc-provider: $(OIDC_PROVIDER)
+
+# What the tests run from Debian's packages: their private redis-servers, the browser that drives
+# the console's pages (through Playwright, which never downloads one), and npm for the test OpenID
+# provider (tests/oidc/provider). Installed when missing.
 system-deps:
 	@command -v redis-server >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium; }
+	@command -v npm >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 
 # Real vLLM (the community CPU build) in its own environment, outside the work tree so that every
 # clone on this machine reuses it while backends/vllm/requirements.lock is unchanged.
 vllm:
 	$(MAKE) -C backends/vllm env
 
-unit: $(STAMP) $(HELM_TOOLS) system-deps vllm
+unit: $(STAMP) $(HELM_TOOLS) $(OIDC_PROVIDER) system-deps vllm
 	$(BIN)/pytest
 
 # Everything but the tests against real vLLM: for the edit loop.
-unit-fast: $(STAMP) $(HELM_TOOLS) system-deps
+unit-fast: $(STAMP) $(HELM_TOOLS) $(OIDC_PROVIDER) system-deps
 	$(BIN)/pytest -m "not real_vllm"
 
 test: lint typecheck unit

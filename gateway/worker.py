@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.audit import AuditLog, start_audit_log
@@ -32,6 +33,7 @@ from gateway.identity import (
     pepper_for,
 )
 from gateway.metering import UsageRecorder, start_usage_recorder
+from gateway.oidc.bearer import BearerTokens
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
@@ -57,6 +59,8 @@ class Worker:
     key_store: KeyStore
     pepper: Pepper
     authenticator: Authenticator
+    identity_client: httpx.AsyncClient
+    """Calls the configured identity providers (discovery, keys, the console's token exchanges)."""
     quotas: QuotaStep
     recorder: UsageRecorder
     audit: AuditLog | None
@@ -89,12 +93,23 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
         key_store = await open_key_store(config.store)
         stack.push_async_callback(key_store.close)
         pepper = pepper_for(config.store, config.auth)
+        # The identity providers' client: it calls only the issuers the configuration names.
+        identity_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        stack.push_async_callback(identity_client.aclose)
+        bearer_tokens = None
+        if config.auth.jwt_issuers:
+            bearer_tokens = BearerTokens(
+                config.auth.jwt_issuers,
+                identity_client,
+                on_keys_unavailable=gateway.metrics.identity_keys_unavailable,
+            )
         authenticator = build_authenticator(
             key_store,
             config.auth,
             pepper,
             admin_key_for(config.auth),
             keep_cache_during_outage=config.quotas.on_store_error == "fail_open",
+            bearer_tokens=bearer_tokens,
         )
         stack.push_async_callback(authenticator.close)
         await authenticator.start()
@@ -160,6 +175,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             key_store,
             pepper,
             authenticator,
+            identity_client,
             quotas,
             recorder,
             audit,

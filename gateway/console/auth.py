@@ -18,7 +18,7 @@ import secrets
 import time
 
 from litestar import get, post
-from litestar.exceptions import ServiceUnavailableException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.response import Redirect, Template
 
 from gateway.console.access import Administrator
@@ -37,7 +37,7 @@ from gateway.pipeline import client_address
 from gateway.state import AnyRequest
 from gateway.worker import worker_of
 
-__all__ = ["AUTH_ROUTES", "signed_in"]
+__all__ = ["AUTH_ROUTES", "login_page", "signed_in"]
 
 _LOGIN_COOKIE_SECONDS = 3600
 
@@ -56,7 +56,12 @@ async def signed_in(request: AnyRequest) -> Administrator:
             raise NotSignedIn()
     except KeyStoreError:
         raise NotSignedIn() from None
-    if session.kid == BOOTSTRAP_ADMIN.key_id:
+    if session.idp is not None:
+        # Signed in with an identity provider: no key record; the provider must still be configured.
+        if session.idp not in console.providers:
+            raise NotSignedIn()
+        principal = session.principal()
+    elif session.kid == BOOTSTRAP_ADMIN.key_id:
         if console.admin_fingerprint is None or session.fp != console.admin_fingerprint:
             raise NotSignedIn()
         principal = BOOTSTRAP_ADMIN
@@ -77,7 +82,8 @@ async def signed_in(request: AnyRequest) -> Administrator:
     return admin
 
 
-def _login_page(request: AnyRequest, message: str | None, status: int, notice: str | None = None) -> Template:
+def login_page(request: AnyRequest, message: str | None, status: int, notice: str | None = None) -> Template:
+    """The sign-in page: the key form (unless `key_sign_in` is off) and a button per provider."""
     console = console_of(request)
     value = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     cookie = console_cookie(request, LOGIN_COOKIE, value, _LOGIN_COOKIE_SECONDS)
@@ -85,6 +91,8 @@ def _login_page(request: AnyRequest, message: str | None, status: int, notice: s
         "error": message,
         "notice": notice,
         "minutes": console.settings.session_minutes,
+        "key_sign_in": console.settings.key_sign_in,
+        "providers": [(name, provider.config.label) for name, provider in console.providers.items()],
     }
     return page(
         request,
@@ -104,31 +112,35 @@ async def login_form(request: AnyRequest) -> Template | Redirect:
         await signed_in(request)
     except NotSignedIn:
         labels = LABELS[language_of(request)]
-        notice = labels["signed_out"] if "signed_out" in request.query_params else None
-        return _login_page(request, None, 200, notice)
+        # `state`: back from signing out at an identity provider (oidc_signin.provider_logout_url).
+        signed_out = "signed_out" in request.query_params or "state" in request.query_params
+        notice = labels["signed_out"] if signed_out else None
+        return login_page(request, None, 200, notice)
     return redirect(f"{BASE}/")
 
 
 @post("/login", name="console-login-submit", opt={"csrf": LOGIN_FORM}, status_code=303)
 async def login(request: AnyRequest) -> Template | Redirect:
+    if not console_of(request).settings.key_sign_in:
+        raise NotFoundException()
     labels = LABELS[language_of(request)]
     form = await request.form()
     key = form.get("api_key")
     worker = worker_of(request)
     if not isinstance(key, str) or not key.strip():
-        return _login_page(request, labels["sign_in_failed"], 401)
+        return login_page(request, labels["sign_in_failed"], 401)
     try:
         principal = await worker.authenticator.authenticate(f"Bearer {key.strip()}", client_address(request))
     except TooManyFailedAttempts as exc:
-        return _login_page(request, labels["sign_in_blocked"].format(seconds=exc.retry_after), 429)
+        return login_page(request, labels["sign_in_blocked"].format(seconds=exc.retry_after), 429)
     except AuthenticationUnavailable:
-        return _login_page(request, labels["sign_in_unavailable"], 503)
+        return login_page(request, labels["sign_in_unavailable"], 503)
     except AuthenticationFailed:
-        return _login_page(request, labels["sign_in_failed"], 401)
+        return login_page(request, labels["sign_in_failed"], 401)
     console = console_of(request)
     admin = Administrator(principal, worker.gateway.authorizer, "")
     if not admin.may_use_console():
-        return _login_page(request, labels["sign_in_not_admin"], 403)
+        return login_page(request, labels["sign_in_not_admin"], 403)
     minutes = console.settings.session_minutes
     fingerprint = console.admin_fingerprint if principal.key_id == BOOTSTRAP_ADMIN.key_id else None
     token = console.codec.issue(principal, int(time.time()), minutes, fingerprint=fingerprint)
@@ -142,19 +154,35 @@ async def login(request: AnyRequest) -> Template | Redirect:
 
 
 @post("/logout", name="console-logout", status_code=303)
-async def logout(request: AnyRequest) -> Redirect:
+async def logout(request: AnyRequest) -> Redirect | Template:
     """End the session: recorded in the store, so that every copy of the cookie is refused from now
-    on, and forgotten by this browser. (Revoking the key ends all of its sessions at once.)"""
+    on, and forgotten by this browser. (Revoking the key ends all of its sessions at once.) A person
+    who signed in with a provider that supports RP-initiated logout is sent there to end that
+    session too, and comes back to the sign-in page."""
+    from gateway.console.oidc_signin import hint_cookie, provider_logout_url  # it imports this module
+
     session = console_of(request).codec.read(request.cookies.get(SESSION_COOKIE), time.time())
+    target = f"{BASE}/login?signed_out=1"
     if session is not None:
         try:
             await worker_of(request).key_store.end_session(session.ended_id(), session.exp)
         except KeyStoreError:
             # Saying "signed out" while the cookie still works elsewhere would be a lie.
             raise ServiceUnavailableException() from None
+        provider_logout = await provider_logout_url(request, session.idp) if session.idp else None
+        if provider_logout is not None:
+            # A page that moves on, not a redirect: the console's `form-action 'self'` forbids a
+            # form's redirect to another site.
+            return page(
+                request,
+                None,
+                "moving_on.html.j2",
+                "sign_out",
+                {"next": provider_logout, "message": LABELS[language_of(request)]["signing_out_provider"]},
+                cookies=[console_cookie(request, SESSION_COOKIE, "", 0), hint_cookie(request, "", 0)],
+            )
     return redirect(
-        f"{BASE}/login?signed_out=1",
-        cookies=[console_cookie(request, SESSION_COOKIE, "", 0)],
+        target, cookies=[console_cookie(request, SESSION_COOKIE, "", 0), hint_cookie(request, "", 0)]
     )
 
 

@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 
 from gateway.console.auth import AUTH_ROUTES
 from gateway.console.csrf import csrf_guard
+from gateway.console.oidc_signin import OIDC_ROUTES
 from gateway.console.pages import PAGE_ROUTES
 from gateway.console.render import BASE, error_handlers
 from gateway.console.settings import ConsoleConfig
@@ -56,7 +57,7 @@ class ConsolePlugin(InitPlugin):
         console = self._console
         router = Router(
             path=BASE,
-            route_handlers=[*AUTH_ROUTES, *PAGE_ROUTES],
+            route_handlers=[*AUTH_ROUTES, *OIDC_ROUTES, *PAGE_ROUTES],
             guards=[csrf_guard],
             exception_handlers=error_handlers(),
             include_in_schema=False,

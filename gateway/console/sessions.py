@@ -51,6 +51,8 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     """Random, per sign-in: CSRF tokens are derived from it."""
     fp: str | None = None
     """Bootstrap admin key only: a fingerprint of that key, so that changing it ends its sessions."""
+    idp: str | None = None
+    """The identity provider (its configured name) a person signed in with; None for an API key."""
 
     def principal(self) -> Principal:
         return Principal(key_id=self.kid, department=self.dep, service=self.svc, roles=self.roles)
@@ -91,7 +93,33 @@ class SessionCodec:
     def _sign(self, purpose: bytes, data: bytes) -> bytes:
         return hmac.digest(self._secret, purpose + b"\0" + data, hashlib.sha256)
 
-    def issue(self, principal: Principal, now: int, minutes: int, *, fingerprint: str | None = None) -> str:
+    def seal(self, purpose: bytes, payload: bytes) -> str:
+        """`payload` signed for `purpose`, as cookie text."""
+        return f"{_b64(payload)}.{_b64(self._sign(purpose, payload))}"
+
+    def unseal(self, purpose: bytes, text: str | None) -> bytes | None:
+        """The payload `seal` signed for `purpose`, or None if missing, forged or malformed."""
+        if not text or len(text) > _MAX_COOKIE or text.count(".") != 1:
+            return None
+        encoded, signature = text.split(".")
+        try:
+            payload = _unb64(encoded)
+            given = _unb64(signature)
+        except (binascii.Error, ValueError):
+            return None
+        if not hmac.compare_digest(given, self._sign(purpose, payload)):
+            return None
+        return payload
+
+    def issue(
+        self,
+        principal: Principal,
+        now: int,
+        minutes: int,
+        *,
+        fingerprint: str | None = None,
+        provider: str | None = None,
+    ) -> str:
         session = Session(
             v=SESSION_VERSION,
             kid=principal.key_id,
@@ -102,21 +130,14 @@ class SessionCodec:
             exp=now + minutes * 60,
             nonce=secrets.token_urlsafe(16),
             fp=fingerprint,
+            idp=provider,
         )
-        payload = self._encode(session)
-        return f"{_b64(payload)}.{_b64(self._sign(b'session', payload))}"
+        return self.seal(b"session", self._encode(session))
 
     def read(self, cookie: str | None, now: float) -> Session | None:
         """The session in `cookie`, or None if it is missing, forged, malformed or expired."""
-        if not cookie or len(cookie) > _MAX_COOKIE or cookie.count(".") != 1:
-            return None
-        encoded, signature = cookie.split(".")
-        try:
-            payload = _unb64(encoded)
-            given = _unb64(signature)
-        except (binascii.Error, ValueError):
-            return None
-        if not hmac.compare_digest(given, self._sign(b"session", payload)):
+        payload = self.unseal(b"session", cookie)
+        if payload is None:
             return None
         try:
             session = self._decode(payload)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.oidc.settings import OidcProviderConfig
 
 __all__ = ["ConsoleConfig"]
 
@@ -35,3 +37,20 @@ class ConsoleConfig(BaseModel):
     log_scan_mib: Annotated[int, Field(ge=1, le=4096)] = 32
     """Audit log read at most for one page of the request log, newest first: beyond it the page says
     the search stopped and asks for a narrower time range."""
+    key_sign_in: bool = True
+    """Offer sign-in by pasting an admin API key (the bootstrap admin key included). Turn it off once
+    people sign in with `oidc_providers`: the form disappears and its address answers 404."""
+    oidc_providers: list[OidcProviderConfig] = []
+    """Identity providers people sign in with (OpenID Connect, authorization code flow with PKCE),
+    one button each on the sign-in page; their claims map to a department and roles by `rules`, and
+    the policy then decides, as for a key, what the person sees. See docs/console.md."""
+
+    @model_validator(mode="after")
+    def _providers_once(self) -> ConsoleConfig:
+        names = [provider.name for provider in self.oidc_providers]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"console.oidc_providers: name given twice: {', '.join(twice)}")
+        if not self.key_sign_in and self.enabled and not self.oidc_providers:
+            raise ValueError("console.key_sign_in is off and no oidc_providers is set: nobody could sign in")
+        return self

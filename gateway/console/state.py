@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from gateway.console.identity_providers import ConsoleProvider, console_providers
 from gateway.console.sessions import SessionCodec, derive_secret
 from gateway.console.settings import ConsoleConfig
 from gateway.console.usage import CellsCache
@@ -23,9 +26,12 @@ class Console:
         """The bootstrap admin key's fingerprint while one is configured."""
         self.usage = CellsCache(settings.usage_cache_seconds)
         """Usage figures read recently, shared by this worker's pages."""
+        self.providers: Mapping[str, ConsoleProvider] = {}
+        """The identity providers people sign in with, by name."""
 
     def start(self, worker: Worker) -> None:
-        """Load the signing secret (or derive it from the pepper); a secret too short stops the start."""
+        """Load the signing secret (or derive it from the pepper) and the providers' client secrets; a
+        secret too short or missing stops the start."""
         secret_text = read_secret(self.settings.secret_env)
         if secret_text is not None:
             secret = secret_text.encode("utf-8")
@@ -36,6 +42,9 @@ class Console:
         else:
             secret = derive_secret(worker.pepper.reveal())
         self._codec = SessionCodec(secret)
+        self.providers = console_providers(
+            self.settings.oidc_providers, worker.identity_client, worker.gateway.metrics
+        )
         admin_key = admin_key_for(worker.gateway.config.auth)
         self.admin_fingerprint = (
             self._codec.fingerprint(admin_key.reveal()) if admin_key is not None else None

@@ -1,5 +1,8 @@
 """From an `Authorization` header to a `Principal`, without a store round trip in the steady state.
 
+A bearer JWT from an issuer of `auth.jwt_issuers` is checked by `gateway.oidc.BearerTokens` instead
+(its keys cached there), with the same limit on failures per address; everything else is an API key.
+
 Each worker caches key records by id, filled on first use. The checks that make a key valid run on
 every request against the cached record: the HMAC of the presented key, expiry, revocation. The
 cache is kept true by the store's change subscription (a revocation anywhere drops the record
@@ -33,6 +36,8 @@ from gateway.identity.keys import Pepper, display_prefix, parse_key
 from gateway.identity.limiter import FailureLimiter
 from gateway.identity.records import KeyRecord, Principal
 from gateway.identity.store import KeyStore
+from gateway.oidc.bearer import BearerTokens, looks_like_jwt
+from gateway.oidc.errors import ProviderUnavailable, TokenRejected
 
 __all__ = ["BOOTSTRAP_ADMIN", "Authenticator", "presented_authorization"]
 
@@ -97,10 +102,12 @@ class Authenticator:
         touch_interval: float = 60.0,
         flush_interval: float = 5.0,
         keep_cache_during_outage: bool = False,
+        bearer_tokens: BearerTokens | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._bearer_tokens = bearer_tokens
         # fail_open deployments: keys already checked keep working while the store is unreachable.
         # No key can be revoked meanwhile (revocations go through the store), and the cache is
         # flushed as soon as the change subscription is back.
@@ -160,6 +167,13 @@ class Authenticator:
         admin = self._admin_key
         if admin is not None and len(token) == len(admin) and hmac.compare_digest(token.encode(), admin):
             return BOOTSTRAP_ADMIN
+        if self._bearer_tokens is not None and looks_like_jwt(token):
+            try:
+                return await self._bearer_tokens.principal(token)
+            except TokenRejected as exc:
+                raise self._failure(client_address, f"bearer JWT refused: {exc.reason}") from None
+            except ProviderUnavailable:
+                raise AuthenticationUnavailable() from None  # fail closed; jwks.py logged the cause
         parsed = parse_key(token)
         if parsed is None:
             raise self._failure(client_address, "malformed key")

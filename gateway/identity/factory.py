@@ -10,6 +10,7 @@ from gateway.identity.keys import Pepper
 from gateway.identity.limiter import FailureLimiter
 from gateway.identity.settings import AuthConfig
 from gateway.identity.store import KeyStore
+from gateway.oidc.bearer import BearerTokens
 from gateway.storage import StoreConfig
 
 __all__ = ["admin_key_for", "build_authenticator", "open_key_store", "pepper_for"]
@@ -49,6 +50,7 @@ def build_authenticator(
     admin_key: AdminKey | None = None,
     *,
     keep_cache_during_outage: bool = False,
+    bearer_tokens: BearerTokens | None = None,
 ) -> Authenticator:
     """An authenticator for one worker; call `await authenticator.start()` on the worker's loop."""
     limiter = FailureLimiter(
@@ -66,6 +68,7 @@ def build_authenticator(
         negative_ttl=auth.unknown_key_cache_seconds,
         touch_interval=auth.last_used_interval_seconds,
         keep_cache_during_outage=keep_cache_during_outage,
+        bearer_tokens=bearer_tokens,
     )
 
 

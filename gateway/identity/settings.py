@@ -1,4 +1,5 @@
-"""The `auth` configuration section: API keys' secrets, failure limits and caches.
+"""The `auth` configuration section: API keys' secrets, failure limits and caches, and the issuers
+whose JWTs are accepted beside keys.
 
 Where keys are kept is the `store` section (`gateway.storage.StoreConfig`), shared with budgets and
 usage. Secrets are never written here: the file names the environment variables that hold them (each
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.oidc.settings import JwtIssuerConfig
 
 __all__ = ["AuthConfig"]
 
@@ -46,3 +49,15 @@ class AuthConfig(_Strict):
     """How long an unknown key id is answered without asking the store again (0: always ask)."""
     last_used_interval_seconds: Annotated[float, Field(ge=1, le=86_400)] = 60.0
     """A key's `last_used` is written at most this often per key and worker."""
+    jwt_issuers: list[JwtIssuerConfig] = []
+    """Identity providers whose JWTs the API accepts as bearer tokens beside API keys (for services
+    that get short-lived tokens from the platform's provider). Empty: API keys only."""
+
+    @model_validator(mode="after")
+    def _issuers_once(self) -> AuthConfig:
+        for field in ("name", "issuer"):
+            values = [getattr(issuer, field) for issuer in self.jwt_issuers]
+            twice = sorted({value for value in values if values.count(value) > 1})
+            if twice:
+                raise ValueError(f"auth.jwt_issuers: {field} given twice: {', '.join(twice)}")
+        return self

@@ -45,6 +45,7 @@ class MetricFamilies:
     backend_ejections: Counter
     quota_refusals: Counter
     pii_detections: Counter
+    identity_keys_unavailable: Counter
 
 
 def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
@@ -158,6 +159,14 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             "gateway_pii_detections_total",
             "Personal data found in requests, by department and entity type.",
             ("department", "entity_type"),
+            registry=registry,
+        ),
+        identity_keys_unavailable=Counter(
+            "gateway_identity_provider_keys_unavailable_total",
+            "Failed fetches of an identity provider's metadata or signing keys (JWKS), by the name the "
+            "configuration gives the provider; while they fail and no valid keys are cached, its "
+            "tokens are refused (503).",
+            ("provider",),
             registry=registry,
         ),
     )

@@ -168,6 +168,10 @@ class GatewayMetrics:
                 self._pii_detections[key] = counter
             counter.inc(count)
 
+    def identity_keys_unavailable(self, provider: str) -> None:
+        """A provider's metadata or JWKS could not be fetched (`provider`: its configured name)."""
+        self._families.identity_keys_unavailable.labels(provider).inc()
+
     # Publishing.
 
     def flush(self) -> None:

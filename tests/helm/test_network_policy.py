@@ -192,3 +192,41 @@ def test_cidr_and_selectors_together_are_refused(helm: Path) -> None:
 
 def test_network_policy_can_be_left_to_the_platform(helm: Path) -> None:
     assert "NetworkPolicy" not in render({"networkPolicy": {"enabled": False}}, helm).kinds()
+
+
+def test_egress_to_the_identity_providers(helm: Path) -> None:
+    rendered = render(
+        {
+            "identityProviders": [
+                {
+                    "name": "keycloak",
+                    "url": "https://sso.interieur.gouv.fr/realms/agents",
+                    "network": {"cidr": "10.30.0.0/24"},
+                },
+                {
+                    "name": "in-cluster",
+                    "url": "http://keycloak.iam:8080/realms/x",
+                    "network": {"namespace": "iam"},
+                },
+            ],
+            "config": {"console": {"key_sign_in": True}},
+        },
+        helm,
+    )
+    assert _egress(rendered)[1:3] == [
+        {"to": [_cidr("10.30.0.0/24")], "ports": _tcp(443)},
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "iam"}},
+                    "podSelector": {"matchLabels": {}},
+                }
+            ],
+            "ports": _tcp(8080),
+        },
+    ]
+    error = render_error(
+        {"identityProviders": [{"name": "proconnect", "url": "https://auth.agentconnect.gouv.fr/api/v2"}]},
+        helm,
+    )
+    assert "identityProviders[proconnect]" in error and "network.cidr" in error
