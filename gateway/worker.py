@@ -20,6 +20,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.audit import AuditLog, start_audit_log
 from gateway.background import BackgroundWork
+from gateway.batches.disk import FileDirectory
+from gateway.batches.factory import open_batch_store
+from gateway.batches.runner import BatchRunner
+from gateway.batches.service import Batches
 from gateway.charging import QuotaStep
 from gateway.identity import (
     Authenticator,
@@ -66,6 +70,8 @@ class Worker:
     forwarder: Forwarder
     observer: Observer
     sticky_responses: StickyResponses
+    batches: Batches | None = None
+    """The Files and Batches APIs and this process's batch runner; None when `batches.enabled` is off."""
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""
@@ -155,6 +161,24 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             background=background,
             sticky=sticky,
         )
+        batches = None
+        if config.batches.enabled:
+            batch_store = await open_batch_store(config.store)
+            stack.push_async_callback(batch_store.close)
+            directory = FileDirectory(config.batches.directory)
+            directory.create()
+            runner = BatchRunner(
+                batch_store,
+                directory,
+                pipeline,
+                config.batches,
+                price_factor=config.quotas.batch_price_factor,
+                key_store=key_store,
+            )
+            # Stopped first at shutdown: its lines in flight still settle, record and audit.
+            stack.push_async_callback(runner.stop)
+            runner.start()
+            batches = Batches(config.batches, batch_store, directory, runner)
         yield Worker(
             gateway,
             key_store,
@@ -169,4 +193,5 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             forwarder,
             observer,
             sticky,
+            batches,
         )
