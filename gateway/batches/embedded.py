@@ -81,7 +81,9 @@ class EmbeddedBatchStore:
         self._thread = thread
 
     @classmethod
-    async def open(cls, path: Path) -> EmbeddedBatchStore:
+    async def open(cls, path: Path, *, runs_batches: bool = True) -> EmbeddedBatchStore:
+        """`runs_batches`: this process is the one that runs the batches (the gateway), whose start
+        puts back what the previous one had in flight; not the command line, beside a running one."""
         thread = SqliteThread("batches", _Unavailable, f"batches in {path}")
         try:
             connection = await thread.run(
@@ -91,6 +93,8 @@ class EmbeddedBatchStore:
             thread.shutdown(wait=False)
             raise BatchStoreUnavailable() from exc
         store = cls(connection, thread)
+        if not runs_batches:
+            return store
         try:
             await store._run(store._requeue_taken)
         except BaseException:

@@ -16,12 +16,15 @@ def batches_path(store: StoreConfig) -> Path:
     return store.path.with_name(f"{store.path.stem}.batches{store.path.suffix or '.db'}")
 
 
-async def open_batch_store(store: StoreConfig, environ: Mapping[str, str] | None = None) -> BatchStore:
-    """Open the configured store with its own connection; the caller closes it."""
+async def open_batch_store(
+    store: StoreConfig, environ: Mapping[str, str] | None = None, *, runs_batches: bool = True
+) -> BatchStore:
+    """Open the configured store with its own connection; the caller closes it. `runs_batches`: False
+    for the command line, which must not take back the lines a running gateway holds."""
     if store.kind == "embedded":
         from gateway.batches.embedded import EmbeddedBatchStore
 
-        return await EmbeddedBatchStore.open(batches_path(store))
+        return await EmbeddedBatchStore.open(batches_path(store), runs_batches=runs_batches)
 
     # Imported here: processes on the embedded store have no use for redis-py.
     from gateway.batches.redis_store import RedisBatchStore

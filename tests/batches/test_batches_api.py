@@ -4,6 +4,7 @@ file, cancel, expiry, and one department never seeing another's files or batches
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from gateway.batches.cli import run_batches
+from gateway.cli import _parser
 from tests.batches.conftest import FINAL, chat_file, chat_line, jsonl, sdk, wait_for_status
 from tests.gateway.conftest import CHAT_MODEL, RunningGateway, issue_key, running_gateway, running_simulator
 
@@ -203,3 +206,30 @@ def test_a_batch_not_done_within_its_window_expires(tmp_path: Path) -> None:
             answered = jsonl(client.files.content(done.output_file_id).content) if done.output_file_id else []
             seen = [line["custom_id"] for line in [*answered, *expired]]
             assert sorted(seen) == sorted(f"request-{n}" for n in range(60))
+
+
+def test_the_command_line_lists_shows_and_cancels(tmp_path: Path) -> None:
+    with running_simulator(CHAT_MODEL, ttft_ms=200.0) as sim:
+        models = [{"name": CHAT_MODEL, "backends": [{"url": sim}]}]
+        with running_gateway(models, batches=_batches_config(tmp_path, concurrency=1)) as running:
+            client = sdk(running)
+            uploaded = client.files.create(file=("cli.jsonl", chat_file(50)), purpose="batch")
+            batch = client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            config = running.state.config
+
+            def command(*arguments: str) -> tuple[int, str]:
+                out = io.StringIO()
+                args = _parser().parse_args(["batches", *arguments])
+                return run_batches(args, config.store, config.batches, out), out.getvalue()
+
+            status, listing = command("list")
+            assert status == 0 and batch.id in listing and "/50" in listing
+            status, shown = command("show", batch.id)
+            assert status == 0 and json.loads(shown)["id"] == batch.id
+            assert command("list", "--department", "dinum")[1].count("\n") == 1  # the header only
+            status, cancelled = command("cancel", batch.id)
+            assert status == 0 and cancelled.strip() in (f"{batch.id}: cancelling", f"{batch.id}: cancelled")
+            assert wait_for_status(client, batch.id, FINAL).status == "cancelled"
+            assert command("show", "batch_unknown")[0] == 1
