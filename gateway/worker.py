@@ -165,7 +165,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
         if config.batches.enabled:
             batch_store = await open_batch_store(config.store)
             stack.push_async_callback(batch_store.close)
-            directory = FileDirectory(config.batches.directory)
+            directory = FileDirectory(config.batches.files_directory(config.store.path))
             directory.create()
             runner = BatchRunner(
                 batch_store,

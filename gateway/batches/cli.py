@@ -64,7 +64,8 @@ async def _run(
 
     store = await open_batch_store(store_config, runs_batches=False)
     try:
-        batches = Batches(config, store, FileDirectory(config.directory), runner=None)
+        directory = FileDirectory(config.files_directory(store_config.path))
+        batches = Batches(config, store, directory, runner=None)
         if args.batches_command == "list":
             page = await batches.batches(args.department, limit=1_000_000)
             if args.json:

@@ -91,6 +91,7 @@ def _model_check(gateway: Gateway, principal: Principal) -> ModelCheck:
 
 @post(
     "/v1/files",
+    status_code=200,
     tags=["Files"],
     summary="Upload a batch input file (JSONL, checked line by line).",
     opt=_OPENAI,

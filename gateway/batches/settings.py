@@ -19,10 +19,11 @@ class BatchesConfig(BaseModel):
     enabled: bool = True
     """Serve `/v1/files` and `/v1/batches` and run the batches. Off: those routes answer 404 and no
     batch runs (batches already created wait, and expire, in the store)."""
-    directory: Path = Path("data/files")
-    """Where uploaded files and batch results are written (relative to the working directory),
-    created if missing. Their metadata is in the `store`: with several replicas this directory must
-    be shared by all of them (a ReadWriteMany volume in the Helm chart)."""
+    directory: Path | None = None
+    """Where uploaded files and batch results are written, created if missing. Default: `files` beside
+    the store's SQLite file (`data/files` for `data/gateway.db`). Their metadata is in the `store`:
+    with several replicas this directory must be one they all share (a ReadWriteMany volume in the
+    Helm chart)."""
     max_file_bytes: Annotated[int, Field(ge=1024, le=2 * 1024**3)] = 200 * 1024 * 1024
     """Largest file `POST /v1/files` accepts (OpenAI's limit for a batch input file: 200 MB)."""
     max_lines: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
@@ -39,6 +40,11 @@ class BatchesConfig(BaseModel):
     this, so it need not exceed the longest request."""
     poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     """How often each process looks for batches to work on and lines to take."""
+
     pause_seconds: Annotated[float, Field(gt=0, le=86_400)] = 30.0
     """How long a batch pauses when a line is refused for want of capacity (no backend available, a
     rate limit without a `retry-after`); a spent budget pauses it until the budget resets."""
+
+    def files_directory(self, store_path: Path) -> Path:
+        """`directory`, or `files` beside the store's SQLite file (`store.path`)."""
+        return self.directory if self.directory is not None else store_path.parent / "files"
