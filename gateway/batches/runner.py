@@ -50,6 +50,8 @@ BATCH_PRIORITY_HEADERS = {"content-type": "application/json", "x-gateway-priorit
 # Refusals that say "not now" rather than "not this line": the line waits, its batch pauses.
 _CAPACITY_STATUSES = frozenset({429, 503})
 _SHUTDOWN_GRACE_SECONDS = 5.0
+# How often a running batch's key is looked up again: a revocation stops its lines within this.
+_KEY_CHECK_SECONDS = 5.0
 
 
 def output_file_ids(batch_id: str) -> tuple[str, str]:
@@ -84,6 +86,7 @@ class BatchRunner:
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_renewal = 0.0
+        self._keys_checked: dict[str, float] = {}
 
     # -- lifetime --------------------------------------------------------------------------------
 
@@ -177,10 +180,6 @@ class BatchRunner:
             await self._progress(started, now)
 
     async def _progress(self, record: BatchRecord, now: float) -> None:
-        completed, failed = await self._store.counts(record.id)
-        if completed + failed >= record.total:
-            await self._finalize(record, "completed", now)
-            return
         if record.paused_until is not None:
             if now < record.paused_until:
                 return
@@ -191,9 +190,9 @@ class BatchRunner:
         if self._stopping or not await self._key_active(record, now):
             return
         free = self._config.concurrency - self.lines_in_flight
-        if free <= 0:
-            return
-        items = await self._store.take(record.id, self.consumer, free, self._config.claim_after_seconds)
+        items = []
+        if free > 0:
+            items = await self._store.take(record.id, self.consumer, free, self._config.claim_after_seconds)
         running = self._in_flight.setdefault(record.id, {})
         principal = Principal(
             key_id=record.owner.key_id,
@@ -206,11 +205,20 @@ class BatchRunner:
                 continue  # XAUTOCLAIM can hand back a line this process still runs
             task = asyncio.get_running_loop().create_task(self._run_line(record, principal, item))
             running[item.entry] = task
+        if not running:
+            del self._in_flight[record.id]
+            if free > 0 and not items:
+                # Nothing left to take here: done when every line has its result (another
+                # replica may still be running its last ones).
+                completed, failed = await self._store.counts(record.id)
+                if completed + failed >= record.total:
+                    await self._finalize(record, "completed", now)
 
     async def _key_active(self, record: BatchRecord, now: float) -> bool:
         """The batch's key may still be used; a revoked or expired key fails the batch."""
-        if self._key_store is None:
+        if self._key_store is None or now - self._keys_checked.get(record.id, 0.0) < _KEY_CHECK_SECONDS:
             return True
+        self._keys_checked[record.id] = now
         key = await self._key_store.get(record.owner.key_id)
         if key is None or key.status(now) == "active":
             return True  # None: the bootstrap admin key, which the store does not hold
