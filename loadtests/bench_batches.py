@@ -99,8 +99,11 @@ def _create_key(config: Path, department: str) -> str:
 def _batch_input(lines: int, max_tokens: int) -> bytes:
     rows = []
     for n in range(lines):
-        body = {"model": MODEL, "messages": [{"role": "user", "content": f"Résume le courrier {n}."}]}
-        body["max_tokens"] = max_tokens
+        body: dict[str, Any] = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": f"Résume le courrier {n}."}],
+            "max_tokens": max_tokens,
+        }
         rows.append(
             json.dumps(
                 {"custom_id": f"line-{n}", "method": "POST", "url": "/v1/chat/completions", "body": body}
