@@ -4,8 +4,10 @@ file, cancel, expiry, and one department never seeing another's files or batches
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 
 from gateway.batches.cli import run_batches
 from gateway.cli import _parser
+from gateway.config import GatewayConfig
+from gateway.identity import open_key_store
 from tests.batches.conftest import FINAL, chat_file, chat_line, jsonl, sdk, wait_for_status
 from tests.gateway.conftest import CHAT_MODEL, RunningGateway, issue_key, running_gateway, running_simulator
 
@@ -233,3 +237,31 @@ def test_the_command_line_lists_shows_and_cancels(tmp_path: Path) -> None:
             assert status == 0 and cancelled.strip() in (f"{batch.id}: cancelling", f"{batch.id}: cancelled")
             assert wait_for_status(client, batch.id, FINAL).status == "cancelled"
             assert command("show", "batch_unknown")[0] == 1
+
+
+async def _revoke(config: GatewayConfig, key_id: str) -> None:
+    """As `gateway keys revoke` does, on the store's file."""
+    store = await open_key_store(config.store)
+    try:
+        assert await store.revoke(key_id, int(time.time()))
+    finally:
+        await store.close()
+
+
+def test_a_revoked_key_stops_its_batch(tmp_path: Path) -> None:
+    with running_simulator(CHAT_MODEL, ttft_ms=200.0) as sim:
+        models = [{"name": CHAT_MODEL, "backends": [{"url": sim}]}]
+        with running_gateway(models, batches=_batches_config(tmp_path, concurrency=1)) as running:
+            client = sdk(running)
+            uploaded = client.files.create(file=("long.jsonl", chat_file(200)), purpose="batch")
+            batch = client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            wait_for_status(client, batch.id, {"in_progress"})
+            key_id = running.api_key.split("_")[1]
+            reader = sdk(running, issue_key(running.state.config))  # the department's other key
+            asyncio.run(_revoke(running.state.config, key_id))
+            done = wait_for_status(reader, batch.id, FINAL, seconds=30)
+            assert done.status == "failed" and done.errors is not None and done.errors.data is not None
+            assert done.errors.data[0].code == "key_not_active"
+            assert done.request_counts is not None and done.request_counts.completed < 200
