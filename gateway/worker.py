@@ -12,6 +12,7 @@ store, and the metrics last.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from gateway.telemetry.tracing import build_tracing
 from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
 
 __all__ = ["Worker", "running_worker", "worker_of"]
+
+logger = logging.getLogger("gateway.batches")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,13 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
         if config.batches.enabled:
             batch_store = await open_batch_store(config.store)
             stack.push_async_callback(batch_store.close)
+            if config.store.kind == "redis" and config.batches.directory is None:
+                # Records are shared, files would not be: another replica could not read them.
+                logger.warning(
+                    "batches.directory is not set: batch files go to %s on this host only; with several "
+                    "replicas, set it to a directory they all share, or their files are lost to each other",
+                    config.batches.files_directory(config.store.path),
+                )
             directory = FileDirectory(config.batches.files_directory(config.store.path))
             directory.create()
             runner = BatchRunner(

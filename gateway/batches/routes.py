@@ -4,7 +4,7 @@ as unknown ids do). Uploads get their own body limit (`batches.max_file_bytes`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Response, Router, delete, get, post
@@ -126,9 +126,12 @@ async def list_files(
     purpose: FromQuery[str | None] = None,
     after: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 10_000,
+    order: FromQuery[Literal["asc", "desc"]] = "desc",
 ) -> dict[str, Any]:
     batches, principal = await _caller(request)
-    page = await batches.files(principal.department, purpose=purpose, after=after, limit=limit)
+    page = await batches.files(
+        principal.department, purpose=purpose, after=after, limit=limit, oldest_first=order == "asc"
+    )
     return page.openai()
 
 

@@ -5,8 +5,8 @@ One loop per process, every `batches.poll_seconds` (or at once when a batch is c
 ends): for each batch with work left, in creation order,
 
 - `validating`: its input file goes into its queue (again after a crash: `enqueue` is idempotent);
-- `in_progress`: lines are taken while fewer than `batches.concurrency` are in flight; when all have
-  a result, the batch is finalized;
+- `in_progress`: lines are taken while fewer than `batches.concurrency` are in flight, each running
+  batch up to an equal share of them; when all have a result, the batch is finalized;
 - past its completion window: finalized as `expired`, the lines left in its error file;
 - `cancelling`: finalized as `cancelled`, with the results it has;
 - `finalizing` for longer than `claim_after_seconds`: the process finalizing it died; done again.
@@ -87,6 +87,7 @@ class BatchRunner:
         self._stopping = False
         self._last_renewal = 0.0
         self._keys_checked: dict[str, float] = {}
+        self._share = config.concurrency
 
     # -- lifetime --------------------------------------------------------------------------------
 
@@ -136,7 +137,12 @@ class BatchRunner:
             self._last_renewal = now
             for batch_id, lines in list(self._in_flight.items()):
                 await self._store.renew(batch_id, self.consumer, list(lines))
-        for record in await self._store.active_batches():
+        active = await self._store.active_batches()
+        # Each running batch may hold an equal share of this process's lines: a large batch does
+        # not make the ones created after it wait for its end.
+        running = sum(1 for record in active if record.status == "in_progress")
+        self._share = max(1, -(-self._config.concurrency // max(1, running)))
+        for record in active:
             await self._advance(record, now)
 
     async def _advance(self, record: BatchRecord, now: float) -> None:
@@ -189,7 +195,8 @@ class BatchRunner:
             record = resumed
         if self._stopping or not await self._key_active(record, now):
             return
-        free = self._config.concurrency - self.lines_in_flight
+        held = len(self._in_flight.get(record.id, ()))
+        free = min(self._config.concurrency - self.lines_in_flight, self._share - held)
         items = []
         if free > 0:
             items = await self._store.take(record.id, self.consumer, free, self._config.claim_after_seconds)

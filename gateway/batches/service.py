@@ -101,9 +101,17 @@ class Batches:
         return record
 
     async def files(
-        self, department: str, *, purpose: str | None = None, after: str | None = None, limit: int = 10_000
+        self,
+        department: str,
+        *,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int = 10_000,
+        oldest_first: bool = False,
     ) -> Page:
         records = await self.store.files(department)
+        if oldest_first:
+            records.reverse()
         items = [record.openai() for record in records if purpose is None or record.purpose == purpose]
         return _page(items, after, limit)
 

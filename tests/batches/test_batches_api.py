@@ -265,3 +265,23 @@ def test_a_revoked_key_stops_its_batch(tmp_path: Path) -> None:
             assert done.status == "failed" and done.errors is not None and done.errors.data is not None
             assert done.errors.data[0].code == "key_not_active"
             assert done.request_counts is not None and done.request_counts.completed < 200
+
+
+def test_a_small_batch_does_not_wait_for_a_large_one(tmp_path: Path) -> None:
+    with running_simulator(CHAT_MODEL, ttft_ms=100.0) as sim:
+        models = [{"name": CHAT_MODEL, "backends": [{"url": sim}]}]
+        with running_gateway(models, batches=_batches_config(tmp_path, concurrency=2)) as running:
+            large_client = sdk(running)
+            small_client = sdk(running, issue_key(running.state.config, "dinum", "etalab"))
+            large_file = large_client.files.create(file=("large.jsonl", chat_file(60)), purpose="batch")
+            small_file = small_client.files.create(file=("small.jsonl", chat_file(4)), purpose="batch")
+            large = large_client.batches.create(
+                input_file_id=large_file.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            wait_for_status(large_client, large.id, {"in_progress"})
+            small = small_client.batches.create(
+                input_file_id=small_file.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            assert wait_for_status(small_client, small.id, FINAL).status == "completed"
+            counts = large_client.batches.retrieve(large.id).request_counts
+            assert counts is not None and counts.completed < 40, "the small batch waited for the large one"
