@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 
 from tests.batches.conftest import FINAL, chat_file, jsonl, wait_for_status
 from tests.gateway.conftest import CHAT_MODEL, POLICIES, running_simulator, sim_stats
@@ -129,6 +130,7 @@ def _assert_each_custom_id_once(client: openai.OpenAI, batch_id: str, sims: list
     assert LINES <= sent <= LINES + CONCURRENCY
 
 
+@pytest.mark.slow
 def test_a_gateway_killed_mid_batch_and_restarted_completes_it_exactly_once(tmp_path: Path) -> None:
     with (
         running_simulator(CHAT_MODEL, ttft_ms=40.0) as one,
@@ -146,6 +148,7 @@ def test_a_gateway_killed_mid_batch_and_restarted_completes_it_exactly_once(tmp_
             _assert_each_custom_id_once(_client(base, key), batch_id, sims)
 
 
+@pytest.mark.slow
 def test_a_replica_killed_mid_batch_leaves_its_lines_to_another(tmp_path: Path) -> None:
     with (
         running_redis() as redis_url,
