@@ -41,15 +41,17 @@ def add_batch_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         parser.add_argument("--config", help=f"configuration file (default: ${CONFIG_ENV})")
 
 
-def _table(batches: list[dict[str, Any]], out: TextIO) -> None:
-    print(f"{'ID':<32} {'STATUS':<12} {'PROGRESS':>15} {'ENDPOINT':<22} CREATED (UTC)", file=out)
-    for batch in batches:
+def _table(rows: list[tuple[str, dict[str, Any]]], out: TextIO) -> None:
+    header = f"{'ID':<32} {'DEPARTMENT':<16} {'STATUS':<12} {'PROGRESS':>15} {'ENDPOINT':<22} CREATED (UTC)"
+    print(header, file=out)
+    for department, batch in rows:
         counts = batch["request_counts"]
         done = counts["completed"] + counts["failed"]
         progress = f"{done}/{counts['total']}" + (f" ({counts['failed']} failed)" if counts["failed"] else "")
         created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(batch["created_at"]))
         print(
-            f"{batch['id']:<32} {batch['status']:<12} {progress:>15} {batch['endpoint']:<22} {created}",
+            f"{batch['id']:<32} {department:<16} {batch['status']:<12} {progress:>15} "
+            f"{batch['endpoint']:<22} {created}",
             file=out,
         )
 
@@ -67,11 +69,12 @@ async def _run(
         directory = FileDirectory(config.files_directory(store_config.path))
         batches = Batches(config, store, directory, runner=None)
         if args.batches_command == "list":
-            page = await batches.batches(args.department, limit=1_000_000)
+            records = await store.batches(args.department)
+            rows = [(record.owner.department, await batches.shown(record)) for record in records]
             if args.json:
-                print(json.dumps(page.data, indent=2), file=out)
+                print(json.dumps([batch for _, batch in rows], indent=2), file=out)
             else:
-                _table(page.data, out)
+                _table(rows, out)
         elif args.batches_command == "show":
             print(json.dumps(await batches.batch(None, args.batch_id), indent=2), file=out)
         else:

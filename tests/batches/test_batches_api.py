@@ -229,7 +229,7 @@ def test_the_command_line_lists_shows_and_cancels(tmp_path: Path) -> None:
                 return run_batches(args, config.store, config.batches, out), out.getvalue()
 
             status, listing = command("list")
-            assert status == 0 and batch.id in listing and "/50" in listing
+            assert status == 0 and batch.id in listing and "/50" in listing and " dgfip " in listing
             status, shown = command("show", batch.id)
             assert status == 0 and json.loads(shown)["id"] == batch.id
             assert command("list", "--department", "dinum")[1].count("\n") == 1  # the header only
