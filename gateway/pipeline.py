@@ -184,6 +184,8 @@ class Pipeline:
             exchange = await self._admit_as(principal, operation, body, headers, facts, price_factor)
         except BaseException as exc:
             self._refused(facts, exc)
+            if isinstance(exc, GatewayError):  # what an error handler adds for a client's request
+                exc.headers.setdefault("x-request-id", request_id)
             raise
         self._observer.admitted(facts)
         try:

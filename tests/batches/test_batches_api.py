@@ -285,3 +285,24 @@ def test_a_small_batch_does_not_wait_for_a_large_one(tmp_path: Path) -> None:
             assert wait_for_status(small_client, small.id, FINAL).status == "completed"
             counts = large_client.batches.retrieve(large.id).request_counts
             assert counts is not None and counts.completed < 40, "the small batch waited for the large one"
+
+
+def test_failed_requests_go_to_the_error_file_with_their_answer(tmp_path: Path) -> None:
+    with running_simulator(CHAT_MODEL, error_rate=1.0) as sim:
+        models = [{"name": CHAT_MODEL, "backends": [{"url": sim}]}]
+        with running_gateway(models, batches=_batches_config(tmp_path)) as running:
+            client = sdk(running)
+            uploaded = client.files.create(file=("failing.jsonl", chat_file(3)), purpose="batch")
+            batch = client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+            done = wait_for_status(client, batch.id, FINAL)
+            assert done.status == "completed" and done.output_file_id is None
+            assert done.request_counts is not None and done.request_counts.failed == 3
+            assert done.error_file_id is not None
+            lines = jsonl(client.files.content(done.error_file_id).content)
+            assert sorted(line["custom_id"] for line in lines) == ["request-0", "request-1", "request-2"]
+            for line in lines:
+                assert line["response"]["status_code"] >= 400 and line["error"] is None
+                assert line["response"]["request_id"].startswith("req-")
+                assert "error" in line["response"]["body"]
