@@ -11,10 +11,9 @@ from litestar import Response, Router, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from gateway.authz import PermissionDenied
-from gateway.batches.errors import BatchInputInvalid
 from gateway.batches.records import Owner
 from gateway.batches.service import Batches, ModelCheck
-from gateway.errors import InvalidRequest, UnknownRoute
+from gateway.errors import InvalidRequest, PayloadTooLarge, UnknownRoute
 from gateway.identity import Principal
 from gateway.multipart_form import parse_form
 from gateway.operations import ErrorFormat, Operation
@@ -106,7 +105,7 @@ async def upload_file(request: AnyRequest) -> dict[str, Any]:
     if not isinstance(purpose, str):
         raise InvalidRequest("The form has no `purpose`.", param="purpose")
     if len(part.data) > batches.config.max_file_bytes:
-        raise BatchInputInvalid(
+        raise PayloadTooLarge(
             f"The file is larger than {batches.config.max_file_bytes} bytes, the most a batch input may be.",
             param="file",
         )

@@ -110,11 +110,15 @@ def test_a_malformed_input_file_is_refused_with_its_line_numbers(gateway: Runnin
     assert "line 1:" not in message and "line 3:" not in message
 
 
-def test_a_file_over_the_line_limit_and_a_streamed_line_are_refused(tmp_path: Path) -> None:
+def test_a_file_over_the_limits_and_a_streamed_line_are_refused(tmp_path: Path) -> None:
     with running_simulator(CHAT_MODEL) as sim:
         models = [{"name": CHAT_MODEL, "backends": [{"url": sim}]}]
-        with running_gateway(models, batches=_batches_config(tmp_path, max_lines=3)) as small:
+        config = _batches_config(tmp_path, max_lines=3, max_file_bytes=2048)
+        with running_gateway(models, batches=config) as small:
             client = sdk(small)
+            with pytest.raises(openai.APIStatusError, match="larger than 2048 bytes") as too_large:
+                client.files.create(file=("huge.jsonl", chat_file(20)), purpose="batch")
+            assert too_large.value.status_code == 413
             with pytest.raises(openai.BadRequestError, match="more than 3 requests"):
                 client.files.create(file=("big.jsonl", chat_file(4)), purpose="batch")
             streamed = json.loads(chat_line("s"))
