@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from gateway.admin import admin_router
 from gateway.apidocs import api_docs_routes
+from gateway.batches.routes import BATCH_ROUTES, files_upload_router
 from gateway.collector import freeze_startup_heap
 from gateway.config import GatewayConfig, load_config
 from gateway.console.plugin import ConsolePlugin
@@ -54,6 +55,8 @@ def create_app(
         route_handlers=[
             *ROUTES,
             *STORED_RESPONSE_ROUTES,
+            *BATCH_ROUTES,
+            files_upload_router(config.batches.max_file_bytes),
             upload_router(config.server.max_audio_bytes),
             admin_router(),
             *metrics_routes(gateway.metrics, config.metrics),

@@ -79,11 +79,12 @@ class QuotaStep:
         self._ledger = ledger
 
     async def reserve(
-        self, principal: Principal, parsed: ParsedRequest, pool: ModelPool
+        self, principal: Principal, parsed: ParsedRequest, pool: ModelPool, *, price_factor: float = 1.0
     ) -> tuple[Charge, dict[str, Any] | None]:
         """The request's charge, and the fields to add upstream (a `max_tokens` when the client gave
-        none: the backend must not generate more than was reserved). Raises QuotaExceeded (429) or
-        QuotaUnavailable (503)."""
+        none: the backend must not generate more than was reserved). `price_factor` scales what its
+        tokens weigh on the budgets (a batch's lines: `quotas.batch_price_factor`). Raises
+        QuotaExceeded (429) or QuotaUnavailable (503)."""
         if not self._config.enabled:
             # Nothing is limited: no bound to compute, no store to ask, nothing to forward in addition.
             now = time.time()
@@ -118,6 +119,7 @@ class QuotaStep:
             input_bound,
             output,
             time.time(),
+            price_factor=price_factor,
         )
         outcome = await self._ledger.reserve(principal_plan)
         if isinstance(outcome, Refusal):

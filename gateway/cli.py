@@ -1,4 +1,5 @@
-"""The `gateway` command: serve, check a configuration, run the vLLM simulator."""
+"""The `gateway` command: serve, check a configuration, manage keys, policies, usage, audit and
+batches, run the vLLM simulator."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 
 from gateway.audit.cli import add_audit_commands, run_audit_command
 from gateway.authz.cli import add_policy_commands, run_policy_command
+from gateway.batches.cli import add_batch_commands
 from gateway.config_file import CONFIG_ENV, ConfigError, config_path
 from gateway.identity.cli import add_key_commands
 from gateway.metering.cli import add_usage_commands
@@ -39,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     add_policy_commands(commands)
     add_usage_commands(commands)
     add_audit_commands(commands)
+    add_batch_commands(commands)
     commands.add_parser("sim", help="run the vLLM simulator (see backends/README.md)", add_help=False)
     return parser
 
@@ -143,6 +146,18 @@ def _usage(args: argparse.Namespace) -> int:
     return run_usage(args, config.store, config.metering)
 
 
+def _batches(args: argparse.Namespace) -> int:
+    from gateway.batches.cli import run_batches
+    from gateway.config import load_config
+
+    try:
+        config = load_config(config_path(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run_batches(args, config.store, config.batches)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["sim"]:
@@ -162,4 +177,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_audit_command(args)  # reads no configuration
     if args.command == "usage":
         return _usage(args)
+    if args.command == "batches":
+        return _batches(args)
     raise AssertionError(f"unhandled command {args.command}")

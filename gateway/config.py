@@ -25,6 +25,7 @@ from pydantic import (
 
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
+from gateway.batches.settings import BatchesConfig
 from gateway.capabilities import ANY_KIND, KIND_OPERATIONS, ModelKind
 from gateway.config_file import ConfigError, read_config
 from gateway.console.settings import ConsoleConfig
@@ -293,6 +294,7 @@ class GatewayConfig(_Strict):
     audit: AuditConfig = AuditConfig()
     console: ConsoleConfig = ConsoleConfig()
     responses: ResponsesConfig = ResponsesConfig()
+    batches: BatchesConfig = BatchesConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:

@@ -10,7 +10,8 @@ against the classes (status, type, code and parent), so neither can drift from t
     class                          HTTP type                   code                        meaning
     GatewayError                   500  server_error           -                           (base)
     ├── InvalidRequest             400  invalid_request_error  -                           body or parameter
-    │   └── PiiBlocked             400  invalid_request_error  pii_detected                personal data
+    │   ├── PiiBlocked             400  invalid_request_error  pii_detected                personal data
+    │   └── BatchInputInvalid      400  invalid_request_error  invalid_batch_input         names its lines
     ├── ClientError                4xx  invalid_request_error  -                           other Litestar 4xx
     ├── AuthenticationFailed       401  invalid_request_error  invalid_api_key             every bad key alike
     ├── PermissionDenied           403  invalid_request_error  permission_denied           policy refuses
@@ -20,6 +21,8 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── KeyNotFound                404  invalid_request_error  key_not_found               admin API
     ├── RequestNotFound            404  invalid_request_error  request_not_found           no audit record
     ├── ResponseNotFound           404  invalid_request_error  response_not_found          or another's
+    ├── FileNotFound               404  invalid_request_error  file_not_found              or another's
+    ├── BatchNotFound              404  invalid_request_error  batch_not_found             or another's
     ├── MethodNotAllowed           405  invalid_request_error  method_not_allowed          other method
     ├── RequestTimeout             408  invalid_request_error  request_timeout             request too slow
     ├── PayloadTooLarge            413  invalid_request_error  request_too_large           body too large
@@ -41,11 +44,12 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── AuthenticationUnavailable  503  server_error           authentication_unavailable  key store down
     ├── QuotaUnavailable           503  server_error           quota_unavailable           quota store down
     ├── ResponseStoreUnavailable   503  server_error           response_store_unavailable  homes unreadable
+    ├── BatchStoreUnavailable      503  server_error           batch_store_unavailable     batches unreadable
     └── UpstreamTimeout            504  server_error           upstream_timeout            backend too slow
 
 The classes live next to what raises them: errors.py, gateway/identity/errors.py,
 gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin/errors.py,
-gateway/stored_responses/errors.py.
+gateway/stored_responses/errors.py, gateway/batches/errors.py.
 The console answers HTML pages of its own instead (gateway/console/render.py).
 """
 

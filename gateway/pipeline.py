@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -34,6 +35,7 @@ from gateway.disconnect import DisconnectGuard
 from gateway.error_shapes import relayed_error
 from gateway.errors import (
     GatewayError,
+    InvalidRequest,
     ModelNotFound,
     UpstreamAnswerTooLarge,
     UpstreamFailure,
@@ -59,7 +61,7 @@ from gateway.upstream.forward import Forwarder, UpstreamReply
 from gateway.upstream.relay import StreamRelay
 from gateway.usage import Usage, metered_audio
 
-__all__ = ["Pipeline", "client_address", "new_request_id"]
+__all__ = ["InternalAnswer", "Pipeline", "client_address", "new_request_id"]
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # nginx's convention for "the client closed the connection before the answer was ready".
@@ -134,13 +136,7 @@ class Pipeline:
         try:
             exchange = await self._admit(operation, request, facts)
         except BaseException as exc:
-            # Refused before anything was reserved: nothing to settle, only to observe.
-            facts.status = exc.status_code if isinstance(exc, GatewayError) else 500
-            facts.error = error_type(exc)
-            if isinstance(exc, QuotaExceeded):
-                counter = exc.refusal.counter
-                self._observer.quota_refused(facts, counter.level, counter.kind)
-            self._observer.conclude(facts)
+            self._refused(facts, exc)
             raise
         self._observer.admitted(facts)
 
@@ -158,16 +154,7 @@ class Pipeline:
             self._background.start(self._abandon(exchange, "cancelled"))
             raise
         except GatewayError as exc:
-            facts.status = exc.status_code
-            facts.error = error_type(exc)
-            if isinstance(exc, UpstreamAnswerTooLarge):
-                # The backend generated it all, but its usage was in the part left unread: the
-                # request pays its exact prompt and every output token it reserved.
-                generated = exchange.charge.output_bound
-                self._background.start(self._settle_unfinished(exchange, generated=generated))
-            else:
-                self._background.start(self._account(exchange, None))
-            exc.headers.update(exchange.response_headers)
+            self._failed(exchange, exc)
             raise
         except BaseException as exc:
             self._background.start(self._abandon(exchange, error_type(exc)))
@@ -175,15 +162,94 @@ class Pipeline:
         finally:
             guard.close()
 
+    async def handle_internal(
+        self,
+        operation: Operation,
+        principal: Principal,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        price_factor: float = 1.0,
+    ) -> InternalAnswer:
+        """One request made inside the gateway for `principal` (a batch's line, under its batch's
+        key): every step after authentication, as for a client's request (policy, PII, quotas,
+        routing, metering, audit, tracing). A refusal raises its `GatewayError`; an answer, the
+        backend's error included, is returned whole (the body must not ask for a stream), once it
+        is settled. `headers` stand for the request's (`x-gateway-priority`, `traceparent`)."""
+        request_id = new_request_id()
+        facts = self._observer.start(
+            operation, "POST", operation.upstream_path, headers, request_id, time.perf_counter()
+        )
+        try:
+            exchange = await self._admit_as(principal, operation, body, headers, facts, price_factor)
+        except BaseException as exc:
+            self._refused(facts, exc)
+            if isinstance(exc, GatewayError):  # what an error handler adds for a client's request
+                exc.headers.setdefault("x-request-id", request_id)
+            raise
+        self._observer.admitted(facts)
+        try:
+            response = await self._exchange(exchange)
+        except GatewayError as exc:
+            self._failed(exchange, exc)
+            raise
+        except BaseException as exc:
+            self._background.start(self._abandon(exchange, error_type(exc)))
+            raise
+        if response.background is not None:  # settled before the caller writes the answer down
+            await response.background()
+        if isinstance(response, Stream):  # closed and settled above, unread: the caller's mistake
+            raise InvalidRequest("A request made inside the gateway cannot be streamed.", param="stream")
+        content = response.content
+        return InternalAnswer(
+            response.status_code or 200, content if isinstance(content, bytes) else b"", request_id
+        )
+
+    def _refused(self, facts: RequestFacts, exc: BaseException) -> None:
+        """Refused before anything was reserved: nothing to settle, only to observe."""
+        facts.status = exc.status_code if isinstance(exc, GatewayError) else 500
+        facts.error = error_type(exc)
+        if isinstance(exc, QuotaExceeded):
+            counter = exc.refusal.counter
+            self._observer.quota_refused(facts, counter.level, counter.kind)
+        self._observer.conclude(facts)
+
+    def _failed(self, exchange: Exchange, exc: GatewayError) -> None:
+        """A request that held a reservation ends in a gateway error: its settlement in the background."""
+        facts = exchange.facts
+        facts.status = exc.status_code
+        facts.error = error_type(exc)
+        if isinstance(exc, UpstreamAnswerTooLarge):
+            # The backend generated it all, but its usage was in the part left unread: the
+            # request pays its exact prompt and every output token it reserved.
+            generated = exchange.charge.output_bound
+            self._background.start(self._settle_unfinished(exchange, generated=generated))
+        else:
+            self._background.start(self._account(exchange, None))
+        exc.headers.update(exchange.response_headers)
+
     async def _admit(
         self, operation: Operation, request: Request[Any, Any, Any], facts: RequestFacts
     ) -> Exchange:
         """Steps 1 to 5: who is asking, for what, whether they may, what may be sent, and the budget."""
-        trace = facts.trace
-        with trace.step("authenticate"):
+        with facts.trace.step("authenticate"):
             principal = await self._authenticator.authenticate(
                 presented_authorization(request.headers, operation.key_header), client_address(request)
             )
+        return await self._admit_as(principal, operation, await request.body(), request.headers, facts)
+
+    async def _admit_as(
+        self,
+        principal: Principal,
+        operation: Operation,
+        body: bytes,
+        headers: Mapping[str, str],
+        facts: RequestFacts,
+        price_factor: float = 1.0,
+    ) -> Exchange:
+        """Steps 2 to 5 for an authenticated caller (a request's key, or a batch's). `headers` are
+        the request's (a batch line's: `x-gateway-priority: batch`)."""
+        trace = facts.trace
         facts.department, facts.service, facts.key_id = (
             principal.department,
             principal.service,
@@ -192,9 +258,9 @@ class Pipeline:
         facts.model = UNKNOWN_MODEL  # until the request names a configured model
         parsed = parse_request(
             operation,
-            await request.body(),
+            body,
             max_choices=self._max_choices,
-            content_type=request.headers.get("content-type", ""),
+            content_type=headers.get("content-type", ""),
             max_file_bytes=self._max_file_bytes,
         )
         pool = self._pools.get(parsed.model)
@@ -243,8 +309,9 @@ class Pipeline:
                     if facts.pii:
                         span.set_attributes({f"gateway.pii.{entity}": n for entity, n in facts.pii.items()})
         with trace.step("reserve"):
-            charge, added = await self._quotas.reserve(principal, parsed, pool)
+            charge, added = await self._quotas.reserve(principal, parsed, pool, price_factor=price_factor)
         exchange = Exchange(facts, principal, parsed, pool, charge, added)
+        exchange.price_factor = price_factor
         exchange.restorer = restorer
         exchange.pinned = pinned
         exchange.masker = masker
@@ -364,8 +431,9 @@ class Pipeline:
         model = exchange.parsed.model
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         facts.cached_tokens, facts.audio_seconds = usage.cached_tokens, usage.audio_seconds
-        facts.weighted_cost = self._pricing.weighted_cost(model, usage)
-        facts.cost_eur = self._pricing.price_eur(model, usage)
+        factor = exchange.price_factor
+        facts.weighted_cost = self._pricing.weighted_cost(model, usage, factor)
+        facts.cost_eur = self._pricing.price_eur(model, usage, factor)
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
         # One record for the usage store and the audit log, so that both say the same.
         record = facts.record()
@@ -415,6 +483,16 @@ class Pipeline:
         await self._account(exchange, Usage(prompt if prompt is not None else charge.input_bound, generated))
 
 
+@dataclass(frozen=True, slots=True)
+class InternalAnswer:
+    """The answer to a request made inside the gateway (`Pipeline.handle_internal`)."""
+
+    status: int
+    body: bytes
+    """The backend's JSON answer, or its error in OpenAI's shape."""
+    request_id: str
+
+
 class Exchange:
     """What one request carries from its reservation to its settlement."""
 
@@ -427,6 +505,7 @@ class Exchange:
         "parsed",
         "pinned",
         "pool",
+        "price_factor",
         "principal",
         "reply",
         "response_headers",
@@ -448,6 +527,9 @@ class Exchange:
         self.pool = pool
         self.charge = charge
         self.added = added
+        # What the request's usage costs relative to an interactive one (`quotas.batch_price_factor`
+        # for a batch's lines).
+        self.price_factor = 1.0
         self.backend: Backend | None = None
         # The only backend that may answer (it holds the request's previous response), if any.
         self.pinned: Backend | None = None

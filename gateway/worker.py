@@ -12,6 +12,7 @@ store, and the metrics last.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.audit import AuditLog, start_audit_log
 from gateway.background import BackgroundWork
+from gateway.batches.disk import FileDirectory
+from gateway.batches.factory import open_batch_store
+from gateway.batches.runner import BatchRunner
+from gateway.batches.service import Batches
 from gateway.charging import QuotaStep
 from gateway.identity import (
     Authenticator,
@@ -49,6 +54,8 @@ from gateway.upstream import Forwarder, create_upstream_client, create_upstream_
 
 __all__ = ["Worker", "running_worker", "worker_of"]
 
+logger = logging.getLogger("gateway.batches")
+
 
 @dataclass(frozen=True, slots=True)
 class Worker:
@@ -70,6 +77,8 @@ class Worker:
     forwarder: Forwarder
     observer: Observer
     sticky_responses: StickyResponses
+    batches: Batches | None = None
+    """The Files and Batches APIs and this process's batch runner; None when `batches.enabled` is off."""
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""
@@ -170,6 +179,31 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             background=background,
             sticky=sticky,
         )
+        batches = None
+        if config.batches.enabled:
+            batch_store = await open_batch_store(config.store)
+            stack.push_async_callback(batch_store.close)
+            if config.store.kind == "redis" and config.batches.directory is None:
+                # Records are shared, files would not be: another replica could not read them.
+                logger.warning(
+                    "batches.directory is not set: batch files go to %s on this host only; with several "
+                    "replicas, set it to a directory they all share, or their files are lost to each other",
+                    config.batches.files_directory(config.store.path),
+                )
+            directory = FileDirectory(config.batches.files_directory(config.store.path))
+            directory.create()
+            runner = BatchRunner(
+                batch_store,
+                directory,
+                pipeline,
+                config.batches,
+                price_factor=config.quotas.batch_price_factor,
+                key_store=key_store,
+            )
+            # Stopped first at shutdown: its lines in flight still settle, record and audit.
+            stack.push_async_callback(runner.stop)
+            runner.start()
+            batches = Batches(config.batches, batch_store, directory, runner)
         yield Worker(
             gateway,
             key_store,
@@ -185,4 +219,5 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             forwarder,
             observer,
             sticky,
+            batches,
         )

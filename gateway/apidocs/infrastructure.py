@@ -22,6 +22,13 @@ from gateway.admin import admin_router
 from gateway.admin.keys import CREATE_KEY_SCHEMA
 from gateway.apidocs.inference import INFERENCE_TAGS
 from gateway.apidocs.responses import INFERENCE_ERRORS, error_responses, security
+from gateway.batches.routes import (
+    BATCH_ROUTES,
+    CREATE_BATCH_SCHEMA,
+    UPLOAD_FILE_SCHEMA,
+    list_files,
+    upload_file,
+)
 from gateway.operations import ErrorFormat
 from gateway.routes import OPERATION_ROUTES, ROUTES
 from gateway.stored_responses.routes import STORED_RESPONSE_ROUTES
@@ -34,6 +41,8 @@ INFRASTRUCTURE_TAGS = {
     "Models": "The models a key may use, with the operations each serves.",
     "Admin": "Keys, usage, request records and the policy, for the roles the policy allows.",
     "Health": "Probes for the orchestrator; no key needed.",
+    "Files": "Batch input files (JSONL, checked line by line at upload) and batch results, per department.",
+    "Batches": "Batch jobs the gateway runs line by line through its pipeline, at the lowest priority.",
 }
 
 # The errors each tag's routes may answer, all in OpenAI's shape; a route of gateway/routes.py
@@ -42,10 +51,16 @@ _ERRORS = {
     "Models": (401, 404, 429, 503),
     "Admin": (400, 401, 403, 404, 422, 429, 500, 503),
     "Health": (),
+    "Files": (400, 401, 404, 413, 503),
+    "Batches": (400, 401, 404, 503),
 }
 _DEFAULT_TAG = INFERENCE_TAGS[ErrorFormat.OPENAI][0]
 _PUBLIC = frozenset({"Health"})
-_BODIES = {"create_api_key": CREATE_KEY_SCHEMA}
+_BODIES = {
+    "create_api_key": ("application/json", CREATE_KEY_SCHEMA),
+    "create_batch": ("application/json", CREATE_BATCH_SCHEMA),
+    "upload_file": ("multipart/form-data", UPLOAD_FILE_SCHEMA),
+}
 """Request bodies by operation id, for the handlers that parse theirs themselves."""
 
 
@@ -59,6 +74,9 @@ def _generated() -> Json:
         route_handlers=[
             *(handler for handler in ROUTES if handler not in OPERATION_ROUTES),
             *STORED_RESPONSE_ROUTES,
+            *BATCH_ROUTES,
+            upload_file,
+            list_files,
             admin_router(),
         ],
         openapi_config=OpenAPIConfig(
@@ -92,7 +110,8 @@ def _in_gateway_terms(operation: Json) -> Json:
         operation["security"] = security()
     body = _BODIES.get(operation["operationId"])
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        media_type, schema = body
+        operation["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
     return operation
 
 

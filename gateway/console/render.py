@@ -117,6 +117,8 @@ def _navigation(request: AnyRequest, admin: Administrator, labels: Mapping[str, 
         department = f"{BASE}/departments/{admin.department}"
         items.append((department, labels["nav_department"], path.startswith(f"{BASE}/departments/")))
     items.append((f"{BASE}/requests", labels["nav_requests"], path.startswith(f"{BASE}/requests")))
+    if admin.may_read_usage(admin.usage_scope()):
+        items.append((f"{BASE}/batches", labels["nav_batches"], path.startswith(f"{BASE}/batches")))
     if admin.may_manage_keys(admin.department):
         items.append((f"{BASE}/keys", labels["nav_keys"], path.startswith(f"{BASE}/keys")))
     if admin.may_see_platform():

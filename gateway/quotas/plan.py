@@ -255,9 +255,12 @@ class Planner:
         input_tokens: int,
         max_output_tokens: int,
         now: float,
+        *,
+        price_factor: float = 1.0,
     ) -> Plan:
         """What a request reserves: `input_tokens` must not underestimate the prompt, and
-        `max_output_tokens` is what the backend is allowed to generate (see `output_allowance`)."""
+        `max_output_tokens` is what the backend is allowed to generate (see `output_allowance`).
+        `price_factor` scales the weights of its tokens (a batch's lines are cheaper)."""
         cache_key = (department, service, key_id, model)
         template = self._templates.get(cache_key)
         if template is None:
@@ -267,7 +270,13 @@ class Planner:
         counters, (valid_from, valid_until) = template.counters_at(now)
         input_tokens = max(0, input_tokens)
         max_output_tokens = max(0, max_output_tokens)
-        amount = weighted_cost(input_tokens, max_output_tokens, template.input_weight, template.output_weight)
+        input_weight, output_weight = template.input_weight, template.output_weight
+        if price_factor != 1.0:
+            input_weight, output_weight = (
+                round(input_weight * price_factor),
+                round(output_weight * price_factor),
+            )
+        amount = weighted_cost(input_tokens, max_output_tokens, input_weight, output_weight)
         return Plan(
             department,
             model,
@@ -277,8 +286,8 @@ class Planner:
             counters,
             valid_from,
             valid_until,
-            template.input_weight,
-            template.output_weight,
+            input_weight,
+            output_weight,
             template,
         )
 
@@ -294,9 +303,9 @@ class Planner:
             per_choice = min(per_choice, max(0, context_left))
         return per_choice * max(1, choices)
 
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> int:
+    def cost(self, model: str, input_tokens: int, output_tokens: int, price_factor: float = 1.0) -> int:
         """Weighted cost of an actual usage (for usage records)."""
-        multiplier = self.config.multiplier(model)
+        multiplier = self.config.multiplier(model) * price_factor
         return weighted_cost(
             input_tokens,
             output_tokens,

@@ -24,11 +24,13 @@ class Pricing:
         self._config = config
         self._planner = Planner(config)
 
-    def weighted_cost(self, model: str, usage: Usage) -> int:
-        return self._planner.cost(model, *usage.budget_tokens())  # what the budgets were charged
+    def weighted_cost(self, model: str, usage: Usage, price_factor: float = 1.0) -> int:
+        """What the budgets were charged; `price_factor`: a batch line's `quotas.batch_price_factor`."""
+        return self._planner.cost(model, *usage.budget_tokens(), price_factor)
 
-    def price_eur(self, model: str, usage: Usage) -> float:
-        """What the usage costs in euros at the configured prices (0 when the model has none)."""
+    def price_eur(self, model: str, usage: Usage, price_factor: float = 1.0) -> float:
+        """What the usage costs in euros at the configured prices (0 when the model has none), times
+        `price_factor` (a batch's lines: `quotas.batch_price_factor`)."""
         pricing = self._config.models.get(model)
         if pricing is None:
             return 0.0
@@ -37,4 +39,5 @@ class Pricing:
         ) + usage.completion_tokens * (pricing.price_per_million_output or 0)
         # Seconds are priced when they are what is billed, never on top of a stream's tokens.
         audio = usage.audio_seconds * (pricing.price_per_audio_second or 0) if usage.billed_in_seconds else 0
-        return float(Decimal(per_million) / 1_000_000 + Decimal(audio))
+        price = Decimal(per_million) / 1_000_000 + Decimal(audio)
+        return float(price if price_factor == 1.0 else price * Decimal(str(price_factor)))

@@ -148,6 +148,10 @@ class QuotaConfig(_Strict):
     too (none can be revoked while the store is down, and caches are flushed when it is back)."""
     weights: Weights = Weights()
     """Weights of input and output tokens, for every model."""
+    batch_price_factor: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """What the lines of a batch job (`/v1/batches`) cost relative to the same requests sent
+    interactively: their tokens weigh this much on every budget, and their euro price is multiplied
+    by it. Batches fill the backends' idle time, so they are usually cheaper."""
     models: dict[str, ModelPricing] = {}
     """Budget multiplier and prices per model name (the name clients send). Unlisted: multiplier 1."""
     departments: dict[str, LevelQuota] = {}

@@ -181,3 +181,22 @@ def test_standalone_configuration_names_its_mode_and_no_other_topology(scenario:
     assert store.url == "redis://redis.redis.svc.cluster.local:6379/0"
     assert store.sentinels == store.cluster_nodes == ()
     assert "GATEWAY_REDIS_SENTINEL_PASSWORD" not in scenario("defaults").env()
+
+
+def test_batch_files_live_on_the_claim_every_pod_mounts(helm: Path) -> None:
+    rendered = render(
+        {"batches": {"existingClaim": "gateway-batch-files"}, "config": {"batches": {"concurrency": 4}}}, helm
+    )
+    config = GatewayConfig.model_validate(rendered.gateway_config)
+    assert config.batches.enabled and config.batches.concurrency == 4
+    assert str(config.batches.directory) == "/var/lib/gateway/files"
+    volumes = {volume["name"]: volume for volume in rendered.pod_spec["volumes"]}
+    assert volumes["batch-files"]["persistentVolumeClaim"] == {"claimName": "gateway-batch-files"}
+    mounts = {mount["name"]: mount for mount in rendered.container["volumeMounts"]}
+    assert mounts["batch-files"]["mountPath"] == "/var/lib/gateway/files"
+
+
+def test_batches_turned_off_mount_nothing(helm: Path) -> None:
+    rendered = render({"batches": {"enabled": False}}, helm)
+    assert GatewayConfig.model_validate(rendered.gateway_config).batches.enabled is False
+    assert "batch-files" not in {volume["name"] for volume in rendered.pod_spec["volumes"]}

@@ -42,7 +42,12 @@ def test_writable_places_are_empty_dirs(scenario: Scenario) -> None:
     rendered = scenario("defaults")
     volumes = {volume["name"]: volume for volume in rendered.pod_spec["volumes"]}
     writable = [mount for mount in rendered.container["volumeMounts"] if not mount.get("readOnly")]
-    assert {mount["mountPath"] for mount in writable} == {"/tmp", "/var/run/gateway/metrics"}
+    # Without a claim, batch files go to an emptyDir of their own (one replica trying batches out).
+    assert {mount["mountPath"] for mount in writable} == {
+        "/tmp",
+        "/var/run/gateway/metrics",
+        "/var/lib/gateway/files",
+    }
     for mount in writable:
         assert "emptyDir" in volumes[mount["name"]]
         assert volumes[mount["name"]]["emptyDir"]["sizeLimit"]

@@ -8,6 +8,7 @@ sets them.
 {{- define "sovereign-gateway.configDirectory" -}}/etc/gateway/config{{- end -}}
 {{- define "sovereign-gateway.policyDirectory" -}}/etc/gateway/policies{{- end -}}
 {{- define "sovereign-gateway.metricsDirectory" -}}/var/run/gateway/metrics{{- end -}}
+{{- define "sovereign-gateway.batchFilesDirectory" -}}/var/lib/gateway/files{{- end -}}
 {{- define "sovereign-gateway.pepperEnv" -}}GATEWAY_KEY_PEPPER{{- end -}}
 {{- define "sovereign-gateway.adminKeyEnv" -}}GATEWAY_ADMIN_KEY{{- end -}}
 {{- define "sovereign-gateway.redisPasswordEnv" -}}GATEWAY_REDIS_PASSWORD{{- end -}}
@@ -144,5 +145,12 @@ cannot say (which keys each mode needs) is refused here, with a sentence.
 {{- $_ = set $metrics "allow_anonymous" true -}}
 {{- end -}}
 {{- $_ = set $config "metrics" $metrics -}}
+{{- $batches := $config.batches | default dict -}}
+{{- if or (hasKey $batches "directory") (hasKey $batches "enabled") -}}
+{{- fail "config.batches.directory and .enabled are set by the chart: use `batches` instead" -}}
+{{- end -}}
+{{- $_ = set $batches "enabled" $values.batches.enabled -}}
+{{- $_ = set $batches "directory" (include "sovereign-gateway.batchFilesDirectory" .) -}}
+{{- $_ = set $config "batches" $batches -}}
 {{- toYaml $config -}}
 {{- end -}}
