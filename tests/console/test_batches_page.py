@@ -4,12 +4,35 @@ another department's administrator seeing none of them."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
+from gateway.app import create_app
 from tests.console.conftest import ConsoleSite, sign_in
-from tests.gateway.conftest import CHAT_MODEL
+from tests.gateway.conftest import CHAT_MODEL, gateway_config, issue_key, running_simulator
+from tests.servers import serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[ConsoleSite]:
+    """A gateway of its own: the package's shared site has figures other pages' tests count."""
+    with running_simulator(CHAT_MODEL) as sim, tempfile.TemporaryDirectory(prefix="batches-page-") as tmp:
+        folder = Path(tmp)
+        config = gateway_config(
+            [{"name": CHAT_MODEL, "backends": [{"url": sim}]}],
+            store={"kind": "embedded", "path": str(folder / "gateway.db")},
+        )
+        platform = issue_key(config, "dinum", "plateforme", "admin")
+        dgfip_admin = issue_key(config, "dgfip", "console-dgfip", "department-admin")
+        drees_admin = issue_key(config, "drees", "console-drees", "department-admin")
+        user = issue_key(config, "dgfip", "assistant-courrier", "user")
+        with serve_in_thread(create_app(config)) as url:
+            yield ConsoleSite(url, config, folder, platform, dgfip_admin, drees_admin, user)
 
 
 def _run_batch(site: ConsoleSite) -> tuple[str, str]:

@@ -142,7 +142,7 @@ def test_a_department_admin_sees_its_department_only(visit: Visit, site: Console
     assert "drees" not in content and "dinum" not in content
     nav = page.get_by_role("navigation", name="Navigation principale")
     expect(nav.get_by_role("link")).to_have_text(
-        ["Vue d'ensemble", "Département", "Journal des requêtes", "Clés"]
+        ["Vue d'ensemble", "Département", "Journal des requêtes", "Lots", "Clés"]
     )
     visit.shot("03-overview-dgfip.png")
 
