@@ -25,6 +25,7 @@ from gateway.quotas import (
     rate_limit_headers,
 )
 from gateway.quotas.ledger import empty_reservation
+from gateway.quotas.pricing import Spent
 from gateway.routing.pool import ModelPool
 from gateway.usage import Usage
 
@@ -51,7 +52,8 @@ class Charge:
     def done(self) -> bool:
         return self._done
 
-    async def settle(self, usage: Usage) -> None:
+    async def settle(self, usage: Usage, spent: Spent | None = None) -> None:
+        """Charge the actual usage; `spent` (what `Pricing.spend` made of it) gives its euros."""
         if self._done:
             return
         self._done = True

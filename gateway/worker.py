@@ -152,6 +152,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             max_choices=config.server.max_choices,
             max_file_bytes=config.server.max_audio_bytes,
             pricing=Pricing(config.quotas),
+            usage_fields_in_answer=config.quotas.usage_fields_in_answer,
             background=background,
             sticky=sticky,
         )

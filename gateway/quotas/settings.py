@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.identity.keys import is_key_id
+from gateway.quotas.impacts import electricity_mix
 
 __all__ = [
     "LIMIT_KINDS",
+    "ImpactSettings",
     "LevelQuota",
     "LimitKind",
     "Limits",
@@ -110,6 +112,40 @@ class ModelPricing(_Strict):
     """Euros per second of audio billed in seconds, whole seconds rounded up: a whole transcription's
     `usage.seconds`, a translation's length as the gateway reads it from the file. A stream reports
     tokens and is priced by them. Unset: audio is not priced."""
+    active_parameters_billions: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    """Parameters used per generated token, in billions (all of them for a dense model, the active
+    experts' for a mixture of experts): with it, each request's energy and emissions are estimated
+    (EcoLogits' method, see docs/chargeback.md). Unset: neither is estimated."""
+    total_parameters_billions: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    """All the model's parameters, in billions (a mixture of experts' total); unset: the active ones."""
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> ModelPricing:
+        active, total = self.active_parameters_billions, self.total_parameters_billions
+        if total is not None and active is None:
+            raise ValueError("total_parameters_billions needs active_parameters_billions")
+        if total is not None and active is not None and total < active:
+            raise ValueError(
+                f"total_parameters_billions ({total}) is below active_parameters_billions ({active})"
+            )
+        return self
+
+
+class ImpactSettings(_Strict):
+    """How a request's energy and emissions are estimated, for the models whose size is configured."""
+
+    electricity_mix: str = "FRA"
+    """Where the backends' electricity comes from: an ISO 3166-1 alpha-3 zone of EcoLogits' table of
+    electricity mixes (`FRA`: France, about 41 gCO2eq/kWh; `WOR`: the world's average)."""
+    datacenter_pue: Annotated[float, Field(ge=1, le=5)] = 1.2
+    """Power usage effectiveness of the data centre hosting the backends: its total energy over its
+    servers' (1.2 is a typical recent data centre's)."""
+
+    @field_validator("electricity_mix")
+    @classmethod
+    def _check_mix(cls, value: str) -> str:
+        electricity_mix(value)
+        return value
 
 
 def _check_model_name(name: str) -> str:
@@ -149,7 +185,14 @@ class QuotaConfig(_Strict):
     weights: Weights = Weights()
     """Weights of input and output tokens, for every model."""
     models: dict[str, ModelPricing] = {}
-    """Budget multiplier and prices per model name (the name clients send). Unlisted: multiplier 1."""
+    """Budget multiplier, prices and size per model name (the name clients send). Unlisted:
+    multiplier 1, no price, no energy estimate."""
+    impacts: ImpactSettings = ImpactSettings()
+    """The electricity mix and data centre of the energy and emissions estimates."""
+    usage_fields_in_answer: bool = False
+    """Add `cost_eur`, and `energy_wh` and `emissions_gco2eq` when the model's size is configured, to
+    the `usage` object of whole (not streamed) answers. Off by default: the `x-gateway-cost-eur` and
+    `x-gateway-energy-wh` headers say the same without touching the body."""
     departments: dict[str, LevelQuota] = {}
     """Limits per department name, e.g. `dgfip: {tokens_per_month: 50000000}`."""
     services: dict[str, LevelQuota] = {}

@@ -45,6 +45,9 @@ class MetricFamilies:
     backend_ejections: Counter
     quota_refusals: Counter
     pii_detections: Counter
+    cost: Counter
+    energy: Counter
+    emissions: Counter
 
 
 def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
@@ -158,6 +161,26 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             "gateway_pii_detections_total",
             "Personal data found in requests, by department and entity type.",
             ("department", "entity_type"),
+            registry=registry,
+        ),
+        cost=Counter(
+            "gateway_cost_eur_total",
+            "Euros the answered requests cost at the configured prices, by department, service and model.",
+            ("department", "service", "model"),
+            registry=registry,
+        ),
+        energy=Counter(
+            "gateway_energy_wh_total",
+            "Estimated energy of the answered requests in watt-hours (EcoLogits' method, models whose "
+            "size is configured), by department, service and model.",
+            ("department", "service", "model"),
+            registry=registry,
+        ),
+        emissions=Counter(
+            "gateway_emissions_gco2eq_total",
+            "Estimated emissions of the answered requests in grams of CO2 equivalent (the configured "
+            "electricity mix), by department, service and model.",
+            ("department", "service", "model"),
             registry=registry,
         ),
     )

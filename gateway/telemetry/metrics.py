@@ -105,10 +105,14 @@ class GatewayMetrics:
         ttft_s: float | None,
         input_tokens: int,
         output_tokens: int,
+        cost_eur: float = 0.0,
+        energy_wh: float = 0.0,
+        emissions_gco2eq: float = 0.0,
     ) -> None:
         """A request that was `request_started` has been accounted: counted with its status, its
-        duration (arrival to last byte), its time to first token (streams only, else None) and the
-        tokens the backend reported (0 when it reported none: no token observation is made then)."""
+        duration (arrival to last byte), its time to first token (streams only, else None), the
+        tokens the backend reported (0 when it reported none: no token observation is made then),
+        its price and its estimated energy and emissions."""
         if model not in self._configured_models:
             model = UNKNOWN
         series = self._requests.get((department, service, model, operation, status))
@@ -122,6 +126,9 @@ class GatewayMetrics:
         if output_tokens > 0:
             series.output_tokens += output_tokens
             model_series.output_usage.add(output_tokens)
+        series.cost_eur += cost_eur
+        series.energy_wh += energy_wh
+        series.emissions_gco2eq += emissions_gco2eq
         series.duration.durations.add(duration_s)
         if ttft_s is not None:
             model_series.ttft.add(ttft_s)
