@@ -9,6 +9,7 @@ failed. Settling happens after the last byte has gone to the client, off the cri
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -26,12 +27,18 @@ from gateway.quotas import (
 )
 from gateway.quotas.ledger import empty_reservation
 from gateway.quotas.pricing import Spent
+from gateway.quotas.settings import MICRO
 from gateway.routing.pool import ModelPool
 from gateway.usage import Usage
 
 __all__ = ["Charge", "QuotaStep"]
 
 logger = logging.getLogger("gateway.quotas")
+
+
+def micro_euros(cost_eur: float) -> int:
+    """The price a euro budget is charged: micro-euros, rounded up as the reservation was."""
+    return math.ceil(round(cost_eur * MICRO, 3))
 
 
 class Charge:
@@ -58,7 +65,8 @@ class Charge:
             return
         self._done = True
         try:
-            await self._ledger.settle(self.reservation, *usage.budget_tokens())
+            eur = None if spent is None else micro_euros(spent.cost_eur)
+            await self._ledger.settle(self.reservation, *usage.budget_tokens(), eur)
         except Exception:  # the resilient ledger queues what it cannot write; anything else is logged
             logger.exception("settling a reservation failed")
 
@@ -120,6 +128,7 @@ class QuotaStep:
             input_bound,
             output,
             time.time(),
+            audio_seconds=parsed.audio_seconds,
         )
         outcome = await self._ledger.reserve(principal_plan)
         if isinstance(outcome, Refusal):

@@ -22,7 +22,9 @@ from gateway.identity.keys import is_key_id
 from gateway.quotas.impacts import electricity_mix
 
 __all__ = [
+    "EURO_KINDS",
     "LIMIT_KINDS",
+    "MICRO",
     "ImpactSettings",
     "LevelQuota",
     "LimitKind",
@@ -33,7 +35,13 @@ __all__ = [
 ]
 
 LimitKind = Literal[
-    "tokens_per_minute", "tokens_per_day", "tokens_per_month", "requests_per_minute", "max_concurrent"
+    "tokens_per_minute",
+    "tokens_per_day",
+    "tokens_per_month",
+    "requests_per_minute",
+    "max_concurrent",
+    "eur_per_day",
+    "eur_per_month",
 ]
 LIMIT_KINDS: tuple[LimitKind, ...] = (
     "tokens_per_minute",
@@ -41,7 +49,12 @@ LIMIT_KINDS: tuple[LimitKind, ...] = (
     "tokens_per_month",
     "requests_per_minute",
     "max_concurrent",
+    "eur_per_day",
+    "eur_per_month",
 )
+EURO_KINDS: frozenset[LimitKind] = frozenset({"eur_per_day", "eur_per_month"})
+MICRO = 1_000_000
+"""Euro budgets are counted in whole micro-euros, so that sums are exact."""
 
 # The same rule as key management (gateway.identity.management): lowercase, no slash, no brace, so a
 # name is safe in a Redis hash tag, a metric label and a Casbin domain.
@@ -50,6 +63,8 @@ _NAME_RULE = "1 to 63 characters among a-z 0-9 . _ -, starting with a letter or 
 
 Amount = Annotated[int, Field(ge=0, le=10**15)]
 """A limit: 0 refuses everything at this level, which is how a model is closed to one service."""
+Euros = Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=6)]
+"""A euro budget, to the micro-euro."""
 
 
 class _Strict(BaseModel):
@@ -69,10 +84,21 @@ class Limits(_Strict):
     """Requests within any rolling 60 seconds."""
     max_concurrent: Amount | None = None
     """Requests in progress at the same time (from reservation to settlement)."""
+    eur_per_day: Euros | None = None
+    """Euros per calendar day in `quotas.timezone`, at the prices of `quotas.models`: each request
+    reserves its worst case in euros before it is forwarded and is charged its actual price after,
+    like a token budget. A model without a price costs nothing against it."""
+    eur_per_month: Euros | None = None
+    """Euros per calendar month in `quotas.timezone`, as `eur_per_day`."""
 
     def items(self) -> list[tuple[LimitKind, int]]:
-        """The limits that are set, in a fixed order."""
-        return [(kind, value) for kind in LIMIT_KINDS if (value := getattr(self, kind)) is not None]
+        """The limits that are set, in a fixed order; euro budgets in micro-euros."""
+        found: list[tuple[LimitKind, int]] = []
+        for kind in LIMIT_KINDS:
+            value = getattr(self, kind)
+            if value is not None:
+                found.append((kind, int(value * MICRO) if kind in EURO_KINDS else value))
+        return found
 
 
 class LevelQuota(Limits):
