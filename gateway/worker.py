@@ -38,6 +38,7 @@ from gateway.quotas import open_ledger
 from gateway.quotas.pricing import Pricing
 from gateway.routing import HealthMonitor
 from gateway.state import AnyRequest, Gateway
+from gateway.storage.persistence import PersistenceWatch
 from gateway.stored_responses.factory import open_response_homes
 from gateway.stored_responses.sticky import StickyResponses
 from gateway.telemetry.observer import Observer
@@ -86,6 +87,12 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
     async with AsyncExitStack() as stack:
         await gateway.metrics.start()
         stack.push_async_callback(gateway.metrics.stop)
+        if config.store.kind == "redis":
+            # Before any store opens: a Redis that loses its data on restart is said (or refused) first.
+            persistence = PersistenceWatch.for_store(config.store, report=gateway.metrics.store_persistence)
+            stack.push_async_callback(persistence.close)
+            await persistence.check(starting=True)
+            persistence.start()
         key_store = await open_key_store(config.store)
         stack.push_async_callback(key_store.close)
         pepper = pepper_for(config.store, config.auth)

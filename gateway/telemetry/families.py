@@ -46,6 +46,7 @@ class MetricFamilies:
     quota_refusals: Counter
     pii_detections: Counter
     cost: Counter
+    store_persistent: Gauge
     energy: Counter
     emissions: Counter
 
@@ -168,6 +169,14 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             "Euros the answered requests cost at the configured prices, by department, service and model.",
             ("department", "service", "model"),
             registry=registry,
+        ),
+        store_persistent=Gauge(
+            "gateway_store_persistent",
+            "1 when the Redis store persists its data (AOF or RDB), 0 when it does not (a restart "
+            "loses keys, budgets and usage), -1 when Redis refuses to say; absent on the embedded store.",
+            ("store",),
+            registry=registry,
+            multiprocess_mode="livemin",
         ),
         energy=Counter(
             "gateway_energy_wh_total",

@@ -163,6 +163,10 @@ class GatewayMetrics:
             self._quota_refusals[key] = counter
         counter.inc()
 
+    def store_persistence(self, value: int) -> None:
+        """The Redis store's persistence as `gateway.storage.persistence` last saw it (1, 0, -1)."""
+        self._families.store_persistent.labels("redis").set(value)
+
     def pii_detected(self, department: str, counts: Mapping[str, int]) -> None:
         """Personal data found in one request: how many of each entity type (EMAIL, IBAN, ...)."""
         for entity_type, count in counts.items():
