@@ -25,6 +25,7 @@ from gateway.quotas import (
     Reservation,
     rate_limit_headers,
 )
+from gateway.quotas.alerts import BudgetWatch
 from gateway.quotas.ledger import empty_reservation
 from gateway.quotas.pricing import Spent
 from gateway.quotas.settings import MICRO
@@ -83,10 +84,12 @@ class Charge:
 class QuotaStep:
     """Reserves before forwarding; the `Charge` it returns settles or releases."""
 
-    def __init__(self, config: QuotaConfig, ledger: Ledger) -> None:
+    def __init__(self, config: QuotaConfig, ledger: Ledger, watch: BudgetWatch | None = None) -> None:
         self._config = config
         self._planner = Planner(config)
         self._ledger = ledger
+        # Budget gauges and alerts, from what each reservation says of every budget's usage.
+        self._watch = watch
 
     async def reserve(
         self, principal: Principal, parsed: ParsedRequest, pool: ModelPool
@@ -131,6 +134,8 @@ class QuotaStep:
             audio_seconds=parsed.audio_seconds,
         )
         outcome = await self._ledger.reserve(principal_plan)
+        if self._watch is not None:
+            self._watch.observe(principal.department, principal.service, outcome)
         if isinstance(outcome, Refusal):
             raise QuotaExceeded(outcome)
         return Charge(self._ledger, outcome, input_bound, output), extra

@@ -35,7 +35,9 @@ from gateway.metering import UsageRecorder, start_usage_recorder
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
+from gateway.quotas.alerts import BudgetWatch
 from gateway.quotas.pricing import Pricing
+from gateway.quotas.webhooks import WebhookSender
 from gateway.routing import HealthMonitor
 from gateway.state import AnyRequest, Gateway
 from gateway.storage.persistence import PersistenceWatch
@@ -125,7 +127,16 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             stack.push_async_callback(audit.close)
         recorder = await start_usage_recorder(config.store, config.metering)
         stack.push_async_callback(recorder.close)
-        quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
+        webhooks = WebhookSender(config.quotas.alerts)
+        webhooks.start()
+        stack.push_async_callback(webhooks.close)
+        watch = BudgetWatch(
+            config.quotas.alerts,
+            ratio=gateway.metrics.budget_ratio,
+            crossed=gateway.metrics.budget_alert,
+            sender=webhooks if webhooks.enabled else None,
+        )
+        quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store), watch)
         stack.push_async_callback(quotas.close)
         # Drained before the ledger closes: the settlements still running write to it.
         background = BackgroundWork()

@@ -25,12 +25,14 @@ __all__ = [
     "EURO_KINDS",
     "LIMIT_KINDS",
     "MICRO",
+    "BudgetAlerts",
     "ImpactSettings",
     "LevelQuota",
     "LimitKind",
     "Limits",
     "ModelPricing",
     "QuotaConfig",
+    "Webhook",
     "Weights",
 ]
 
@@ -185,6 +187,43 @@ def _check_department(name: str) -> None:
         raise ValueError(f"department {name!r} is not a valid name: {_NAME_RULE}")
 
 
+class Webhook(_Strict):
+    """One receiver of budget alerts: the gateway POSTs each event to `url`, and nowhere else."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#@]+(/[^\s#]*)?$", max_length=2048)]
+    """`https://finance.example.gouv.fr/hooks/gateway`: the only address events are sent to. Redirects
+    are not followed, proxies from the environment are not used."""
+    secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    """Environment variable holding the HMAC-SHA256 key (or `<NAME>_FILE`, a file holding it): each
+    body is signed in `x-gateway-signature: sha256=<hex>` over `<timestamp>.<body>`, the timestamp in
+    `x-gateway-timestamp`."""
+    departments: tuple[str, ...] = ()
+    """Only the events of these departments; empty: every department's."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Time allowed for one attempt."""
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    """Attempts per event, with back-off doubling from 0.5 s (0.5, 1, 2, 4, 8 s): an answer other than
+    2xx, or none, is retried; then the event is dropped and logged."""
+
+
+class BudgetAlerts(_Strict):
+    """Events when a calendar budget (tokens or euros) crosses a share of its limit."""
+
+    thresholds: tuple[Annotated[int, Field(ge=1, le=100)], ...] = (50, 80, 100)
+    """Percentages of each budget that raise an event the first time its usage reaches them in a
+    period (reservations in progress included): `gateway_budget_alerts_total`, and a POST to each
+    webhook. Empty: no event (the `gateway_budget_used_ratio` gauge stays)."""
+    webhooks: tuple[Webhook, ...] = ()
+    """Receivers of the events (none by default)."""
+    max_pending: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    """Events waiting for delivery per process; beyond, the oldest are dropped and logged."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(set(value)))
+
+
 class QuotaConfig(_Strict):
     """Token budgets, rate and concurrency limits per department, service and key.
 
@@ -215,6 +254,8 @@ class QuotaConfig(_Strict):
     multiplier 1, no price, no energy estimate."""
     impacts: ImpactSettings = ImpactSettings()
     """The electricity mix and data centre of the energy and emissions estimates."""
+    alerts: BudgetAlerts = BudgetAlerts()
+    """Events when budgets cross 50, 80 and 100% (metrics, and webhooks when configured)."""
     usage_fields_in_answer: bool = False
     """Add `cost_eur`, and `energy_wh` and `emissions_gco2eq` when the model's size is configured, to
     the `usage` object of whole (not streamed) answers. Off by default: the `x-gateway-cost-eur` and

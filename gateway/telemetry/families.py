@@ -47,6 +47,8 @@ class MetricFamilies:
     pii_detections: Counter
     cost: Counter
     store_persistent: Gauge
+    budget_used_ratio: Gauge
+    budget_alerts: Counter
     energy: Counter
     emissions: Counter
 
@@ -177,6 +179,22 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             ("store",),
             registry=registry,
             multiprocess_mode="livemin",
+        ),
+        budget_used_ratio=Gauge(
+            "gateway_budget_used_ratio",
+            "Share used of each calendar budget (tokens or euros) of a department or service, in-flight "
+            "reservations included, as the last reservation saw it; `service` is empty for a "
+            "department's budget, `model` for a budget of every model.",
+            ("department", "service", "level", "limit", "model"),
+            registry=registry,
+            multiprocess_mode="livemostrecent",
+        ),
+        budget_alerts=Counter(
+            "gateway_budget_alerts_total",
+            "Budgets that reached a threshold of quotas.alerts.thresholds (percent) in their period, "
+            "as each process first saw it, by department, service, level, limit and threshold.",
+            ("department", "service", "level", "limit", "threshold"),
+            registry=registry,
         ),
         energy=Counter(
             "gateway_energy_wh_total",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 
 from gateway.quotas.settings import LIMIT_KINDS
@@ -78,6 +78,7 @@ class GatewayMetrics:
         self._rejections: dict[tuple[str, str, str, str, int], RejectionSeries] = {}
         self._quota_refusals: dict[tuple[str, str, str, str], Counter] = {}
         self._pii_detections: dict[tuple[str, str], Counter] = {}
+        self._budget_gauges: dict[tuple[str, str, str, str, str], Gauge] = {}
         self._backends = BackendGauges(self._families, pools)
         self._flusher: asyncio.Task[None] | None = None
 
@@ -162,6 +163,19 @@ class GatewayMetrics:
             )
             self._quota_refusals[key] = counter
         counter.inc()
+
+    def budget_ratio(
+        self, department: str, service: str, level: str, limit: str, model: str, ratio: float
+    ) -> None:
+        """A budget's share used (`gateway.quotas.alerts`); labels bounded by the configured budgets."""
+        key = (department, service, level, limit, model)
+        gauge = self._budget_gauges.get(key)
+        if gauge is None:
+            gauge = self._budget_gauges[key] = self._families.budget_used_ratio.labels(*key)
+        gauge.set(ratio)
+
+    def budget_alert(self, department: str, service: str, level: str, limit: str, threshold: int) -> None:
+        self._families.budget_alerts.labels(department, service, level, limit, str(threshold)).inc()
 
     def store_persistence(self, value: int) -> None:
         """The Redis store's persistence as `gateway.storage.persistence` last saw it (1, 0, -1)."""
