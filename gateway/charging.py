@@ -90,6 +90,10 @@ class QuotaStep:
         self._ledger = ledger
         # Budget gauges and alerts, from what each reservation says of every budget's usage.
         self._watch = watch
+        for budget in config.unpriced_euro_budgets():
+            logger.warning(
+                "euro budget of %s: the model has no price, so nothing is ever charged to it", budget
+            )
 
     async def reserve(
         self, principal: Principal, parsed: ParsedRequest, pool: ModelPool

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from litestar import Request, Response
@@ -308,6 +308,7 @@ class Pipeline:
                 protocol=parsed.operation.stream_protocol,
                 read_usage=parsed.operation.usage_in_stream,
                 mask=exchange.masker,
+                annotate_usage=self._usage_annotator(exchange) if self._usage_fields else None,
             )
             events: AsyncIterator[bytes] = relay
             if keeps and sticky is not None:
@@ -355,6 +356,15 @@ class Pipeline:
             headers=headers,
             background=BackgroundTask(self._finish, exchange, usage, spent),
         )
+
+    def _usage_annotator(self, exchange: Exchange) -> Callable[[Usage, bytes], bytes]:
+        """What adds the cost and energy to a stream's usage chunk, when the client asked for it."""
+
+        def annotate(usage: Usage, event: bytes) -> bytes:
+            latency = time.perf_counter() - exchange.facts.started
+            return with_usage_fields(event, self._pricing.spend(exchange.parsed.model, usage, latency))
+
+        return annotate
 
     async def _finish(self, exchange: Exchange, usage: Usage | None, spent: Spent | None) -> None:
         """After the last byte: settle with the backend's usage (release when it reported none)."""

@@ -331,6 +331,25 @@ class QuotaConfig(_Strict):
         """True when some level has limits: requests then go through the store."""
         return bool(self.departments or self.services or self.keys)
 
+    def unpriced_euro_budgets(self) -> list[str]:
+        """The euro budgets of one model that has no price: they can never be used (a mistake)."""
+        found = []
+        for levels in (self.departments, self.services, self.keys):
+            for scope, quota in levels.items():
+                for model, limits in quota.models.items():
+                    pricing = self.models.get(model)
+                    priced = pricing is not None and any(
+                        price
+                        for price in (
+                            pricing.price_per_million_input,
+                            pricing.price_per_million_output,
+                            pricing.price_per_audio_second,
+                        )
+                    )
+                    if not priced and (limits.eur_per_day is not None or limits.eur_per_month is not None):
+                        found.append(f"{scope}, model {model}")
+        return found
+
     def multiplier(self, model: str) -> float:
         pricing = self.models.get(model)
         return 1.0 if pricing is None else pricing.multiplier

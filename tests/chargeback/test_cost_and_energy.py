@@ -80,10 +80,26 @@ def test_cost_and_energy_are_in_headers_usage_records_audit_and_metrics() -> Non
                 for _ in streamed.iter_lines():
                     pass
 
+            # A stream whose client asked for its usage gets the same fields in its usage chunk.
+            chunks = list(
+                client.chat.completions.create(
+                    model=CHAT_MODEL,
+                    messages=[{"role": "user", "content": "Salut"}],
+                    stream=True,
+                    max_tokens=20,
+                    stream_options={"include_usage": True},
+                )
+            )
+            last = chunks[-1]
+            assert last.usage is not None and last.usage.completion_tokens > 0
+            streamed_extra = last.usage.model_extra or {}
+            assert streamed_extra["cost_eur"] > 0 and streamed_extra["energy_wh"] > 0
+            assert all(chunk.usage is None for chunk in chunks[:-1])
+
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:  # accounting ends after the answer is sent
                 samples = _samples(url)
-                if _value(samples, "gateway_requests_total", status="200") == 3:
+                if _value(samples, "gateway_requests_total", status="200") == 4:
                     break
                 time.sleep(0.05)
             mine = {"department": DEPARTMENT, "service": SERVICE, "model": CHAT_MODEL}

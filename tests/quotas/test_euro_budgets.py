@@ -152,3 +152,13 @@ async def test_a_settle_after_the_reservation_expired_charges_its_price_once(
     assert await ledger.settle(reservation, 100, 100) == "late"
     assert await ledger.settle(reservation, 100, 100) == "duplicate"
     assert await ledger.usage(request) == (800,)
+
+
+def test_a_euro_budget_on_a_model_without_price_is_pointed_out() -> None:
+    config = QuotaConfig.model_validate(
+        {
+            "models": {"priced": {"price_per_million_output": 1}},
+            "services": {"dgfip/svc": {"models": {"free": {"eur_per_day": 5}, "priced": {"eur_per_day": 5}}}},
+        }
+    )
+    assert config.unpriced_euro_budgets() == ["dgfip/svc, model free"]
