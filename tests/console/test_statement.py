@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from pathlib import Path
 
 import httpx
+import msgspec
 import pypdfium2 as pdfium
 
+from gateway.app import create_app
 from gateway.metering import open_usage_store
 from gateway.metering.statements import monthly_statement, render_statement_csv
 from tests.console.conftest import ConsoleSite, sign_in
+from tests.gateway.conftest import CHAT_MODEL, gateway_config, issue_key, running_simulator
+from tests.metering.conftest import make_record
+from tests.servers import serve_in_thread
 
 
 def _figures(text: str) -> list[str]:
@@ -52,3 +59,36 @@ def test_the_department_page_links_to_its_statement(site: ConsoleSite) -> None:
         for kind in ("pdf", "csv"):
             assert client.get(f"{site.console}/departments/drees/statement.{kind}").status_code == 403
         assert client.get(f"{site.console}/departments/dgfip/statement.exe").status_code == 404
+
+
+def test_the_department_page_shows_the_month_s_energy_when_estimated(tmp_path: Path) -> None:
+    with running_simulator(CHAT_MODEL) as sim:
+        config = gateway_config(
+            [{"name": CHAT_MODEL, "backends": [{"url": sim}]}],
+            store={"kind": "embedded", "path": str(tmp_path / "gateway.db")},
+            console={"usage_cache_seconds": 0},
+        )
+        admin = issue_key(config, "dinum", "plateforme", "admin")
+        now = time.time()
+        records = [
+            msgspec.structs.replace(
+                make_record(now - 60 * index, "dgfip", "assistant-courrier", CHAT_MODEL),
+                energy_wh=0.25,
+                emissions_gco2eq=0.0125,
+            )
+            for index in range(4)
+        ]
+
+        async def seed() -> None:
+            store = await open_usage_store(config.store, config.metering)
+            try:
+                await store.write("energy", records)
+            finally:
+                await store.close()
+
+        asyncio.run(seed())
+        with serve_in_thread(create_app(config)) as url, httpx.Client(timeout=20) as client:
+            sign_in(client, f"{url}/console", admin)
+            page = client.get(f"{url}/console/departments/dgfip", params={"lang": "en"}).text
+        assert 'id="total-energy" data-value="1000000"' in page  # 4 x 0.25 Wh, in micro-Wh
+        assert "Emissions (gCO2e)" in page or "Émissions (gCO2e)" in page
