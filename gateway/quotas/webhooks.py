@@ -147,6 +147,8 @@ class WebhookSender:
         return False
 
     async def close(self) -> None:
+        if self._queue:
+            logger.warning("%d budget alert deliveries left undone at shutdown", len(self._queue))
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

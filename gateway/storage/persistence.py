@@ -148,7 +148,10 @@ class PersistenceWatch:
                 raise StoreNotPersistent(
                     f"store.require_persistence is set and the Redis store cannot be reached to check it: {exc}"
                 ) from exc
-            raise
+            # Unreachable now (the stores have their own outage handling): checked when it answers.
+            logger.warning("cannot check the Redis store's persistence now (%s); will when it answers", exc)
+            self._reachable = False
+            return self.persistence
         else:
             if persistence == "none":
                 logger.warning("the Redis store has no persistence (neither AOF nor RDB): %s", RISK)
@@ -185,7 +188,8 @@ class PersistenceWatch:
                 self._reachable = True
                 with contextlib.suppress(Exception):
                     await self.check()
-            elif persistence != self.persistence:  # changed at run time (CONFIG SET)
+                continue
+            if persistence != self.persistence:  # changed at run time (CONFIG SET)
                 self.persistence = persistence
                 self._report({"none": 0, "unknown": -1}.get(persistence, 1))
                 if persistence == "none":

@@ -158,3 +158,31 @@ async def test_a_cluster_persists_only_if_every_primary_does() -> None:
             assert await watch.check() == "none"
         finally:
             await watch.close()
+
+
+@pytest.mark.asyncio
+async def test_a_redis_down_at_start_is_checked_when_it_answers(folder: Path) -> None:
+    server = RedisServer(folder, options=RDB)  # not started yet
+    reported: list[int] = []
+    watch = PersistenceWatch(
+        redis.Redis.from_url(server.url, socket_timeout=0.5),
+        required=False,
+        report=reported.append,
+        interval=0.05,
+    )
+    try:
+        assert await watch.check(starting=True) == "unknown"  # no refusal: the stores handle outages
+        assert reported == []
+        watch.start()
+        await asyncio.to_thread(server.start)
+        assert await async_wait_for(lambda: watch.persistence == "rdb", 10)
+        assert reported == [1]
+    finally:
+        await watch.close()
+        server.stop()
+    strict = PersistenceWatch(redis.Redis.from_url(server.url, socket_timeout=0.5), required=True)
+    try:
+        with pytest.raises(StoreNotPersistent, match="cannot be reached"):
+            await strict.check(starting=True)
+    finally:
+        await strict.close()
