@@ -244,6 +244,7 @@ class Planner:
         self.calendar = Calendar(config.zone)
         self._cache_size = cache_size
         self._templates: dict[tuple[str, str, str, str], _Template] = {}
+        self._price_cache: dict[str, tuple[int, int, int]] = {}
 
     def _template(self, department: str, service: str, key_id: str, model: str) -> _Template:
         config = self.config
@@ -315,14 +316,19 @@ class Planner:
     def _prices(self, model: str) -> tuple[int, int, int]:
         """The model's prices per token (input, output) and per second of audio, in millionths of
         a micro-euro: the price per million tokens in euros is exactly micro-euros per token."""
-        pricing = self.config.models.get(model)
-        if pricing is None:
-            return 0, 0, 0
-        return (
-            int((pricing.price_per_million_input or 0) * _MICRO),
-            int((pricing.price_per_million_output or 0) * _MICRO),
-            int((pricing.price_per_audio_second or 0) * _MICRO * _MICRO),
-        )
+        prices = self._price_cache.get(model)
+        if prices is None:
+            pricing = self.config.models.get(model)
+            prices = (0, 0, 0)
+            if pricing is not None:
+                prices = (
+                    int((pricing.price_per_million_input or 0) * _MICRO),
+                    int((pricing.price_per_million_output or 0) * _MICRO),
+                    int((pricing.price_per_audio_second or 0) * _MICRO * _MICRO),
+                )
+            if len(self._price_cache) < self._cache_size:  # model names are the configured ones
+                self._price_cache[model] = prices
+        return prices
 
     def eur_cost(self, model: str, input_tokens: int, output_tokens: int) -> int:
         """Micro-euros of an actual usage in tokens, rounded up (the euro budgets' charge)."""
