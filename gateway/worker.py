@@ -35,7 +35,7 @@ from gateway.metering import UsageRecorder, start_usage_recorder
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
-from gateway.quotas.alerts import BudgetWatch
+from gateway.quotas.alerts import BudgetWatch, alert_claims
 from gateway.quotas.pricing import Pricing
 from gateway.quotas.webhooks import WebhookSender
 from gateway.routing import HealthMonitor
@@ -135,7 +135,9 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             ratio=gateway.metrics.budget_ratio,
             crossed=gateway.metrics.budget_alert,
             sender=webhooks if webhooks.enabled else None,
+            claims=alert_claims(config.store),
         )
+        stack.push_async_callback(watch.close)
         quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store), watch)
         stack.push_async_callback(quotas.close)
         # Drained before the ledger closes: the settlements still running write to it.

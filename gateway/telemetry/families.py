@@ -192,7 +192,8 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
         budget_alerts=Counter(
             "gateway_budget_alerts_total",
             "Budgets that reached a threshold of quotas.alerts.thresholds (percent) in their period, "
-            "as each process first saw it, by department, service, level, limit and threshold.",
+            "counted once by the process that claimed the event, by department, service, level, limit "
+            "and threshold.",
             ("department", "service", "level", "limit", "threshold"),
             registry=registry,
         ),

@@ -7,18 +7,21 @@ import asyncio
 import hmac
 import json
 import time
+import uuid
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from gateway.quotas import EmbeddedLedger, Planner, QuotaConfig
-from gateway.quotas.alerts import BudgetWatch
+from gateway.quotas.alerts import BudgetWatch, RedisAlertClaims
 from gateway.quotas.settings import BudgetAlerts, Webhook
 from gateway.quotas.webhooks import WebhookSender, sign
 from tests.chargeback.receiver import running_receiver
 from tests.gateway.conftest import CHAT_MODEL, DEPARTMENT, SERVICE, running_gateway, running_simulator
 from tests.gateway.test_metrics_endpoint import _samples, _value
 from tests.quotas.conftest import KEY
+from tests.redis_server import running_redis
 from tests.waiting import async_wait_for, wait_for
 
 SECRET = "s3cret-for-the-finance-office"
@@ -156,3 +159,39 @@ def test_a_gateway_announces_its_budgets_thresholds(monkeypatch: pytest.MonkeyPa
         assert events[0]["department"] == DEPARTMENT and events[0]["budget"] == 400
         assert _value(samples, "gateway_budget_alerts_total", threshold="50", level="service") == 1
         assert _value(samples, "gateway_budget_used_ratio", service=SERVICE, limit="tokens_per_day") > 0.5
+
+
+@pytest.mark.asyncio
+async def test_processes_sharing_redis_send_each_crossing_once() -> None:
+    config = QuotaConfig.model_validate({"departments": {"dgfip": {"tokens_per_month": 1000}}})
+    planner = Planner(config)
+    crossed: list[tuple[str, str, str, str, int]] = []
+    with running_redis() as url, running_receiver() as receiver:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        senders = [WebhookSender(_settings(receiver.url), ENVIRON) for _ in range(3)]
+        watches = [
+            BudgetWatch(
+                config.alerts,
+                crossed=lambda *a: crossed.append(a),
+                sender=sender,
+                claims=RedisAlertClaims(redis.Redis.from_url(url), prefix),
+            )
+            for sender in senders
+        ]
+        ledger = await EmbeddedLedger.in_memory()
+        try:
+            for sender in senders:
+                sender.start()
+            outcome = await ledger.reserve(planner.plan("dgfip", "svc", KEY, "small", 600, 0, time.time()))
+            for watch in watches:  # three processes see the same 60% of the same budget
+                watch.observe("dgfip", "svc", outcome)
+            assert await async_wait_for(lambda: len(receiver.received) >= 1, 10)
+            await asyncio.sleep(0.3)  # time for any duplicate to arrive
+        finally:
+            for watch in watches:
+                await watch.close()
+            for sender in senders:
+                await sender.close()
+            await ledger.close()
+    assert len(receiver.received) == 1 and len(crossed) == 1
+    assert json.loads(receiver.received[0].body)["threshold_percent"] == 50
