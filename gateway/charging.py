@@ -9,6 +9,7 @@ failed. Settling happens after the last byte has gone to the client, off the cri
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -24,13 +25,21 @@ from gateway.quotas import (
     Reservation,
     rate_limit_headers,
 )
+from gateway.quotas.alerts import BudgetWatch
 from gateway.quotas.ledger import empty_reservation
+from gateway.quotas.pricing import Spent
+from gateway.quotas.settings import MICRO
 from gateway.routing.pool import ModelPool
 from gateway.usage import Usage
 
 __all__ = ["Charge", "QuotaStep"]
 
 logger = logging.getLogger("gateway.quotas")
+
+
+def micro_euros(cost_eur: float) -> int:
+    """The price a euro budget is charged: micro-euros, rounded up as the reservation was."""
+    return math.ceil(round(cost_eur * MICRO, 3))
 
 
 class Charge:
@@ -51,12 +60,14 @@ class Charge:
     def done(self) -> bool:
         return self._done
 
-    async def settle(self, usage: Usage) -> None:
+    async def settle(self, usage: Usage, spent: Spent | None = None) -> None:
+        """Charge the actual usage; `spent` (what `Pricing.spend` made of it) gives its euros."""
         if self._done:
             return
         self._done = True
         try:
-            await self._ledger.settle(self.reservation, *usage.budget_tokens())
+            eur = None if spent is None else micro_euros(spent.cost_eur)
+            await self._ledger.settle(self.reservation, *usage.budget_tokens(), eur)
         except Exception:  # the resilient ledger queues what it cannot write; anything else is logged
             logger.exception("settling a reservation failed")
 
@@ -73,10 +84,16 @@ class Charge:
 class QuotaStep:
     """Reserves before forwarding; the `Charge` it returns settles or releases."""
 
-    def __init__(self, config: QuotaConfig, ledger: Ledger) -> None:
+    def __init__(self, config: QuotaConfig, ledger: Ledger, watch: BudgetWatch | None = None) -> None:
         self._config = config
         self._planner = Planner(config)
         self._ledger = ledger
+        # Budget gauges and alerts, from what each reservation says of every budget's usage.
+        self._watch = watch
+        for budget in config.unpriced_euro_budgets():
+            logger.warning(
+                "euro budget of %s: the model has no price, so nothing is ever charged to it", budget
+            )
 
     async def reserve(
         self, principal: Principal, parsed: ParsedRequest, pool: ModelPool, *, price_factor: float = 1.0
@@ -119,9 +136,12 @@ class QuotaStep:
             input_bound,
             output,
             time.time(),
+            audio_seconds=parsed.audio_seconds,
             price_factor=price_factor,
         )
         outcome = await self._ledger.reserve(principal_plan)
+        if self._watch is not None:
+            self._watch.observe(principal.department, principal.service, outcome)
         if isinstance(outcome, Refusal):
             raise QuotaExceeded(outcome)
         return Charge(self._ledger, outcome, input_bound, output), extra

@@ -143,7 +143,7 @@ def _usage(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    return run_usage(args, config.store, config.metering)
+    return run_usage(args, config.store, config.metering, config.audit)
 
 
 def _batches(args: argparse.Namespace) -> int:

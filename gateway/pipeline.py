@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ from gateway.pii import PiiBlocked, Redactor, StreamRestorer
 from gateway.pii.restore import PlaceholderRestorer
 from gateway.pii.transcript import TranscriptMasker
 from gateway.quotas import QuotaExceeded
-from gateway.quotas.pricing import Pricing
+from gateway.quotas.pricing import Pricing, Spent, spent_headers, with_usage_fields
 from gateway.request_context import attach_context
 from gateway.routing.backend import Backend
 from gateway.routing.pool import ModelPool, affinity_hash
@@ -102,6 +102,7 @@ class Pipeline:
         max_choices: int,
         max_file_bytes: int = 25 * 1024 * 1024,
         pricing: Pricing,
+        usage_fields_in_answer: bool = False,
         background: BackgroundWork,
         sticky: StickyResponses | None = None,
     ) -> None:
@@ -118,6 +119,7 @@ class Pipeline:
         self._forwarder = forwarder
         self._recorder = recorder
         self._pricing = pricing
+        self._usage_fields = usage_fields_in_answer
         # Settling, recording and concluding run after the answer: the worker drains them at shutdown.
         self._background = background
 
@@ -373,6 +375,7 @@ class Pipeline:
                 protocol=parsed.operation.stream_protocol,
                 read_usage=parsed.operation.usage_in_stream,
                 mask=exchange.masker,
+                annotate_usage=self._usage_annotator(exchange) if self._usage_fields else None,
             )
             events: AsyncIterator[bytes] = relay
             if keeps and sticky is not None:
@@ -406,34 +409,55 @@ class Pipeline:
         media_type = reply.response.headers.get("content-type", "application/json")
         if status >= 400:  # the backend's refusal, in the shape the route's clients read
             content = relayed_error(parsed.operation.error_format, status, content)
+        spent: Spent | None = None
+        headers = exchange.response_headers
+        if usage is not None:  # known before the answer leaves: said in its headers
+            spent = self._pricing.spend(
+                parsed.model, usage, time.perf_counter() - exchange.facts.started, exchange.price_factor
+            )
+            headers = {**headers, **spent_headers(spent)}
+            if self._usage_fields and status < 400:
+                content = with_usage_fields(content, spent)
         return Response(
             content,
             status_code=status,
             media_type=media_type,
-            headers=exchange.response_headers,
-            background=BackgroundTask(self._finish, exchange, usage),
+            headers=headers,
+            background=BackgroundTask(self._finish, exchange, usage, spent),
         )
 
-    async def _finish(self, exchange: Exchange, usage: Usage | None) -> None:
-        """After the last byte: settle with the backend's usage (release when it reported none)."""
-        await self._account(exchange, usage)
+    def _usage_annotator(self, exchange: Exchange) -> Callable[[Usage, bytes], bytes]:
+        """What adds the cost and energy to a stream's usage chunk, when the client asked for it."""
 
-    async def _account(self, exchange: Exchange, usage: Usage | None) -> None:
+        def annotate(usage: Usage, event: bytes) -> bytes:
+            latency = time.perf_counter() - exchange.facts.started
+            spent = self._pricing.spend(exchange.parsed.model, usage, latency, exchange.price_factor)
+            return with_usage_fields(event, spent)
+
+        return annotate
+
+    async def _finish(self, exchange: Exchange, usage: Usage | None, spent: Spent | None) -> None:
+        """After the last byte: settle with the backend's usage (release when it reported none)."""
+        await self._account(exchange, usage, spent)
+
+    async def _account(self, exchange: Exchange, usage: Usage | None, spent: Spent | None = None) -> None:
         """End the reservation, write the usage record and observe the request: the one place a
         forwarded request is charged and concluded."""
         facts = exchange.facts
+        model = exchange.parsed.model
+        if spent is None:  # a stream's, or a request that ended without an answer
+            latency = time.perf_counter() - facts.started
+            spent = self._pricing.spend(model, usage or _NO_USAGE, latency, exchange.price_factor)
         with facts.trace.step("settle"):
             if usage is None:
                 await exchange.charge.release()
                 usage = _NO_USAGE
             else:
-                await exchange.charge.settle(usage)
-        model = exchange.parsed.model
+                await exchange.charge.settle(usage, spent)
         facts.prompt_tokens, facts.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         facts.cached_tokens, facts.audio_seconds = usage.cached_tokens, usage.audio_seconds
-        factor = exchange.price_factor
-        facts.weighted_cost = self._pricing.weighted_cost(model, usage, factor)
-        facts.cost_eur = self._pricing.price_eur(model, usage, factor)
+        facts.weighted_cost, facts.cost_eur = spent.weighted_cost, spent.cost_eur
+        facts.energy_wh, facts.emissions_gco2eq = spent.energy_wh, spent.emissions_gco2eq
         facts.backend = exchange.backend.url if exchange.backend is not None else ""
         # One record for the usage store and the audit log, so that both say the same.
         record = facts.record()

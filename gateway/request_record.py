@@ -79,3 +79,9 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Seconds of audio billed (transcriptions: the backend's `usage.seconds`); 0 for other operations.
     Priced by `price_per_audio_second` into `cost_eur`; kept by the usage stores (`METERED_FIELDS`),
     not in the audit line, whose format it would change (the audit log keeps the cost)."""
+    energy_wh: float = 0.0
+    """Estimated energy in watt-hours (`gateway.quotas.impacts`); 0 when the model's size is not
+    configured or nothing was generated."""
+    emissions_gco2eq: float = 0.0
+    """Estimated emissions in grams of CO2 equivalent, with the configured electricity mix; 0 like
+    `energy_wh`."""

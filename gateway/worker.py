@@ -42,9 +42,12 @@ from gateway.oidc.bearer import BearerTokens
 from gateway.pii import Redactor, start_redactor
 from gateway.pipeline import Pipeline, client_address
 from gateway.quotas import open_ledger
+from gateway.quotas.alerts import BudgetWatch, alert_claims
 from gateway.quotas.pricing import Pricing
+from gateway.quotas.webhooks import WebhookSender
 from gateway.routing import HealthMonitor
 from gateway.state import AnyRequest, Gateway
+from gateway.storage.persistence import PersistenceWatch
 from gateway.stored_responses.factory import open_response_homes
 from gateway.stored_responses.sticky import StickyResponses
 from gateway.telemetry.observer import Observer
@@ -99,6 +102,12 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
     async with AsyncExitStack() as stack:
         await gateway.metrics.start()
         stack.push_async_callback(gateway.metrics.stop)
+        if config.store.kind == "redis":
+            # Before any store opens: a Redis that loses its data on restart is said (or refused) first.
+            persistence = PersistenceWatch.for_store(config.store, report=gateway.metrics.store_persistence)
+            stack.push_async_callback(persistence.close)
+            await persistence.check(starting=True)
+            persistence.start()
         key_store = await open_key_store(config.store)
         stack.push_async_callback(key_store.close)
         pepper = pepper_for(config.store, config.auth)
@@ -142,7 +151,18 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             stack.push_async_callback(audit.close)
         recorder = await start_usage_recorder(config.store, config.metering)
         stack.push_async_callback(recorder.close)
-        quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store))
+        webhooks = WebhookSender(config.quotas.alerts)
+        webhooks.start()
+        stack.push_async_callback(webhooks.close)
+        watch = BudgetWatch(
+            config.quotas.alerts,
+            ratio=gateway.metrics.budget_ratio,
+            crossed=gateway.metrics.budget_alert,
+            sender=webhooks if webhooks.enabled else None,
+            claims=alert_claims(config.store),
+        )
+        stack.push_async_callback(watch.close)
+        quotas = QuotaStep(config.quotas, await open_ledger(config.quotas, config.store), watch)
         stack.push_async_callback(quotas.close)
         # Drained before the ledger closes: the settlements still running write to it.
         background = BackgroundWork()
@@ -176,6 +196,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             max_choices=config.server.max_choices,
             max_file_bytes=config.server.max_audio_bytes,
             pricing=Pricing(config.quotas),
+            usage_fields_in_answer=config.quotas.usage_fields_in_answer,
             background=background,
             sticky=sticky,
         )

@@ -21,13 +21,16 @@ __all__ = ["AuditDecision", "AuditLine", "audit_line", "audit_time", "rule_text"
 AuditDecision = Decision
 
 
-class AuditLine(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+class AuditLine(msgspec.Struct, kw_only=True, frozen=True, gc=False, omit_defaults=True):
     """One request, as one JSON line of the audit log: the on-disk format, which `verify` and
     every reader of the files rely on.
 
-    Every field is required, so a line is always complete and every line has the same fields in
-    the same order (the order below), `null` included. A chained line adds `seq` and `prev` after
-    them (see `gateway.audit.chain`).
+    Every field up to `latency_ms` is required, so a line is always complete and every line has
+    them in the same order (the order below), `null` included. `energy_wh` and `emissions_gco2eq`
+    follow only on the lines of requests whose energy was estimated (a model of configured size):
+    a line without them is byte for byte what the log wrote before they existed, and lines written
+    before still read and verify. A chained line adds `seq` and `prev` after them (see
+    `gateway.audit.chain`).
     """
 
     time: str
@@ -72,6 +75,10 @@ class AuditLine(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """The HTTP status returned to the client (499: the client left before the answer)."""
     latency_ms: float
     """From the request's arrival to its last byte sent, in milliseconds."""
+    energy_wh: float | None = None
+    """Estimated energy in watt-hours; absent when not estimated."""
+    emissions_gco2eq: float | None = None
+    """Estimated emissions in grams of CO2 equivalent; absent when not estimated."""
 
 
 def audit_line(record: RequestRecord) -> AuditLine:
@@ -96,6 +103,8 @@ def audit_line(record: RequestRecord) -> AuditLine:
         weighted_cost=record.weighted_cost,
         status=record.status,
         latency_ms=round(record.latency_ms, 3),
+        energy_wh=record.energy_wh or None,
+        emissions_gco2eq=record.emissions_gco2eq or None,
     )
 
 

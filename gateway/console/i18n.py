@@ -127,6 +127,11 @@ _FR: dict[str, str] = {
     "no_usage": "Aucun usage enregistré pour cette période.",
     "usage_unavailable": "L'usage ne peut pas être lu pour le moment ; réessayez.",
     "export_csv": "Exporter en CSV",
+    "statement": "Relevé mensuel",
+    "statement_pdf": "PDF",
+    "statement_csv": "CSV",
+    "energy_wh": "Énergie (Wh)",
+    "emissions_gco2eq": "Émissions (gCO2e)",
     "as_of": "Chiffres lus à {time}.",
     "usage_by_service": "Usage par service",
     "usage_by_model": "Usage par modèle",
@@ -368,6 +373,11 @@ _EN: dict[str, str] = {
     "no_usage": "No usage recorded for this period.",
     "usage_unavailable": "Usage cannot be read right now; please retry.",
     "export_csv": "Export as CSV",
+    "statement": "Monthly statement",
+    "statement_pdf": "PDF",
+    "statement_csv": "CSV",
+    "energy_wh": "Energy (Wh)",
+    "emissions_gco2eq": "Emissions (gCO2e)",
     "as_of": "Figures read at {time}.",
     "usage_by_service": "Usage by service",
     "usage_by_model": "Usage by model",
@@ -546,6 +556,10 @@ class Formatter:
     def euros(self, value: float) -> str:
         """Euros given as a float (an audit record's `cost_eur`)."""
         return self.eur(round(value * 1_000_000))
+
+    def micro(self, micro: int, places: int = 1) -> str:
+        """Millionths (micro-watt-hours, micrograms) as units: 1 234,5 (fr), 1,234.5 (en)."""
+        return self._decimals(micro / 1_000_000, places)
 
     def pct(self, share: float) -> str:
         text = self._decimals(share * 100, 1)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from gateway.metering.errors import UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
-from gateway.metering.records import METERED_FIELDS, UsageCell, micro_euros, read_metered
+from gateway.metering.records import METERED_FIELDS, UsageCell, micro_euros, micro_units, read_metered
 from gateway.metering.store import UsageStore
 from gateway.request_record import RequestRecord
 from gateway.storage.sqlite import SqliteThread, open_versioned
@@ -33,10 +33,19 @@ __all__ = ["EmbeddedUsageStore"]
 
 T = TypeVar("T")
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 # The statements that bring a file of the version before each one up to it (`open_versioned`).
 # 2: audio seconds are metered; the rows written before read 0, which they were.
-_MIGRATIONS = {2: "ALTER TABLE usage_records ADD COLUMN audio_seconds INTEGER NOT NULL DEFAULT 0"}
+# 3: energy and emissions are estimated; the rows written before read 0 (nothing was estimated).
+_MIGRATIONS = {
+    2: "ALTER TABLE usage_records ADD COLUMN audio_seconds INTEGER NOT NULL DEFAULT 0",
+    3: """
+ALTER TABLE usage_records ADD COLUMN energy_wh REAL NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN emissions_gco2eq REAL NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN energy_micro_wh INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN emissions_micro_g INTEGER NOT NULL DEFAULT 0;
+""",
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage_records (
     id                 INTEGER PRIMARY KEY,
@@ -57,7 +66,11 @@ CREATE TABLE IF NOT EXISTS usage_records (
     latency_ms         REAL NOT NULL,
     status             INTEGER NOT NULL,
     trace_id           TEXT,
-    audio_seconds      INTEGER NOT NULL DEFAULT 0
+    audio_seconds      INTEGER NOT NULL DEFAULT 0,
+    energy_wh          REAL NOT NULL DEFAULT 0,
+    emissions_gco2eq   REAL NOT NULL DEFAULT 0,
+    energy_micro_wh    INTEGER NOT NULL DEFAULT 0,
+    emissions_micro_g  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_records_time ON usage_records (time);
 CREATE INDEX IF NOT EXISTS usage_records_department ON usage_records (department, time);
@@ -68,37 +81,44 @@ CREATE TABLE IF NOT EXISTS usage_batches (
 CREATE INDEX IF NOT EXISTS usage_batches_written ON usage_batches (written);
 """
 # Written out whole rather than assembled, so that no statement is ever built from strings.
-# The columns follow `METERED_FIELDS`, then the cost in micro-euros.
+# The columns follow `METERED_FIELDS`, then the cost, energy and emissions in millionths.
 _INSERT = """
 INSERT INTO usage_records (
     time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
     completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds,
-    cost_micro_eur
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    energy_wh, emissions_gco2eq, cost_micro_eur, energy_micro_wh, emissions_micro_g
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-# Unqualified names find the temp schema first: the queries read this view instead of the table.
-_VERSION_1_VIEW = "CREATE TEMP VIEW usage_records AS SELECT *, 0 AS audio_seconds FROM main.usage_records"
+# Unqualified names find the temp schema first: the queries read these views instead of the table.
+_OLDER_VIEWS = {
+    1: "CREATE TEMP VIEW usage_records AS SELECT *, 0 AS audio_seconds, 0.0 AS energy_wh, "
+    "0.0 AS emissions_gco2eq, 0 AS energy_micro_wh, 0 AS emissions_micro_g FROM main.usage_records",
+    2: "CREATE TEMP VIEW usage_records AS SELECT *, 0.0 AS energy_wh, 0.0 AS emissions_gco2eq, "
+    "0 AS energy_micro_wh, 0 AS emissions_micro_g FROM main.usage_records",
+}
 _HAS_RECORDS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_records'"
 _CLAIM_BATCH = "INSERT INTO usage_batches (id, written) VALUES (?, ?)"
 _FORGET_BATCHES = "DELETE FROM usage_batches WHERE written < ?"
 _CELLS_ALL = """
 SELECT department, service, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
-    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds)
+    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds), SUM(energy_micro_wh), SUM(emissions_micro_g)
 FROM usage_records WHERE time >= ? AND time < ? GROUP BY department, service, model
 """
 _CELLS_DEPARTMENT = """
 SELECT department, service, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
-    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds)
+    SUM(weighted_cost), SUM(cost_micro_eur), SUM(audio_seconds), SUM(energy_micro_wh), SUM(emissions_micro_g)
 FROM usage_records WHERE department = ? AND time >= ? AND time < ? GROUP BY department, service, model
 """
 _PAGE_ALL = """
 SELECT id, time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
-    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds
+    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds,
+    energy_wh, emissions_gco2eq
 FROM usage_records WHERE time >= ? AND time < ? AND id > ? ORDER BY id LIMIT ?
 """
 _PAGE_DEPARTMENT = """
 SELECT id, time, request_id, department, service, key_id, model, backend, operation, prompt_tokens,
-    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds
+    completion_tokens, cached_tokens, weighted_cost, cost_eur, latency_ms, status, trace_id, audio_seconds,
+    energy_wh, emissions_gco2eq
 FROM usage_records WHERE department = ? AND time >= ? AND time < ? AND id > ? ORDER BY id LIMIT ?
 """
 
@@ -107,7 +127,12 @@ _PAGE = 1000
 
 
 def _row(record: RequestRecord) -> tuple[Any, ...]:
-    return (*read_metered(record), micro_euros(record.cost_eur))
+    return (
+        *read_metered(record),
+        micro_euros(record.cost_eur),
+        micro_units(record.energy_wh),
+        micro_units(record.emissions_gco2eq),
+    )
 
 
 def _record(row: Sequence[Any]) -> RequestRecord:
@@ -186,7 +211,7 @@ class EmbeddedUsageStore(UsageStore):
                     # A reader never changes the file (the upgrade is the writer's, on its next
                     # start): a view of this connection's own, in memory, adds the missing column.
                     connection.execute("PRAGMA query_only=0")
-                    connection.execute(_VERSION_1_VIEW)
+                    connection.execute(_OLDER_VIEWS[version])
                     connection.execute("PRAGMA query_only=1")
         except BaseException:
             connection.close()
@@ -240,6 +265,8 @@ class EmbeddedUsageStore(UsageStore):
                         weighted_cost=row[7],
                         cost_micro_eur=row[8],
                         audio_seconds=row[9],
+                        energy_micro_wh=row[10],
+                        emissions_micro_g=row[11],
                     )
                     for row in rows
                 )

@@ -20,6 +20,7 @@ __all__ = [
     "UsageCell",
     "check_record",
     "micro_euros",
+    "micro_units",
     "read_metered",
 ]
 
@@ -42,6 +43,8 @@ METERED_FIELDS = (
     "status",
     "trace_id",
     "audio_seconds",
+    "energy_wh",
+    "emissions_gco2eq",
 )
 """The fields of a `RequestRecord` that usage stores keep, in their column (and stream entry) order.
 Named here rather than taken from the struct, so that a field added for the audit log changes no
@@ -59,6 +62,11 @@ def micro_euros(cost_eur: float) -> int:
     rounding happens once per record, at most half a micro-euro each.
     """
     return round(cost_eur * 1_000_000)
+
+
+def micro_units(value: float) -> int:
+    """Energy (Wh) or emissions (gCO2eq) in whole millionths, as stores and reports sum them."""
+    return round(value * 1_000_000)
 
 
 _LATEST = 32_503_680_000.0  # 3000-01-01: later is a bug, not a date
@@ -87,7 +95,7 @@ def check_record(record: RequestRecord) -> str | None:
         value = getattr(record, name)
         if type(value) is not int or not 0 <= value < _LARGEST:
             return f"{name} {value!r}"
-    for name in ("cost_eur", "latency_ms"):
+    for name in ("cost_eur", "latency_ms", "energy_wh", "emissions_gco2eq"):
         value = getattr(record, name)
         if type(value) not in (float, int) or not (math.isfinite(value) and 0 <= value < _LARGEST):
             return f"{name} {value!r}"
@@ -104,6 +112,8 @@ COUNTERS = (
     "weighted_cost",
     "cost_micro_eur",
     "audio_seconds",
+    "energy_micro_wh",
+    "emissions_micro_g",
 )
 """The summed quantities, in the order `UsageCell` and the Redis rollups keep them."""
 
@@ -125,3 +135,7 @@ class UsageCell(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     cost_micro_eur: int = 0
     audio_seconds: int = 0
     """Seconds of audio (transcriptions and translations); 0 in cells written before it was metered."""
+    energy_micro_wh: int = 0
+    """Estimated energy in micro-watt-hours; 0 in cells written before it was metered."""
+    emissions_micro_g: int = 0
+    """Estimated emissions in micrograms of CO2 equivalent; 0 in cells written before it was metered."""

@@ -6,7 +6,7 @@ Layout, with the default prefix `sgw` (month and day local, in the store's time 
     sgw:usage:{<department>}:<month>:cells          set: the rollups of that month, as JSON [day, service, model]
     sgw:usage:{<department>}:<month>:cell:<json>    hash: requests, prompt_tokens, completion_tokens,
                                                     cached_tokens, weighted_cost, cost_micro_eur,
-                                                    audio_seconds
+                                                    audio_seconds, energy_micro_wh, emissions_micro_g
     sgw:usage:{<department>}:batch:<batch id>       string: this batch's share was written (expires in a day)
     sgw:usage:months:<month>:departments            set: departments with usage that month (reports of all)
 
@@ -18,7 +18,7 @@ is one script call per department and month, sent in one pipeline; on a Cluster,
 scripts in pipelines, one call per share, all at once (see `_write_on_cluster`).
 
 Counters are integers (euros in micro-euros), so the sums are exact. A counter or a record field
-absent from what an older gateway wrote (`audio_seconds`) reads as 0: an entry written before a field
+absent from what an older gateway wrote (`audio_seconds`, `energy_wh`...) reads as 0: an entry written before a field
 was metered is read as it was, without a migration. The script carries the
 `#!lua` flags line: Redis (7.0 or later) then refuses it before it starts when out of memory, so a
 share of a batch is never half-written; the marker makes a retried share a no-op.
@@ -46,7 +46,14 @@ from redis.exceptions import RedisError
 
 from gateway.metering.errors import InvalidUsageQuery, UsageStoreError
 from gateway.metering.periods import DEFAULT_TIMEZONE, Calendar, Period
-from gateway.metering.records import COUNTERS, METERED_FIELDS, UsageCell, micro_euros, read_metered
+from gateway.metering.records import (
+    COUNTERS,
+    METERED_FIELDS,
+    UsageCell,
+    micro_euros,
+    micro_units,
+    read_metered,
+)
 from gateway.metering.store import UsageStore
 from gateway.request_record import RequestRecord
 from gateway.storage.redis_client import RedisClient, connect_redis
@@ -68,7 +75,7 @@ local names = {}
 for i = 1, nfields do names[i] = ARGV[5 + i] end
 local at = 6 + nfields
 local counters = {'requests', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'weighted_cost',
-                  'cost_micro_eur', 'audio_seconds'}
+                  'cost_micro_eur', 'audio_seconds', 'energy_micro_wh', 'emissions_micro_g'}
 for c = 1, cells do
     local key = KEYS[3 + c]
     redis.call('SADD', KEYS[3], ARGV[at])
@@ -134,6 +141,8 @@ def _record(raw: Any) -> RequestRecord:
             status=int(fields["status"]),
             trace_id=fields.get("trace_id") or None,
             audio_seconds=int(fields.get("audio_seconds") or 0),  # absent from older entries
+            energy_wh=float(fields.get("energy_wh") or 0),
+            emissions_gco2eq=float(fields.get("emissions_gco2eq") or 0),
         )
     except (KeyError, ValueError) as exc:
         raise UsageStoreError(f"malformed usage record in Redis: {exc!r}") from None
@@ -176,6 +185,8 @@ class _Share:
         counters[4] += record.weighted_cost
         counters[5] += micro_euros(record.cost_eur)
         counters[6] += record.audio_seconds
+        counters[7] += micro_units(record.energy_wh)
+        counters[8] += micro_units(record.emissions_gco2eq)
         self.values.extend(_value(value) for value in read_metered(record))
 
 

@@ -12,6 +12,10 @@ then every row, the total and the CSV and table columns carry it, next to `total
 without audio is reported exactly as before audio was metered, so readers of those reports see no
 change.
 
+`energy_wh` and `emissions_gco2eq` (estimated for the models whose size is configured) are, the same
+way, measures of the reports whose month has any energy: after `cost_eur`, in watt-hours and grams of
+CO2 equivalent with six decimals, summed exactly from micro-units.
+
 With a department, the store is asked for that department only, and any row of another department
 it might return is discarded here as well: a caller can only ever see the department it named.
 Who may name which department is the caller's business (the admin API asks the Casbin policy).
@@ -64,6 +68,7 @@ _MEASURES = (
 )
 _AUDIO = "audio_seconds"
 _AUDIO_AFTER = _MEASURES.index("total_tokens") + 1  # where the audio measure goes, when it is reported
+_IMPACTS = ("energy_wh", "emissions_gco2eq")  # after every other measure, when the month has energy
 
 
 def _euros(micro: int) -> str:
@@ -83,6 +88,8 @@ class UsageTotals(msgspec.Struct, kw_only=True):
     weighted_cost: int = 0
     cost_micro_eur: int = 0
     audio_seconds: int = 0
+    energy_micro_wh: int = 0
+    emissions_micro_g: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -92,6 +99,14 @@ class UsageTotals(msgspec.Struct, kw_only=True):
     def cost_eur(self) -> float:
         return self.cost_micro_eur / 1_000_000
 
+    @property
+    def energy_wh(self) -> float:
+        return self.energy_micro_wh / 1_000_000
+
+    @property
+    def emissions_gco2eq(self) -> float:
+        return self.emissions_micro_g / 1_000_000
+
     def add(self, cell: UsageCell | UsageTotals) -> None:
         self.requests += cell.requests
         self.prompt_tokens += cell.prompt_tokens
@@ -100,8 +115,10 @@ class UsageTotals(msgspec.Struct, kw_only=True):
         self.weighted_cost += cell.weighted_cost
         self.cost_micro_eur += cell.cost_micro_eur
         self.audio_seconds += cell.audio_seconds
+        self.energy_micro_wh += cell.energy_micro_wh
+        self.emissions_micro_g += cell.emissions_micro_g
 
-    def measures(self, audio: bool = False) -> dict[str, int | float]:
+    def measures(self, audio: bool = False, impacts: bool = False) -> dict[str, int | float]:
         """The figures as JSON gives them: `cost_eur` a number, `cost_micro_eur` its exact value;
         `audio_seconds` after `total_tokens` when `audio` (the report has some)."""
         figures: dict[str, int | float] = {
@@ -116,9 +133,12 @@ class UsageTotals(msgspec.Struct, kw_only=True):
         figures["weighted_cost"] = self.weighted_cost
         figures["cost_eur"] = self.cost_eur
         figures["cost_micro_eur"] = self.cost_micro_eur
+        if impacts:
+            figures["energy_wh"] = self.energy_wh
+            figures["emissions_gco2eq"] = self.emissions_gco2eq
         return figures
 
-    def _texts(self, audio: bool = False) -> list[str]:
+    def _texts(self, audio: bool = False, impacts: bool = False) -> list[str]:
         texts = [
             str(self.requests),
             str(self.prompt_tokens),
@@ -130,6 +150,8 @@ class UsageTotals(msgspec.Struct, kw_only=True):
         ]
         if audio:
             texts.insert(_AUDIO_AFTER, str(self.audio_seconds))
+        if impacts:
+            texts += [_euros(self.energy_micro_wh), _euros(self.emissions_micro_g)]  # six decimals
         return texts
 
 
@@ -162,6 +184,11 @@ class UsageReport(msgspec.Struct, kw_only=True):
         """Whether the month had audio, and so whether its figures include `audio_seconds`."""
         return self.total.audio_seconds > 0
 
+    @property
+    def has_impacts(self) -> bool:
+        """Whether the month had estimated energy, and so whether its figures include it."""
+        return self.total.energy_micro_wh > 0 or self.total.emissions_micro_g > 0
+
     def as_json(self) -> dict[str, Any]:
         """JSON-ready: what `GET /admin/usage` answers."""
         zone = ZoneInfo(self.timezone)
@@ -174,10 +201,10 @@ class UsageReport(msgspec.Struct, kw_only=True):
             "by": list(self.columns),
             "department": self.department,
             "rows": [
-                dict(zip(self.columns, row.key, strict=True)) | row.measures(self.has_audio)
+                dict(zip(self.columns, row.key, strict=True)) | row.measures(self.has_audio, self.has_impacts)
                 for row in self.rows
             ],
-            "total": self.total.measures(self.has_audio),
+            "total": self.total.measures(self.has_audio, self.has_impacts),
         }
 
 
@@ -263,6 +290,8 @@ def _header(report: UsageReport) -> list[str]:
     measures = list(_MEASURES)
     if report.has_audio:
         measures.insert(_AUDIO_AFTER, _AUDIO)
+    if report.has_impacts:
+        measures += _IMPACTS
     return [*report.columns, *measures]
 
 
@@ -272,7 +301,7 @@ def render_csv(report: UsageReport) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_header(report))
     for row in report.rows:
-        writer.writerow([*row.key, *row._texts(report.has_audio)])
+        writer.writerow([*row.key, *row._texts(report.has_audio, report.has_impacts)])
     return out.getvalue()
 
 
@@ -286,8 +315,12 @@ def render_table(report: UsageReport) -> str:
     if report.department is not None:
         title += f", department {report.department}"
     header = [column.upper() for column in _header(report)]
-    lines = [[*row.key, *row._texts(report.has_audio)] for row in report.rows]
-    total = ["TOTAL", *[""] * (len(report.columns) - 1), *report.total._texts(report.has_audio)]
+    lines = [[*row.key, *row._texts(report.has_audio, report.has_impacts)] for row in report.rows]
+    total = [
+        "TOTAL",
+        *[""] * (len(report.columns) - 1),
+        *report.total._texts(report.has_audio, report.has_impacts),
+    ]
     widths = [max(len(line[index]) for line in [header, *lines, total]) for index in range(len(header))]
     labels = len(report.columns)
 

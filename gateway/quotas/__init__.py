@@ -8,7 +8,10 @@
                                                                        redis_scripts.py)
     resilient.py      on_store_error: fail_closed (503) or fail_open (local counters, replayed later)
     headers.py        OpenAI's x-ratelimit-* headers
-    pricing.py        Pricing: what an actual usage costs (weighted, and in euros)
+    pricing.py        Pricing: what an actual usage costs (weighted, in euros, energy: `Spent`)
+    impacts.py        a request's energy and emissions, EcoLogits' method
+    alerts.py         budget thresholds -> gauges, counters and webhook events
+    webhooks.py       signed, retried delivery of those events to the configured URLs
     errors.py         QuotaExceeded (429), QuotaUnavailable (503), QuotaStoreError
     factory.py        configuration -> ledger
 

@@ -129,6 +129,7 @@ _HOUSEKEEPING = (
 _DROP_OLD_BUCKETS = "DELETE FROM quota_buckets WHERE bucket < ?"
 
 _StoredCounters = list[tuple[str, str, int]]
+_CALENDAR = ("c", "e")  # calendar budgets: one integer per period, weighted tokens or micro-euros
 _encode = msgspec.json.Encoder().encode
 _decode_counters = msgspec.json.Decoder(_StoredCounters).decode
 
@@ -251,7 +252,7 @@ class EmbeddedLedger(Ledger):
         db: sqlite3.Connection, counters: Sequence[tuple[str, str, int]], bucket: int, rid: str
     ) -> None:
         for key, code, amount in counters:
-            if code == "c":
+            if code in _CALENDAR:
                 db.execute(_TAKE_COUNTER, (amount, key))
             elif code == "x":
                 db.execute(_DROP_SLOT, (key, rid))
@@ -291,7 +292,7 @@ class EmbeddedLedger(Ledger):
             key = f"{department}|{counter.key}"
             amount = plan.amount_for(counter)
             code = counter.code
-            if code == "c":
+            if code in _CALENDAR:
                 row = db.execute(_GET_COUNTER, (key,)).fetchone()
                 current = 0 if row is None else int(row[0])
                 reset = int(counter.period_end * 1000) - now_ms
@@ -313,7 +314,7 @@ class EmbeddedLedger(Ledger):
         for index, counter in enumerate(plan.counters):
             key = f"{department}|{counter.key}"
             amount = plan.amount_for(counter)
-            if counter.code == "c":
+            if counter.code in _CALENDAR:
                 db.execute(_ADD_COUNTER, (key, amount, int(counter.period_end * 1000) + COUNTER_GRACE_MS))
             elif counter.code == "x":
                 db.execute(_ADD_SLOT, (key, rid, expires))
@@ -335,33 +336,40 @@ class EmbeddedLedger(Ledger):
         return False, tuple(used), tuple(resets), bucket
 
     def _finish_in(
-        self, db: sqlite3.Connection, reservation: Reservation, cost: int | None, now_ms: int
+        self, db: sqlite3.Connection, reservation: Reservation, costs: tuple[int, int] | None, now_ms: int
     ) -> str:
-        """Settle (`cost` given) or release (`cost` None). Answers the state found: R, S, L, X or -."""
+        """Settle (`costs` given: weighted tokens, micro-euros) or release (`costs` None). Answers the
+        state found: R, S, L, X or -."""
         rid = reservation.id
         row = db.execute(_RESERVATION_STATE, (rid,)).fetchone()
         state = "-" if row is None else str(row[0])
         if state in ("S", "L"):
             return state
         counters = self._stored(reservation.department, reservation)
-        new_state = "L" if cost is None else "S"
+        new_state = "L" if costs is None else "S"
         if state == "R":
-            if cost is None:
+            if costs is None:
                 self._undo(db, counters, reservation.bucket, rid)
             else:
+                cost, eur = costs
                 for key, code, amount in counters:
                     if code == "c":
                         db.execute(_TAKE_COUNTER, (amount - cost, key))
+                    elif code == "e":
+                        db.execute(_TAKE_COUNTER, (amount - eur, key))
                     elif code == "t":
                         db.execute(_TAKE_BUCKET, (amount - cost, key, reservation.bucket))
                     elif code == "x":
                         db.execute(_DROP_SLOT, (key, rid))
-        elif cost is not None:
+        elif costs is not None:
             # Expired and given back (X), or unknown here (-): the usage happened, charge it once.
+            cost, eur = costs
             in_window = reservation.bucket >= oldest_bucket(bucket_of(now_ms))
             for counter, (key, code, _) in zip(reservation.counters, counters, strict=True):
-                if code == "c":
-                    db.execute(_ADD_COUNTER, (key, cost, int(counter.period_end * 1000) + COUNTER_GRACE_MS))
+                if code in _CALENDAR:
+                    charged = cost if code == "c" else eur
+                    end = int(counter.period_end * 1000) + COUNTER_GRACE_MS
+                    db.execute(_ADD_COUNTER, (key, charged, end))
                 elif code == "t" and in_window:
                     db.execute(_ADD_BUCKET, (key, reservation.bucket, cost))
                 elif code == "r" and in_window:
@@ -410,12 +418,14 @@ class EmbeddedLedger(Ledger):
             ttl=self.reservation_ttl,
         )
 
-    async def settle(self, reservation: Reservation, input_tokens: int, output_tokens: int) -> Settlement:
+    async def settle(
+        self, reservation: Reservation, input_tokens: int, output_tokens: int, eur: int | None = None
+    ) -> Settlement:
         if not reservation.id:
             return "settled"
-        cost = reservation.cost(input_tokens, output_tokens)
+        costs = reservation.costs(input_tokens, output_tokens, eur)
         now_ms = self._now_ms()
-        state = await self._in_transaction(lambda db: self._finish_in(db, reservation, cost, now_ms))
+        state = await self._in_transaction(lambda db: self._finish_in(db, reservation, costs, now_ms))
         return "settled" if state == "R" else "late" if state in ("X", "-") else "duplicate"
 
     async def release(self, reservation: Reservation) -> bool:

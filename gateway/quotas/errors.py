@@ -29,8 +29,30 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
+def _euros(micro: int) -> str:
+    return f"{micro / 1_000_000:,.2f} EUR" if micro >= 10_000 else f"{micro / 1_000_000:.6f} EUR"
+
+
+def _euro_message(refusal: Refusal) -> str:
+    counter = refusal.counter
+    what = counter.describe()
+    need = _euros(refusal.amount)
+    if refusal.retry_after is None:
+        return (
+            f"This request may cost up to {need} (its prompt plus max_tokens at the model's prices), "
+            f"more than the budget of {_euros(counter.limit)} for {what}. Lower max_tokens or shorten the prompt."
+        )
+    when = f" (at {refusal.reset_local})" if refusal.reset_local else ""
+    return (
+        f"Euro budget exhausted for {what}: {_euros(refusal.used)} of {_euros(counter.limit)} used, "
+        f"and this request may cost up to {need}. The budget resets in {format_duration(refusal.retry_after)}{when}."
+    )
+
+
 def refusal_message(refusal: Refusal) -> str:
     counter = refusal.counter
+    if counter.euros:
+        return _euro_message(refusal)
     what = counter.describe()
     unit = "weighted tokens" if counter.tokens else "requests"
     if refusal.retry_after is None:

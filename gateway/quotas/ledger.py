@@ -2,7 +2,7 @@
 
     reserve(plan)      every counter of the plan at once, or none: a Reservation, or a Refusal that says
                        which limit ran out and when it frees
-    settle(r, in, out) the actual weighted cost replaces the reservation everywhere; the rest and the
+    settle(r, in, out, eur) the actual weighted cost (and euros) replaces the reservation everywhere; the rest and the
                        concurrency slot are given back. Idempotent: a second settle, or a settle after a
                        release, changes nothing; a settle arriving after the reservation expired (and was
                        given back) charges the actual cost then, once.
@@ -75,9 +75,26 @@ class Reservation(msgspec.Struct, frozen=True, gc=False):
     """Epoch seconds (of the ledger's clock) after which the ledger gives it back by itself."""
     origin: str = "store"
     """`local` when `ResilientLedger` made it on its in-process ledger while the store was down."""
+    eur_amount: int = 0
+    """Micro-euros held on each euro budget."""
+    eur_input_weight: int = 0
+    """Prices per token in millionths of a micro-euro, for a settle that is not given its euros."""
+    eur_output_weight: int = 0
 
     def amount_for(self, counter: Counter) -> int:
-        return self.amount if counter.tokens else 1
+        if counter.tokens:
+            return self.amount
+        return self.eur_amount if counter.euros else 1
+
+    def costs(self, input_tokens: int, output_tokens: int, eur: int | None) -> tuple[int, int]:
+        """What a settle charges: (weighted tokens, micro-euros), the euros `eur` when given (a
+        usage billed in seconds of audio), else those of the tokens at the reserved prices."""
+        if eur is None:
+            micro = (
+                max(0, input_tokens) * self.eur_input_weight + max(0, output_tokens) * self.eur_output_weight
+            )
+            eur = -(-micro // 1_000_000)
+        return self.cost(input_tokens, output_tokens), max(0, eur)
 
     def cost(self, input_tokens: int, output_tokens: int) -> int:
         """Weighted cost of the actual usage, rounded up."""
@@ -156,6 +173,9 @@ def outcome_of(
             plan.output_weight,
             bucket,
             now + ttl,
+            eur_amount=plan.eur_amount,
+            eur_input_weight=plan.eur_input_weight,
+            eur_output_weight=plan.eur_output_weight,
         )
     index = refused_by(plan, used, resets)
     if index is None:
@@ -178,7 +198,17 @@ def outcome_of(
 def empty_reservation(plan: Plan, now: float) -> Reservation:
     """The reservation of a plan without counters: nothing held, nothing to settle."""
     return Reservation(
-        "", plan.department, (), (), (), plan.amount, plan.input_weight, plan.output_weight, 0, now
+        "",
+        plan.department,
+        (),
+        (),
+        (),
+        plan.amount,
+        plan.input_weight,
+        plan.output_weight,
+        0,
+        now,
+        eur_amount=plan.eur_amount,
     )
 
 
@@ -192,8 +222,12 @@ class Ledger(abc.ABC):
         """Reserve `plan` on every counter at once, or on none."""
 
     @abc.abstractmethod
-    async def settle(self, reservation: Reservation, input_tokens: int, output_tokens: int) -> Settlement:
-        """Replace the reservation by the actual usage (see the module's docstring)."""
+    async def settle(
+        self, reservation: Reservation, input_tokens: int, output_tokens: int, eur: int | None = None
+    ) -> Settlement:
+        """Replace the reservation by the actual usage (see the module's docstring): its weighted
+        tokens on token counters, its micro-euros `eur` on euro budgets (None: its tokens at the
+        reservation's prices)."""
 
     @abc.abstractmethod
     async def release(self, reservation: Reservation) -> bool:

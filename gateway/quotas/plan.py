@@ -25,9 +25,10 @@ from gateway.quotas.settings import LevelQuota, LimitKind, Limits, QuotaConfig
 __all__ = ["Counter", "CounterCode", "Level", "Plan", "Planner", "weighted_cost"]
 
 Level = Literal["department", "service", "key"]
-CounterCode = Literal["c", "t", "r", "x"]
-"""How a store keeps a counter: `c` calendar token budget (one integer per period), `t` tokens and
-`r` requests in a rolling minute (buckets), `x` concurrency (the reservations holding a slot)."""
+CounterCode = Literal["c", "e", "t", "r", "x"]
+"""How a store keeps a counter: `c` calendar token budget (one integer per period), `e` calendar euro
+budget (the same, in micro-euros), `t` tokens and `r` requests in a rolling minute (buckets), `x`
+concurrency (the reservations holding a slot)."""
 
 _CODES: dict[LimitKind, CounterCode] = {
     "tokens_per_minute": "t",
@@ -35,6 +36,8 @@ _CODES: dict[LimitKind, CounterCode] = {
     "tokens_per_month": "c",
     "requests_per_minute": "r",
     "max_concurrent": "x",
+    "eur_per_day": "e",
+    "eur_per_month": "e",
 }
 _SHORT: dict[LimitKind, str] = {
     "tokens_per_minute": "tokm",
@@ -42,6 +45,8 @@ _SHORT: dict[LimitKind, str] = {
     "tokens_per_month": "tokmo",
     "requests_per_minute": "reqm",
     "max_concurrent": "conc",
+    "eur_per_day": "eurd",
+    "eur_per_month": "eurmo",
 }
 _LEVEL_CHAR: dict[Level, str] = {"department": "d", "service": "s", "key": "k"}
 _MICRO = 1_000_000
@@ -77,14 +82,23 @@ class Counter(msgspec.Struct, frozen=True, gc=False):
         return self.code in ("c", "t")
 
     @property
+    def euros(self) -> bool:
+        """Counts micro-euros."""
+        return self.code == "e"
+
+    @property
     def budget(self) -> bool:
         """A calendar budget: refusing it means `insufficient_quota`, not a rate limit."""
-        return self.code == "c"
+        return self.code in ("c", "e")
 
     def describe(self) -> str:
         """`service dgfip/assistant-courrier, tokens per day on model mistral-large`."""
         who = f"API key {self.scope}" if self.level == "key" else f"{self.level} {self.scope}"
-        what = self.kind.replace("_", " ").replace("max concurrent", "concurrent requests")
+        what = (
+            self.kind.replace("_", " ")
+            .replace("max concurrent", "concurrent requests")
+            .replace("eur ", "euros ")
+        )
         on = f" on model {self.model}" if self.model is not None else ""
         return f"{who}, {what}{on}"
 
@@ -120,7 +134,7 @@ class _Template:
         # Counters and the bounds within which they hold, replaced as one value (a ledger's thread may
         # rebase a plan while the event loop plans another).
         self._current: tuple[tuple[Counter, ...], tuple[float, float]] = ((), (0.0, 0.0))
-        if not any(spec.code == "c" for spec in specs):
+        if not any(spec.code in ("c", "e") for spec in specs):
             self._current = (tuple(self._counter(spec, None) for spec in specs), (-math.inf, math.inf))
 
     @staticmethod
@@ -147,9 +161,9 @@ class _Template:
         counters = []
         for spec in self.specs:
             period = None
-            if spec.kind == "tokens_per_day":
+            if spec.kind in ("tokens_per_day", "eur_per_day"):
                 period = day
-            elif spec.kind == "tokens_per_month":
+            elif spec.kind in ("tokens_per_month", "eur_per_month"):
                 period = month
             counters.append(self._counter(spec, period))
         # A day lies within its month: the day's bounds are those of every calendar counter.
@@ -175,9 +189,16 @@ class Plan(msgspec.Struct, frozen=True, gc=False):
     """Weight of an input token, model multiplier included, in millionths."""
     output_weight: int
     template: _Template
+    eur_amount: int = 0
+    """Micro-euros reserved on every euro budget: the worst case at the model's prices."""
+    eur_input_weight: int = 0
+    """Price of an input token in millionths of a micro-euro (the price per million tokens, x 10^6)."""
+    eur_output_weight: int = 0
 
     def amount_for(self, counter: Counter) -> int:
-        return self.amount if counter.tokens else 1
+        if counter.tokens:
+            return self.amount
+        return self.eur_amount if counter.euros else 1
 
     def holds_at(self, now: float) -> bool:
         """True if the plan's calendar periods contain `now` (epoch seconds)."""
@@ -223,6 +244,7 @@ class Planner:
         self.calendar = Calendar(config.zone)
         self._cache_size = cache_size
         self._templates: dict[tuple[str, str, str, str], _Template] = {}
+        self._price_cache: dict[str, tuple[int, int, int]] = {}
 
     def _template(self, department: str, service: str, key_id: str, model: str) -> _Template:
         config = self.config
@@ -256,11 +278,13 @@ class Planner:
         max_output_tokens: int,
         now: float,
         *,
+        audio_seconds: int = 0,
         price_factor: float = 1.0,
     ) -> Plan:
         """What a request reserves: `input_tokens` must not underestimate the prompt, and
-        `max_output_tokens` is what the backend is allowed to generate (see `output_allowance`).
-        `price_factor` scales the weights of its tokens (a batch's lines are cheaper)."""
+        `max_output_tokens` is what the backend is allowed to generate (see `output_allowance`);
+        `audio_seconds`, an upload's length, at the model's price per second on euro budgets.
+        `price_factor` scales the weights and prices of its tokens (a batch's lines are cheaper)."""
         cache_key = (department, service, key_id, model)
         template = self._templates.get(cache_key)
         if template is None:
@@ -271,12 +295,21 @@ class Planner:
         input_tokens = max(0, input_tokens)
         max_output_tokens = max(0, max_output_tokens)
         input_weight, output_weight = template.input_weight, template.output_weight
+        eur_input, eur_output, eur_second = self._prices(model)
         if price_factor != 1.0:
             input_weight, output_weight = (
                 round(input_weight * price_factor),
                 round(output_weight * price_factor),
             )
+            eur_input, eur_output, eur_second = (
+                round(eur_input * price_factor),
+                round(eur_output * price_factor),
+                round(eur_second * price_factor),
+            )
         amount = weighted_cost(input_tokens, max_output_tokens, input_weight, output_weight)
+        eur_amount = weighted_cost(input_tokens, max_output_tokens, eur_input, eur_output)
+        if audio_seconds > 0:
+            eur_amount += -(-audio_seconds * eur_second // _MICRO)
         return Plan(
             department,
             model,
@@ -289,7 +322,32 @@ class Planner:
             input_weight,
             output_weight,
             template,
+            eur_amount,
+            eur_input,
+            eur_output,
         )
+
+    def _prices(self, model: str) -> tuple[int, int, int]:
+        """The model's prices per token (input, output) and per second of audio, in millionths of
+        a micro-euro: the price per million tokens in euros is exactly micro-euros per token."""
+        prices = self._price_cache.get(model)
+        if prices is None:
+            pricing = self.config.models.get(model)
+            prices = (0, 0, 0)
+            if pricing is not None:
+                prices = (
+                    int((pricing.price_per_million_input or 0) * _MICRO),
+                    int((pricing.price_per_million_output or 0) * _MICRO),
+                    int((pricing.price_per_audio_second or 0) * _MICRO * _MICRO),
+                )
+            if len(self._price_cache) < self._cache_size:  # model names are the configured ones
+                self._price_cache[model] = prices
+        return prices
+
+    def eur_cost(self, model: str, input_tokens: int, output_tokens: int) -> int:
+        """Micro-euros of an actual usage in tokens, rounded up (the euro budgets' charge)."""
+        eur_input, eur_output, _ = self._prices(model)
+        return weighted_cost(input_tokens, output_tokens, eur_input, eur_output)
 
     def output_allowance(
         self, max_tokens: int | None, *, context_left: int | None = None, choices: int = 1

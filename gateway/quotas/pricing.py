@@ -1,4 +1,4 @@
-"""What a request's actual usage costs: of the token budget (weighted) and in euros.
+"""What a request's actual usage costs: of the token budget (weighted), in euros, in energy.
 
 Pricing is read by the records of a finished request; reserving (`gateway.charging`) only needs the
 worst case, which the planner computes on its own.
@@ -8,21 +8,89 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
+from gateway.quotas.impacts import NO_IMPACTS, ImpactEstimator, RequestImpacts
 from gateway.quotas.plan import Planner
 from gateway.quotas.settings import QuotaConfig
 from gateway.usage import Usage
 
-__all__ = ["Pricing"]
+__all__ = ["Pricing", "Spent", "spent_headers", "with_usage_fields"]
+
+_USAGE_KEY = b'"usage":'
+
+
+class Spent(msgspec.Struct, frozen=True, gc=False):
+    """What one request cost, as its record, its headers and its metrics say it."""
+
+    weighted_cost: int
+    cost_eur: float
+    impacts: RequestImpacts | None
+    """None when the model's size is not configured (nothing estimated, rather than 0)."""
+
+    @property
+    def energy_wh(self) -> float:
+        return 0.0 if self.impacts is None else self.impacts.energy_wh
+
+    @property
+    def emissions_gco2eq(self) -> float:
+        return 0.0 if self.impacts is None else self.impacts.emissions_gco2eq
+
+
+def spent_headers(spent: Spent) -> dict[str, str]:
+    """`x-gateway-cost-eur` (six decimals, exact micro-euros), and `x-gateway-energy-wh` when the
+    model's energy is estimated."""
+    headers = {"x-gateway-cost-eur": f"{spent.cost_eur:.6f}"}
+    if spent.impacts is not None:
+        headers["x-gateway-energy-wh"] = f"{spent.impacts.energy_wh:.6g}"
+    return headers
+
+
+def with_usage_fields(body: bytes, spent: Spent) -> bytes:
+    """`body` (a whole JSON answer) with `cost_eur`, and `energy_wh` and `emissions_gco2eq` when
+    estimated, added at the end of its `usage` object; unchanged when it has none. The object is
+    found from the end, as `gateway.usage` reads it, and the fields spliced in, so that the rest of
+    the answer is relayed byte for byte."""
+    start = body.rfind(_USAGE_KEY)
+    if start < 0:
+        return body
+    position = start + len(_USAGE_KEY)
+    while position < len(body) and body[position] in b" \t\r\n":
+        position += 1
+    if position >= len(body) or body[position] != ord("{"):
+        return body
+    depth = 0
+    # The usage object holds numbers and nested objects only: no string can hide a brace.
+    for index in range(position, min(len(body), position + 4096)):
+        byte = body[index]
+        if byte == 0x7B:
+            depth += 1
+        elif byte == 0x7D:
+            depth -= 1
+            if depth == 0:
+                fields = f'"cost_eur":{spent.cost_eur:.6f}'
+                if spent.impacts is not None:
+                    fields += (
+                        f',"energy_wh":{spent.impacts.energy_wh:.6g}'
+                        f',"emissions_gco2eq":{spent.impacts.emissions_gco2eq:.6g}'
+                    )
+                empty = body[position + 1 : index].strip() == b""
+                separator = b"" if empty else b","
+                return body[:index] + separator + fields.encode() + body[index:]
+    return body
 
 
 class Pricing:
-    """The `quotas` section's weights, model multipliers and prices, applied to an actual usage."""
+    """The `quotas` section's weights, model multipliers, prices and sizes, applied to an actual usage."""
 
-    __slots__ = ("_config", "_planner")
+    __slots__ = ("_config", "_estimator", "_planner")
 
     def __init__(self, config: QuotaConfig) -> None:
         self._config = config
         self._planner = Planner(config)
+        self._estimator: ImpactEstimator | None = None
+        if any(model.active_parameters_billions is not None for model in config.models.values()):
+            self._estimator = ImpactEstimator(config.impacts.electricity_mix, config.impacts.datacenter_pue)
 
     def weighted_cost(self, model: str, usage: Usage, price_factor: float = 1.0) -> int:
         """What the budgets were charged; `price_factor`: a batch line's `quotas.batch_price_factor`."""
@@ -41,3 +109,22 @@ class Pricing:
         audio = usage.audio_seconds * (pricing.price_per_audio_second or 0) if usage.billed_in_seconds else 0
         price = Decimal(per_million) / 1_000_000 + Decimal(audio)
         return float(price if price_factor == 1.0 else price * Decimal(str(price_factor)))
+
+    def impacts(self, model: str, usage: Usage, latency_s: float) -> RequestImpacts | None:
+        """The request's energy and emissions; None when the model's size is not configured."""
+        pricing = self._config.models.get(model)
+        if pricing is None or pricing.active_parameters_billions is None or self._estimator is None:
+            return None
+        if usage.completion_tokens <= 0:
+            return NO_IMPACTS
+        active = pricing.active_parameters_billions
+        total = pricing.total_parameters_billions or active
+        return self._estimator.estimate(active, total, usage.completion_tokens, latency_s)
+
+    def spend(self, model: str, usage: Usage, latency_s: float, price_factor: float = 1.0) -> Spent:
+        """Everything a finished request cost; `price_factor` as for `weighted_cost`."""
+        return Spent(
+            self.weighted_cost(model, usage, price_factor),
+            self.price_eur(model, usage, price_factor),
+            self.impacts(model, usage, latency_s),
+        )

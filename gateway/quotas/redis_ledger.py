@@ -181,27 +181,30 @@ class RedisLedger(Ledger):
             ttl=self.reservation_ttl,
         )
 
-    async def _finish_call(self, reservation: Reservation, cost: int | None) -> int:
+    async def _finish_call(self, reservation: Reservation, costs: tuple[int, int] | None) -> int:
         base = self._base(reservation.department)
         keys = [f"{base}open", f"{base}r:{reservation.id}"]
         args: list[str | int] = [
             self._now_arg(),
             reservation.id,
-            "" if cost is None else cost,
+            "" if costs is None else costs[0],
             reservation.bucket,
             self._ttl_ms,
+            0 if costs is None else costs[1],
         ]
         for counter in reservation.counters:
             keys.append(base + counter.key)
             args += (counter.code, reservation.amount_for(counter), int(counter.period_end * 1000))
-        with _mapped_errors("settle" if cost is not None else "release"):
+        with _mapped_errors("settle" if costs is not None else "release"):
             reply = await self._finish(keys=keys, args=args)
         return int(reply[0])
 
-    async def settle(self, reservation: Reservation, input_tokens: int, output_tokens: int) -> Settlement:
+    async def settle(
+        self, reservation: Reservation, input_tokens: int, output_tokens: int, eur: int | None = None
+    ) -> Settlement:
         if not reservation.id:
             return "settled"
-        found = await self._finish_call(reservation, reservation.cost(input_tokens, output_tokens))
+        found = await self._finish_call(reservation, reservation.costs(input_tokens, output_tokens, eur))
         return "settled" if found == 1 else "duplicate" if found == 0 else "late"
 
     async def release(self, reservation: Reservation) -> bool:

@@ -17,7 +17,8 @@ Keys, for department `d` and prefix `sgw`:
                             and while reserved b = bucket, c = JSON [[counter key, code, amount], ...];
                             kept an hour after its expiry so that a late or repeated settle is
                             recognised (RECORD_KEEP_MS)
-    sgw:q:{d}:<counter>     c (calendar budget): integer, expires a day after its period
+    sgw:q:{d}:<counter>     c, e (calendar budget of tokens, of micro-euros): integer, expires a day
+                            after its period
                             t, r (rolling minute): hash bucket -> amount, buckets of 5 s
                             x (concurrency): sorted set of reservation ids by expiry
 """
@@ -50,7 +51,7 @@ local function field(bucket)
 end
 
 local function undo(key, code, amount, bucket, id)
-  if code == 'c' then
+  if code == 'c' or code == 'e' then
     if redis.call('EXISTS', key) == 1 then redis.call('DECRBY', key, amount) end
   elseif code == 'x' then
     redis.call('ZREM', key, id)
@@ -104,7 +105,7 @@ for i = 1, n do
   local a = 8 + (i - 1) * 4
   local code, limit, amount = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local used, reset = 0, 0
-  if code == 'c' then
+  if code == 'c' or code == 'e' then
     used = tonumber(redis.call('GET', key) or '0')
     reset = tonumber(ARGV[a + 3]) - now
   elseif code == 'x' then
@@ -157,7 +158,7 @@ for i = 1, n do
   local key = KEYS[i + 2]
   local a = 8 + (i - 1) * 4
   local code, amount = ARGV[a], tonumber(ARGV[a + 2])
-  if code == 'c' then
+  if code == 'c' or code == 'e' then
     redis.call('INCRBY', key, amount)
     redis.call('PEXPIRE', key, tonumber(ARGV[a + 3]) + GRACE - now)
   elseif code == 'x' then
@@ -183,7 +184,7 @@ FINISH = (
     + r"""
 -- KEYS: 1 open set, 2 the reservation's record, 3.. its counters
 -- ARGV: 1 clock ('' = TIME), 2 reservation id, 3 actual weighted cost ('' = release), 4 bucket,
---       5 ttl ms, then per counter: code, amount reserved, period end ms
+--       5 ttl ms, 6 actual micro-euros, then per counter: code, amount reserved, period end ms
 -- Answer: {state found}: 1 reserved, 2 expired and given back, 3 unknown, 0 already settled or released
 local now = clock(ARGV[1])
 local id = ARGV[2]
@@ -191,17 +192,20 @@ local state = redis.call('HGET', KEYS[2], 's')
 if state == 'S' or state == 'L' then return {0} end
 local release = ARGV[3] == ''
 local cost = tonumber(ARGV[3])
+local eur = tonumber(ARGV[6])
 local bucket = ARGV[4]
 local n = #KEYS - 2
 if state == 'R' then
   for i = 1, n do
     local key = KEYS[i + 2]
-    local a = 6 + (i - 1) * 3
+    local a = 7 + (i - 1) * 3
     local code, amount = ARGV[a], tonumber(ARGV[a + 1])
     if release then
       undo(key, code, amount, bucket, id)
     elseif code == 'c' then
       if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, cost - amount) end
+    elseif code == 'e' then
+      if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, eur - amount) end
     elseif code == 't' then
       if redis.call('HEXISTS', key, bucket) == 1 then redis.call('HINCRBY', key, bucket, cost - amount) end
     elseif code == 'x' then
@@ -213,10 +217,10 @@ elseif not release then
   local in_window = tonumber(bucket) >= math.floor(now / WIDTH) - SPAN
   for i = 1, n do
     local key = KEYS[i + 2]
-    local a = 6 + (i - 1) * 3
+    local a = 7 + (i - 1) * 3
     local code = ARGV[a]
-    if code == 'c' then
-      redis.call('INCRBY', key, cost)
+    if code == 'c' or code == 'e' then
+      redis.call('INCRBY', key, code == 'c' and cost or eur)
       redis.call('PEXPIRE', key, tonumber(ARGV[a + 2]) + GRACE - now)
     elseif in_window and (code == 't' or code == 'r') then
       redis.call('HINCRBY', key, bucket, code == 't' and cost or 1)

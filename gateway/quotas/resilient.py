@@ -40,8 +40,9 @@ __all__ = ["ResilientLedger"]
 
 logger = logging.getLogger("gateway.quotas")
 
-_Pending = tuple[Reservation, int, int] | tuple[Reservation, None, None]
-"""A settle (reservation, input tokens, output tokens) or a release (reservation, None, None)."""
+_Pending = tuple[Reservation, int, int, int | None] | tuple[Reservation, None, None, None]
+"""A settle (reservation, input tokens, output tokens, micro-euros or None) or a release
+(reservation, None, None, None)."""
 
 _KNOWN_MAX = 100_000
 """Calendar counters whose last usage is remembered for fail_open (forgotten all at once beyond)."""
@@ -140,11 +141,11 @@ class ResilientLedger(Ledger):
         self._pending.append(item)
 
     async def _apply(self, item: _Pending) -> None:
-        reservation, input_tokens, output_tokens = item
+        reservation, input_tokens, output_tokens, eur = item
         if input_tokens is None or output_tokens is None:
             await self.store.release(reservation)
         else:
-            await self.store.settle(reservation, input_tokens, output_tokens)
+            await self.store.settle(reservation, input_tokens, output_tokens, eur)
 
     async def _replay(self) -> int:
         """Apply the queue in order; QuotaStoreError (with the failed item back in front) if the store
@@ -203,7 +204,7 @@ class ResilientLedger(Ledger):
             known.clear()
         department = reservation.department
         for index, counter in enumerate(reservation.counters):
-            if counter.code == "c":
+            if counter.budget:
                 known[(department, counter.key)] = (reservation.used[index], counter.period_end)
 
     async def _reserve_locally(self, plan: Plan) -> Outcome:
@@ -211,7 +212,7 @@ class ResilientLedger(Ledger):
         seeds: dict[str, tuple[int, float]] = {}
         for counter in plan.counters:
             name = (plan.department, counter.key)
-            if counter.code == "c" and name not in self._seeded:
+            if counter.budget and name not in self._seeded:
                 self._seeded.add(name)
                 if name in self._known:
                     seeds[counter.key] = self._known[name]
@@ -242,23 +243,25 @@ class ResilientLedger(Ledger):
             raise QuotaUnavailable()
         return await self._reserve_locally(plan)
 
-    async def settle(self, reservation: Reservation, input_tokens: int, output_tokens: int) -> Settlement:
+    async def settle(
+        self, reservation: Reservation, input_tokens: int, output_tokens: int, eur: int | None = None
+    ) -> Settlement:
         if not reservation.id:
             return "settled"
         if reservation.origin == "local":
             assert self.local is not None
-            settlement = await self.local.settle(reservation, input_tokens, output_tokens)
+            settlement = await self.local.settle(reservation, input_tokens, output_tokens, eur)
             if settlement != "duplicate":
                 # The usage happened: the store must have it, once (the local id is new to the store).
-                await self._forward((reservation, input_tokens, output_tokens))
+                await self._forward((reservation, input_tokens, output_tokens, eur))
             return settlement
         if self._down:
-            self._queue((reservation, input_tokens, output_tokens))
+            self._queue((reservation, input_tokens, output_tokens, eur))
             return "deferred"
         try:
-            return await self.store.settle(reservation, input_tokens, output_tokens)
+            return await self.store.settle(reservation, input_tokens, output_tokens, eur)
         except QuotaStoreError as exc:
-            self._queue((reservation, input_tokens, output_tokens))
+            self._queue((reservation, input_tokens, output_tokens, eur))
             self._failed(exc)
             return "deferred"
 
@@ -269,12 +272,12 @@ class ResilientLedger(Ledger):
             assert self.local is not None
             return await self.local.release(reservation)
         if self._down:
-            self._queue((reservation, None, None))
+            self._queue((reservation, None, None, None))
             return False
         try:
             return await self.store.release(reservation)
         except QuotaStoreError as exc:
-            self._queue((reservation, None, None))
+            self._queue((reservation, None, None, None))
             self._failed(exc)
             return False
 

@@ -19,19 +19,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.identity.keys import is_key_id
+from gateway.quotas.impacts import electricity_mix
 
 __all__ = [
+    "EURO_KINDS",
     "LIMIT_KINDS",
+    "MICRO",
+    "BudgetAlerts",
+    "ImpactSettings",
     "LevelQuota",
     "LimitKind",
     "Limits",
     "ModelPricing",
     "QuotaConfig",
+    "Webhook",
     "Weights",
 ]
 
 LimitKind = Literal[
-    "tokens_per_minute", "tokens_per_day", "tokens_per_month", "requests_per_minute", "max_concurrent"
+    "tokens_per_minute",
+    "tokens_per_day",
+    "tokens_per_month",
+    "requests_per_minute",
+    "max_concurrent",
+    "eur_per_day",
+    "eur_per_month",
 ]
 LIMIT_KINDS: tuple[LimitKind, ...] = (
     "tokens_per_minute",
@@ -39,7 +51,12 @@ LIMIT_KINDS: tuple[LimitKind, ...] = (
     "tokens_per_month",
     "requests_per_minute",
     "max_concurrent",
+    "eur_per_day",
+    "eur_per_month",
 )
+EURO_KINDS: frozenset[LimitKind] = frozenset({"eur_per_day", "eur_per_month"})
+MICRO = 1_000_000
+"""Euro budgets are counted in whole micro-euros, so that sums are exact."""
 
 # The same rule as key management (gateway.identity.management): lowercase, no slash, no brace, so a
 # name is safe in a Redis hash tag, a metric label and a Casbin domain.
@@ -48,6 +65,8 @@ _NAME_RULE = "1 to 63 characters among a-z 0-9 . _ -, starting with a letter or 
 
 Amount = Annotated[int, Field(ge=0, le=10**15)]
 """A limit: 0 refuses everything at this level, which is how a model is closed to one service."""
+Euros = Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=6)]
+"""A euro budget, to the micro-euro."""
 
 
 class _Strict(BaseModel):
@@ -67,10 +86,21 @@ class Limits(_Strict):
     """Requests within any rolling 60 seconds."""
     max_concurrent: Amount | None = None
     """Requests in progress at the same time (from reservation to settlement)."""
+    eur_per_day: Euros | None = None
+    """Euros per calendar day in `quotas.timezone`, at the prices of `quotas.models`: each request
+    reserves its worst case in euros before it is forwarded and is charged its actual price after,
+    like a token budget. A model without a price costs nothing against it."""
+    eur_per_month: Euros | None = None
+    """Euros per calendar month in `quotas.timezone`, as `eur_per_day`."""
 
     def items(self) -> list[tuple[LimitKind, int]]:
-        """The limits that are set, in a fixed order."""
-        return [(kind, value) for kind in LIMIT_KINDS if (value := getattr(self, kind)) is not None]
+        """The limits that are set, in a fixed order; euro budgets in micro-euros."""
+        found: list[tuple[LimitKind, int]] = []
+        for kind in LIMIT_KINDS:
+            value = getattr(self, kind)
+            if value is not None:
+                found.append((kind, int(value * MICRO) if kind in EURO_KINDS else value))
+        return found
 
 
 class LevelQuota(Limits):
@@ -110,6 +140,40 @@ class ModelPricing(_Strict):
     """Euros per second of audio billed in seconds, whole seconds rounded up: a whole transcription's
     `usage.seconds`, a translation's length as the gateway reads it from the file. A stream reports
     tokens and is priced by them. Unset: audio is not priced."""
+    active_parameters_billions: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    """Parameters used per generated token, in billions (all of them for a dense model, the active
+    experts' for a mixture of experts): with it, each request's energy and emissions are estimated
+    (EcoLogits' method, see docs/chargeback.md). Unset: neither is estimated."""
+    total_parameters_billions: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    """All the model's parameters, in billions (a mixture of experts' total); unset: the active ones."""
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> ModelPricing:
+        active, total = self.active_parameters_billions, self.total_parameters_billions
+        if total is not None and active is None:
+            raise ValueError("total_parameters_billions needs active_parameters_billions")
+        if total is not None and active is not None and total < active:
+            raise ValueError(
+                f"total_parameters_billions ({total}) is below active_parameters_billions ({active})"
+            )
+        return self
+
+
+class ImpactSettings(_Strict):
+    """How a request's energy and emissions are estimated, for the models whose size is configured."""
+
+    electricity_mix: str = "FRA"
+    """Where the backends' electricity comes from: an ISO 3166-1 alpha-3 zone of EcoLogits' table of
+    electricity mixes (`FRA`: France, about 41 gCO2eq/kWh; `WOR`: the world's average)."""
+    datacenter_pue: Annotated[float, Field(ge=1, le=5)] = 1.2
+    """Power usage effectiveness of the data centre hosting the backends: its total energy over its
+    servers' (1.2 is a typical recent data centre's)."""
+
+    @field_validator("electricity_mix")
+    @classmethod
+    def _check_mix(cls, value: str) -> str:
+        electricity_mix(value)
+        return value
 
 
 def _check_model_name(name: str) -> str:
@@ -121,6 +185,43 @@ def _check_model_name(name: str) -> str:
 def _check_department(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise ValueError(f"department {name!r} is not a valid name: {_NAME_RULE}")
+
+
+class Webhook(_Strict):
+    """One receiver of budget alerts: the gateway POSTs each event to `url`, and nowhere else."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#@]+(/[^\s#]*)?$", max_length=2048)]
+    """`https://finance.example.gouv.fr/hooks/gateway`: the only address events are sent to. Redirects
+    are not followed, proxies from the environment are not used."""
+    secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    """Environment variable holding the HMAC-SHA256 key (or `<NAME>_FILE`, a file holding it): each
+    body is signed in `x-gateway-signature: sha256=<hex>` over `<timestamp>.<body>`, the timestamp in
+    `x-gateway-timestamp`."""
+    departments: tuple[str, ...] = ()
+    """Only the events of these departments; empty: every department's."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Time allowed for one attempt."""
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    """Attempts per event, with back-off doubling from 0.5 s (0.5, 1, 2, 4, 8 s): an answer other than
+    2xx, or none, is retried; then the event is dropped and logged."""
+
+
+class BudgetAlerts(_Strict):
+    """Events when a calendar budget (tokens or euros) crosses a share of its limit."""
+
+    thresholds: tuple[Annotated[int, Field(ge=1, le=100)], ...] = (50, 80, 100)
+    """Percentages of each budget that raise an event the first time its usage reaches them in a
+    period (reservations in progress included): `gateway_budget_alerts_total`, and a POST to each
+    webhook. Empty: no event (the `gateway_budget_used_ratio` gauge stays)."""
+    webhooks: tuple[Webhook, ...] = ()
+    """Receivers of the events (none by default)."""
+    max_pending: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    """Events waiting for delivery per process; beyond, the oldest are dropped and logged."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(set(value)))
 
 
 class QuotaConfig(_Strict):
@@ -153,7 +254,16 @@ class QuotaConfig(_Strict):
     interactively: their tokens weigh this much on every budget, and their euro price is multiplied
     by it. Batches fill the backends' idle time, so they are usually cheaper."""
     models: dict[str, ModelPricing] = {}
-    """Budget multiplier and prices per model name (the name clients send). Unlisted: multiplier 1."""
+    """Budget multiplier, prices and size per model name (the name clients send). Unlisted:
+    multiplier 1, no price, no energy estimate."""
+    impacts: ImpactSettings = ImpactSettings()
+    """The electricity mix and data centre of the energy and emissions estimates."""
+    alerts: BudgetAlerts = BudgetAlerts()
+    """Events when budgets cross 50, 80 and 100% (metrics, and webhooks when configured)."""
+    usage_fields_in_answer: bool = False
+    """Add `cost_eur`, and `energy_wh` and `emissions_gco2eq` when the model's size is configured, to
+    the `usage` object of whole (not streamed) answers. Off by default: the `x-gateway-cost-eur` and
+    `x-gateway-energy-wh` headers say the same without touching the body."""
     departments: dict[str, LevelQuota] = {}
     """Limits per department name, e.g. `dgfip: {tokens_per_month: 50000000}`."""
     services: dict[str, LevelQuota] = {}
@@ -224,6 +334,25 @@ class QuotaConfig(_Strict):
     def enabled(self) -> bool:
         """True when some level has limits: requests then go through the store."""
         return bool(self.departments or self.services or self.keys)
+
+    def unpriced_euro_budgets(self) -> list[str]:
+        """The euro budgets of one model that has no price: they can never be used (a mistake)."""
+        found = []
+        for levels in (self.departments, self.services, self.keys):
+            for scope, quota in levels.items():
+                for model, limits in quota.models.items():
+                    pricing = self.models.get(model)
+                    priced = pricing is not None and any(
+                        price
+                        for price in (
+                            pricing.price_per_million_input,
+                            pricing.price_per_million_output,
+                            pricing.price_per_audio_second,
+                        )
+                    )
+                    if not priced and (limits.eur_per_day is not None or limits.eur_per_month is not None):
+                        found.append(f"{scope}, model {model}")
+        return found
 
     def multiplier(self, model: str) -> float:
         pricing = self.models.get(model)

@@ -75,6 +75,10 @@ class StoreConfig(_Strict):
     """Prefix of every Redis key and channel, so that several gateways can share one Redis."""
     timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
     """Seconds to connect to Redis or get an answer to one command."""
+    require_persistence: bool = False
+    """Refuse to start unless the Redis store is seen to persist its data (AOF or RDB on, asked with
+    `CONFIG GET`). Either way the gateway checks at start and after Redis comes back or restarts, logs
+    a warning naming the risk when it does not persist, and sets `gateway_store_persistent`."""
 
     @field_validator("url")
     @classmethod

@@ -33,6 +33,8 @@ class RequestFacts:
         "cost_eur",
         "decision",
         "department",
+        "emissions_gco2eq",
+        "energy_wh",
         "error",
         "first_event_at",
         "key_id",
@@ -74,6 +76,8 @@ class RequestFacts:
         self.audio_seconds = 0
         self.cost_eur = 0.0
         self.weighted_cost = 0
+        self.energy_wh = 0.0
+        self.emissions_gco2eq = 0.0
         self.first_event_at: float | None = None
         """`time.perf_counter()` when a stream's first event left for the client."""
         self.admitted = False
@@ -110,4 +114,6 @@ class RequestFacts:
             rule=self.rule,
             pii=self.pii,
             audio_seconds=self.audio_seconds,
+            energy_wh=self.energy_wh,
+            emissions_gco2eq=self.emissions_gco2eq,
         )

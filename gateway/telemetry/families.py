@@ -46,6 +46,12 @@ class MetricFamilies:
     quota_refusals: Counter
     pii_detections: Counter
     identity_keys_unavailable: Counter
+    cost: Counter
+    store_persistent: Gauge
+    budget_used_ratio: Gauge
+    budget_alerts: Counter
+    energy: Counter
+    emissions: Counter
 
 
 def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
@@ -167,6 +173,51 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             "configuration gives the provider; while they fail and no valid keys are cached, its "
             "tokens are refused (503).",
             ("provider",),
+            registry=registry,
+        ),
+        cost=Counter(
+            "gateway_cost_eur_total",
+            "Euros the answered requests cost at the configured prices, by department, service and model.",
+            ("department", "service", "model"),
+            registry=registry,
+        ),
+        store_persistent=Gauge(
+            "gateway_store_persistent",
+            "1 when the Redis store persists its data (AOF or RDB), 0 when it does not (a restart "
+            "loses keys, budgets and usage), -1 when Redis refuses to say; absent on the embedded store.",
+            ("store",),
+            registry=registry,
+            multiprocess_mode="livemin",
+        ),
+        budget_used_ratio=Gauge(
+            "gateway_budget_used_ratio",
+            "Share used of each calendar budget (tokens or euros) of a department or service, in-flight "
+            "reservations included, as the last reservation saw it; `service` is empty for a "
+            "department's budget, `model` for a budget of every model.",
+            ("department", "service", "level", "limit", "model"),
+            registry=registry,
+            multiprocess_mode="livemostrecent",
+        ),
+        budget_alerts=Counter(
+            "gateway_budget_alerts_total",
+            "Budgets that reached a threshold of quotas.alerts.thresholds (percent) in their period, "
+            "counted once by the process that claimed the event, by department, service, level, limit "
+            "and threshold.",
+            ("department", "service", "level", "limit", "threshold"),
+            registry=registry,
+        ),
+        energy=Counter(
+            "gateway_energy_wh_total",
+            "Estimated energy of the answered requests in watt-hours (EcoLogits' method, models whose "
+            "size is configured), by department, service and model.",
+            ("department", "service", "model"),
+            registry=registry,
+        ),
+        emissions=Counter(
+            "gateway_emissions_gco2eq_total",
+            "Estimated emissions of the answered requests in grams of CO2 equivalent (the configured "
+            "electricity mix), by department, service and model.",
+            ("department", "service", "model"),
             registry=registry,
         ),
     )

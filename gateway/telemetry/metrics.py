@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 
 from gateway.quotas.settings import LIMIT_KINDS
@@ -78,6 +78,7 @@ class GatewayMetrics:
         self._rejections: dict[tuple[str, str, str, str, int], RejectionSeries] = {}
         self._quota_refusals: dict[tuple[str, str, str, str], Counter] = {}
         self._pii_detections: dict[tuple[str, str], Counter] = {}
+        self._budget_gauges: dict[tuple[str, str, str, str, str], Gauge] = {}
         self._backends = BackendGauges(self._families, pools)
         self._flusher: asyncio.Task[None] | None = None
 
@@ -105,10 +106,14 @@ class GatewayMetrics:
         ttft_s: float | None,
         input_tokens: int,
         output_tokens: int,
+        cost_eur: float = 0.0,
+        energy_wh: float = 0.0,
+        emissions_gco2eq: float = 0.0,
     ) -> None:
         """A request that was `request_started` has been accounted: counted with its status, its
-        duration (arrival to last byte), its time to first token (streams only, else None) and the
-        tokens the backend reported (0 when it reported none: no token observation is made then)."""
+        duration (arrival to last byte), its time to first token (streams only, else None), the
+        tokens the backend reported (0 when it reported none: no token observation is made then),
+        its price and its estimated energy and emissions."""
         if model not in self._configured_models:
             model = UNKNOWN
         series = self._requests.get((department, service, model, operation, status))
@@ -122,6 +127,9 @@ class GatewayMetrics:
         if output_tokens > 0:
             series.output_tokens += output_tokens
             model_series.output_usage.add(output_tokens)
+        series.cost_eur += cost_eur
+        series.energy_wh += energy_wh
+        series.emissions_gco2eq += emissions_gco2eq
         series.duration.durations.add(duration_s)
         if ttft_s is not None:
             model_series.ttft.add(ttft_s)
@@ -155,6 +163,23 @@ class GatewayMetrics:
             )
             self._quota_refusals[key] = counter
         counter.inc()
+
+    def budget_ratio(
+        self, department: str, service: str, level: str, limit: str, model: str, ratio: float
+    ) -> None:
+        """A budget's share used (`gateway.quotas.alerts`); labels bounded by the configured budgets."""
+        key = (department, service, level, limit, model)
+        gauge = self._budget_gauges.get(key)
+        if gauge is None:
+            gauge = self._budget_gauges[key] = self._families.budget_used_ratio.labels(*key)
+        gauge.set(ratio)
+
+    def budget_alert(self, department: str, service: str, level: str, limit: str, threshold: int) -> None:
+        self._families.budget_alerts.labels(department, service, level, limit, str(threshold)).inc()
+
+    def store_persistence(self, value: int) -> None:
+        """The Redis store's persistence as `gateway.storage.persistence` last saw it (1, 0, -1)."""
+        self._families.store_persistent.labels("redis").set(value)
 
     def pii_detected(self, department: str, counts: Mapping[str, int]) -> None:
         """Personal data found in one request: how many of each entity type (EMAIL, IBAN, ...)."""

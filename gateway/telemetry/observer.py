@@ -76,6 +76,9 @@ class Observer:
                     first - facts.started if first is not None else None,
                     facts.prompt_tokens,
                     facts.completion_tokens,
+                    facts.cost_eur,
+                    facts.energy_wh,
+                    facts.emissions_gco2eq,
                 )
             else:
                 metrics.request_rejected(

@@ -60,13 +60,19 @@ class DurationSeries:
 
 
 class RequestSeries:
-    """Requests and tokens of one (department, service, model, operation, status)."""
+    """Requests, tokens, euros and energy of one (department, service, model, operation, status)."""
 
     __slots__ = (
+        "_cost_counter",
+        "_emissions_counter",
+        "_energy_counter",
         "_input_counter",
         "_output_counter",
         "_requests_counter",
+        "cost_eur",
         "duration",
+        "emissions_gco2eq",
+        "energy_wh",
         "input_tokens",
         "model",
         "output_tokens",
@@ -86,7 +92,13 @@ class RequestSeries:
         self.requests = 0
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cost_eur = 0.0
+        self.energy_wh = 0.0
+        self.emissions_gco2eq = 0.0
         self._requests_counter: Counter = families.requests.labels(*labels)
+        self._cost_counter: Counter = families.cost.labels(department, service, model_name)
+        self._energy_counter: Counter = families.energy.labels(department, service, model_name)
+        self._emissions_counter: Counter = families.emissions.labels(department, service, model_name)
         self._input_counter: Counter = families.tokens.labels(department, service, model_name, "input")
         self._output_counter: Counter = families.tokens.labels(department, service, model_name, "output")
 
@@ -100,6 +112,15 @@ class RequestSeries:
         if self.output_tokens:
             self._output_counter.inc(self.output_tokens)
             self.output_tokens = 0
+        if self.cost_eur:
+            self._cost_counter.inc(self.cost_eur)
+            self.cost_eur = 0.0
+        if self.energy_wh:
+            self._energy_counter.inc(self.energy_wh)
+            self.energy_wh = 0.0
+        if self.emissions_gco2eq:
+            self._emissions_counter.inc(self.emissions_gco2eq)
+            self.emissions_gco2eq = 0.0
 
 
 class RejectionSeries:

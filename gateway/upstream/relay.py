@@ -62,6 +62,7 @@ class StreamRelay:
     """An async iterator of SSE bytes for the client, reading from one open upstream reply."""
 
     __slots__ = (
+        "_annotate_usage",
         "_closed",
         "_collect_finish",
         "_deadline",
@@ -107,6 +108,7 @@ class StreamRelay:
         protocol: StreamProtocol = StreamProtocol.CHUNKS,
         read_usage: Callable[[Any], Usage | None] = usage_from_dict,
         mask: Callable[[bytes], Awaitable[bytes]] | None = None,
+        annotate_usage: Callable[[Usage, bytes], bytes] | None = None,
     ) -> None:
         # Closing the relay closes the reply, which ends the upstream call: the relay is the one
         # thing that knows when a stream is over, whether the backend or the client ended it.
@@ -128,6 +130,8 @@ class StreamRelay:
         # Masks text the caller never sent (a transcript), after the placeholders are restored:
         # asynchronous, since detection may run in another process.
         self._mask = mask
+        # Adds fields to the usage chunk the client asked for (quotas.usage_fields_in_answer).
+        self._annotate_usage = annotate_usage
         self._raw: AsyncIterator[bytes] = reply.response.aiter_raw()
         self._strip_usage = strip_usage
         self._idle = idle
@@ -281,6 +285,8 @@ class StreamRelay:
                     self.last_chunk = chunk
                     if self._strip_usage:
                         continue
+                    if self._annotate_usage is not None and self.usage is not None:
+                        event = self._annotate_usage(self.usage, event)
             kept.append(event + _EVENT_END)
         return b"".join(kept)
 

@@ -28,12 +28,27 @@ def test_the_line_has_exactly_the_fields_in_a_stable_order_null_included() -> No
     assert list(json.loads(msgspec.json.encode(make_line(0)))) == RECORD_FIELDS
 
 
-def test_every_field_is_required() -> None:
+_ESTIMATES = ["energy_wh", "emissions_gco2eq"]  # written only on the lines of estimated requests
+
+
+def test_every_field_is_required_but_the_estimates_written_only_when_made() -> None:
     with pytest.raises(TypeError):
         AuditLine(time=audit_time(START))  # type: ignore[call-arg]
     info = msgspec.inspect.type_info(AuditLine)
     assert isinstance(info, msgspec.inspect.StructType)
-    assert all(field.required for field in info.fields)
+    optional = [field.name for field in info.fields if not field.required]
+    assert optional == ["energy_wh", "emissions_gco2eq"]
+    assert all(field.required for field in info.fields if field.name not in optional)
+
+
+def test_an_estimated_request_adds_its_energy_after_the_latency_and_still_chains() -> None:
+    chain = ChainState()
+    plain = chain.link(msgspec.json.encode(make_line(1)))
+    estimated = chain.link(msgspec.json.encode(make_line(2, energy_wh=0.125, emissions_gco2eq=0.0051)))
+    assert list(json.loads(plain)) == CHAINED_FIELDS
+    assert list(json.loads(estimated)) == [*RECORD_FIELDS, "energy_wh", "emissions_gco2eq", "seq", "prev"]
+    for line in (plain, estimated):
+        assert msgspec.json.encode(msgspec.json.decode(line, type=ChainedAuditLine)) == line
 
 
 def test_a_chained_line_reads_back_as_a_chained_record_with_seq_and_prev_last() -> None:
@@ -81,7 +96,7 @@ _IDENTIFIERS = {
 
 def test_the_record_has_no_field_that_could_hold_prompt_text_or_a_secret() -> None:
     hints = typing.get_type_hints(AuditLine)
-    assert list(hints) == RECORD_FIELDS
+    assert list(hints) == [*RECORD_FIELDS, *_ESTIMATES]
     text_fields = {
         name for name, hint in hints.items() if name != "pii" and str in (hint, *typing.get_args(hint))
     }
@@ -132,4 +147,4 @@ def test_the_request_record_holds_only_what_a_line_may_hold() -> None:
     assert text_fields == set(_IDENTIFIERS) - {"time"}  # its time is a number
     assert hints["pii"] == dict[str, int] | None
     # Counts kept for metering only, not in the audit line (its format would change).
-    assert set(hints) - {"cached_tokens", "audio_seconds"} == set(RECORD_FIELDS)
+    assert set(hints) - {"cached_tokens", "audio_seconds"} == {*RECORD_FIELDS, *_ESTIMATES}

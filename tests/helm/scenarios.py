@@ -6,6 +6,7 @@ from typing import Any
 
 __all__ = [
     "FIXED_REPLICAS",
+    "MONITORING",
     "REDIS_CLUSTER",
     "REDIS_SENTINEL",
     "SCENARIOS",
@@ -138,10 +139,21 @@ REDIS_SENTINEL: Values = {
     },
 }
 
+# Prometheus operator scraping, its alerting rules, and the Grafana dashboard for the sidecar.
+MONITORING: Values = {
+    "metrics": {
+        "tokenSecret": {"name": "gateway-metrics", "key": "token"},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Gateway"}},
+    },
+}
+
 SCENARIOS: dict[str, Values] = {
     "defaults": {},
     "several-backends": SEVERAL_BACKENDS,
     "service-monitor": SERVICE_MONITOR,
+    "monitoring": MONITORING,
     "fixed-replicas": FIXED_REPLICAS,
     "redis-cluster": REDIS_CLUSTER,
     "redis-sentinel": REDIS_SENTINEL,

@@ -18,7 +18,7 @@ KUBERNETES_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
 
 # Custom resources: kubernetes-validate has schemas for built-in kinds only; these are checked by shape
 # in test_service_monitor_targets_the_metrics_endpoint instead.
-CUSTOM_RESOURCE_KINDS = {"ServiceMonitor"}
+CUSTOM_RESOURCE_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

@@ -86,7 +86,7 @@ async def test_a_database_of_the_previous_schema_opens_and_its_rows_read_zero(tm
     finally:
         await store.close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (3,)  # the latest
     connection.close()
     reader = await EmbeddedUsageStore.open(path, read_only=True)  # upgraded: readable now
     try:

@@ -205,6 +205,12 @@ def test_every_metric_has_a_help_text(rendered: tuple[str, Samples]) -> None:
         "gateway_quota_refusals_total",
         "gateway_pii_detections_total",
         "gateway_identity_provider_keys_unavailable_total",
+        "gateway_cost_eur_total",
+        "gateway_store_persistent",
+        "gateway_budget_used_ratio",
+        "gateway_budget_alerts_total",
+        "gateway_energy_wh_total",
+        "gateway_emissions_gco2eq_total",
     }
     assert helps == expected
     assert "_created" not in text

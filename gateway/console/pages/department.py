@@ -3,6 +3,7 @@ CSV export of its usage report (the metering report's own CSV)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,8 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from gateway.audit.errors import AuditError
+from gateway.audit.heads import chain_heads
 from gateway.console.auth import signed_in
 from gateway.console.i18n import LABELS
 from gateway.console.pages.common import audit_status, budget_blocks, daily_charts, month_of, period_options
@@ -20,6 +23,7 @@ from gateway.console.usage import load_figures
 from gateway.identity import InvalidKeyRequest
 from gateway.identity.management import validate_name
 from gateway.metering import InvalidUsageQuery, UsageStoreError, render_csv, usage_report
+from gateway.metering.statements import monthly_statement, render_statement_csv
 from gateway.state import AnyRequest
 from gateway.worker import worker_of
 
@@ -58,11 +62,17 @@ async def department_page(
         }
         for by in _EXPORTS
     ]
+    query = urlencode({"period": month.name})
+    statement_links = [
+        {"href": f"{BASE}/departments/{name}/statement.{kind}?{query}", "label": labels[f"statement_{kind}"]}
+        for kind in ("pdf", "csv")
+    ]
     context: dict[str, Any] = {
         "action": f"{BASE}/departments/{name}",
         "periods": period_options(store, month),
         "period": month.name,
         "csv_links": csv_links,
+        "statement_links": statement_links,
         "status": await audit_status(worker, name),
     }
     try:
@@ -121,4 +131,50 @@ async def department_csv(
     )
 
 
-DEPARTMENT_ROUTES = [department_page, department_csv]
+async def _statement(request: AnyRequest, department: str, period: str | None, kind: str) -> Response[bytes]:
+    """The department's monthly statement, as `gateway usage statement` writes it (PDF or CSV)."""
+    admin = await signed_in(request)
+    name = _department(department)
+    admin.require(admin.may_read_usage(name))
+    worker = worker_of(request)
+    store = worker.recorder.store
+    month = month_of(store, period)
+    try:
+        # Reading and verifying the audit chains is file work: off the event loop.
+        heads = await asyncio.to_thread(chain_heads, worker.gateway.config.audit)
+        statement = await monthly_statement(store, month.name, name, heads)
+    except InvalidUsageQuery as exc:
+        raise BadInput(str(exc)) from None
+    except (UsageStoreError, AuditError):
+        raise ServiceUnavailableException() from None
+    if kind == "pdf":
+        from gateway.metering.statement_pdf import statement_pdf
+
+        body, media_type = await asyncio.to_thread(statement_pdf, statement), "application/pdf"
+    else:
+        body, media_type = render_statement_csv(statement).encode(), "text/csv; charset=utf-8"
+    filename = f"statement-{name}-{month.name}.{kind}"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@get("/departments/{department:str}/statement.pdf", name="console-department-statement-pdf")
+async def department_statement_pdf(
+    request: AnyRequest, department: FromPath[str], period: FromQuery[str | None] = None
+) -> Response[bytes]:
+    """The department's monthly statement in PDF, signed off with the audit chains' heads."""
+    return await _statement(request, department, period, "pdf")
+
+
+@get("/departments/{department:str}/statement.csv", name="console-department-statement-csv")
+async def department_statement_csv(
+    request: AnyRequest, department: FromPath[str], period: FromQuery[str | None] = None
+) -> Response[bytes]:
+    """The department's monthly statement in CSV, signed off with the audit chains' heads."""
+    return await _statement(request, department, period, "csv")
+
+
+DEPARTMENT_ROUTES = [department_page, department_csv, department_statement_pdf, department_statement_csv]
