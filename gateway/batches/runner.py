@@ -299,14 +299,19 @@ class BatchRunner:
             if not await self._store.replace_batch(marked, (previous,)):
                 return
             record, previous = marked, "finalizing"
+        # Unfinished lines are read before the results: a line that finishes in between is then in
+        # both lists (and kept as answered), never in neither.
+        unfinished = await self._store.unfinished(record.id) if final == "expired" else []
         results = await self._store.results(record.id)
         output = [result.line for result in results if not result.failed]
         failures = [result.line for result in results if result.failed]
-        if final == "expired":
+        if unfinished:
             message = "This request could not be executed before the completion window expired."
+            answered = {result.number for result in results}
             failures += [
                 unanswered_line(custom_id, "batch_expired", message)
-                for _, custom_id in await self._store.unfinished(record.id)
+                for number, custom_id in unfinished
+                if number not in answered
             ]
         output_id, error_id = output_file_ids(record.id)
         output_file = await self._write(record, output_id, "output", output, now)
