@@ -71,6 +71,12 @@ _INSTITUTIONS = (
     "la Cour des comptes",
     "Paris Habitat",
     "la Poste",
+    "Campus France",
+    "Radio France",
+    "Expertise France",
+    "France Télévisions",
+    "France Compétences",
+    "France Stratégie",
 )
 _COMMUNE_INSTITUTIONS = (
     "tribunal administratif de",

@@ -120,15 +120,22 @@ class People:
         return Piece(f"\n{name}\n{function}", spans=(Span(1, 1 + len(name), "PERSON"),))
 
     def attendees(self) -> Piece:
-        """`Présents : A, B et C.` in minutes: names with or without a civility, in both orders."""
+        """`Présents : A, B et C.` in minutes: names with or without a civility, in both orders;
+        one in five lists one name a line, after a dash."""
         rng = self._rng
         pieces: list[str] = []
         spans: list[Span] = []
         position = 0
         count = rng.randint(2, 4)
+        bullets = rng.random() < 0.2
         for index in range(count):
-            if index:
+            if bullets:
+                separator = "\n- "
+            elif index:
                 separator = " et " if index == count - 1 and rng.random() < 0.5 else ", "
+            else:
+                separator = ""
+            if separator:
                 pieces.append(separator)
                 position += len(separator)
             form = rng.random()
