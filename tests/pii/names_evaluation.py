@@ -29,7 +29,29 @@ from tests.pii.corpus import LabelledSentence, Span, generate_corpus
 from tests.pii.heldout import generate_heldout
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
-_PARTICLES = frozenset({"Le", "La", "Les", "De", "Du", "Des", "Da", "Das", "Do", "Dos", "Di", "Del", "Van", "Von", "Der", "Den", "El", "Al", "Ben"})
+_PARTICLES = frozenset(
+    {
+        "Le",
+        "La",
+        "Les",
+        "De",
+        "Du",
+        "Des",
+        "Da",
+        "Das",
+        "Do",
+        "Dos",
+        "Di",
+        "Del",
+        "Van",
+        "Von",
+        "Der",
+        "Den",
+        "El",
+        "Al",
+        "Ben",
+    }
+)
 NAME_TYPES = ("PERSON", "LOCATION")
 
 
@@ -70,13 +92,18 @@ class NameEvaluation:
         return 1000 * self.cpu_seconds / self.kilobytes
 
     def to_markdown(self) -> str:
-        lines = ["| Entity | Support | Recall (no word reaches the backend) | Precision | Look-alikes kept |", "|---|---:|---:|---:|---:|"]
+        lines = [
+            "| Entity | Support | Recall (no word reaches the backend) | Precision | Look-alikes kept |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for score in self.scores.values():
             lines.append(
                 f"| {score.entity} | {score.support} | {score.recall:.3f} | {score.precision:.3f} | "
                 f"{score.kept:.3f} ({score.lookalikes_kept}/{score.lookalikes}) |"
             )
-        lines.append(f"\n{self.kilobytes:.0f} kB of text, {self.cpu_ms_per_kb:.3f} ms of CPU per kB (whole detector).")
+        lines.append(
+            f"\n{self.kilobytes:.0f} kB of text, {self.cpu_ms_per_kb:.3f} ms of CPU per kB (whole detector)."
+        )
         return "\n".join(lines)
 
 
@@ -93,7 +120,9 @@ def _covered(start: int, end: int, findings: Sequence[Finding]) -> bool:
     return any(finding.start <= start and end <= finding.end for finding in findings)
 
 
-def score_names(find: Callable[[str], Sequence[Finding]], corpus: Sequence[LabelledSentence]) -> NameEvaluation:
+def score_names(
+    find: Callable[[str], Sequence[Finding]], corpus: Sequence[LabelledSentence]
+) -> NameEvaluation:
     scores = {entity: NameScore(entity) for entity in NAME_TYPES}
     found_by_sentence: list[Sequence[Finding]] = []
     started = time.process_time()
@@ -124,9 +153,15 @@ def score_names(find: Callable[[str], Sequence[Finding]], corpus: Sequence[Label
         for lookalike in sentence.lookalikes:
             score = scores[lookalike.entity]
             score.lookalikes += 1
-            hit = [f for f in findings if f.entity in NAME_TYPES and f.start < lookalike.end and lookalike.start < f.end]
+            hit = [
+                f
+                for f in findings
+                if f.entity in NAME_TYPES and f.start < lookalike.end and lookalike.start < f.end
+            ]
             if hit:
-                score.lookalikes_hit.append(f"{text[lookalike.start : lookalike.end]!r}  <{sentence.template}>  {text}")
+                score.lookalikes_hit.append(
+                    f"{text[lookalike.start : lookalike.end]!r}  <{sentence.template}>  {text}"
+                )
             else:
                 score.lookalikes_kept += 1
     kilobytes = sum(len(sentence.text.encode()) for sentence in corpus) / 1000
@@ -134,19 +169,25 @@ def score_names(find: Callable[[str], Sequence[Finding]], corpus: Sequence[Label
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.pii.names_evaluation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.pii.names_evaluation", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--heldout", action="store_true", help="the held-out corpus")
     parser.add_argument("--ner", action="store_true", help="with spaCy's model as a second opinion")
     parser.add_argument("--show-errors", action="store_true")
     arguments = parser.parse_args(argv)
     corpus = generate_heldout() if arguments.heldout else generate_corpus()
-    detector = Detector(ner=True if arguments.ner else False)
+    detector = Detector(ner=bool(arguments.ner))
     detector.find("Bonjour Madame Martin.")
     evaluation = score_names(detector.find, corpus)
     print(evaluation.to_markdown())
     if arguments.show_errors:
         for score in evaluation.scores.values():
-            for kind, items in (("missed", score.missed), ("spurious", score.spurious), ("look-alike hit", score.lookalikes_hit)):
+            for kind, items in (
+                ("missed", score.missed),
+                ("spurious", score.spurious),
+                ("look-alike hit", score.lookalikes_hit),
+            ):
                 for item in items:
                     print(f"[{kind} {score.entity}] {item}")
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from importlib import resources
 
-import ahocorasick
+import ahocorasick  # type: ignore[import-not-found]  # ships no type information
 
 from gateway.pii.detection.name_words import fold
 

@@ -11,10 +11,10 @@ import unicodedata
 
 __all__ = [
     "ACRONYMS",
+    "AMBIGUOUS_NAMES",
     "ANNOUNCING_PAIRS",
     "ANNOUNCING_WORDS",
     "CIVILITIES",
-    "AMBIGUOUS_NAMES",
     "COMMON_WORDS",
     "DOTTED_CIVILITIES",
     "FUNCTION_WORDS",
@@ -63,7 +63,9 @@ CIVILITIES = _folded(
 DOTTED_CIVILITIES = _folded("m mme mmes mlle mlles mm mr me dr pr")
 
 # Joining words inside family names ("Charles de Gaulle", "Le Goff", "Da Silva", "Van der Berg").
-PARTICLES = _folded("de du des d' le la les van von der den da das do dos di del della ben bin el al ter ten mac mc")
+PARTICLES = _folded(
+    "de du des d' le la les van von der den da das do dos di del della ben bin el al ter ten mac mc"
+)
 
 # Types of streets, establishments, institutions and things named after a person: the name that
 # follows is not a person's here ("collège Marie Curie", "rue Jean Jaurès", "loi Veil").
@@ -127,10 +129,30 @@ ANNOUNCING_PAIRS = frozenset(
     for pair in (
         "je suis",
         "a vous",
-        "ma fille", "ma mere", "ma soeur", "ma femme", "ma tante", "ma niece", "ma cousine", "ma compagne",
-        "mon fils", "mon pere", "mon frere", "mon mari", "mon epoux", "mon oncle", "mon neveu",
-        "mon cousin", "mon conjoint", "mon compagnon", "sa fille", "son fils", "son epouse", "son epoux",
-        "sa femme", "son mari",
+        "ma fille",
+        "ma mere",
+        "ma soeur",
+        "ma femme",
+        "ma tante",
+        "ma niece",
+        "ma cousine",
+        "ma compagne",
+        "mon fils",
+        "mon pere",
+        "mon frere",
+        "mon mari",
+        "mon epoux",
+        "mon oncle",
+        "mon neveu",
+        "mon cousin",
+        "mon conjoint",
+        "mon compagnon",
+        "sa fille",
+        "son fils",
+        "son epouse",
+        "son epoux",
+        "sa femme",
+        "son mari",
     )
 )
 

@@ -30,12 +30,11 @@ from gateway.pii.detection.findings import PERSON, Finding
 from gateway.pii.detection.lexicon import FAMILY, FREQUENT_GIVEN, GIVEN, NameLexicon, name_lexicon
 from gateway.pii.detection.name_words import (
     ACRONYMS,
+    AMBIGUOUS_NAMES,
     ANNOUNCING_PAIRS,
     ANNOUNCING_WORDS,
-    AMBIGUOUS_NAMES,
     CIVILITIES,
     COMMON_WORDS,
-    DOTTED_CIVILITIES,
     FUNCTION_WORDS,
     GRAMMAR_WORDS,
     LIST_LABELS,
@@ -62,7 +61,7 @@ _PARTICIPLE_ENDINGS = ("e", "es", "ee", "ees", "i", "is", "ie", "ies", "u", "us"
 _LOOKBACK_CHARS = 60
 _LABEL_LOOKBACK_CHARS = 300
 # Where a clause ends: the search for a place type before a name stops there.
-_CLAUSE_END = frozenset(".,;:!?()\n\"«»")
+_CLAUSE_END = frozenset('.,;:!?()\n"«»')
 _MAX_NAME_WORDS = 5
 _MAX_PLACE_TYPE_DISTANCE = 4  # words between a place type and the name ("école élémentaire publique")
 
@@ -180,6 +179,8 @@ def _joined(text: str, previous: _Word, word: _Word) -> bool:
     initial or a civility: elsewhere it ends a sentence."""
     if _JOINER.fullmatch(text, previous.end, word.start) is None:
         return False
+    if word.start - previous.end > 3 and (word.folded in AMBIGUOUS_NAMES or word.folded in COMMON_WORDS):
+        return False  # "Sophie Martin de Lyon", "M. Petit de la Préfecture": a place, not a particle
     return text[previous.end] != "." or previous.initial or previous.civility
 
 
@@ -208,7 +209,11 @@ def _names_in_run(text: str, run: list[_Word], spans: list[tuple[int, int]]) -> 
                 spans.append((run[index + 1].start, run[end - 1].end))
             index = end
             continue
-        if not word.nameish and not word.initial and not (word.particle and _continues(run, index, civility=False)):
+        if (
+            not word.nameish
+            and not word.initial
+            and not (word.particle and _continues(run, index, civility=False))
+        ):
             index += 1
             continue
         end = index
@@ -299,7 +304,11 @@ def _signature_line(text: str, segment: list[_Word]) -> bool:
         first_words = [fold(word) for word in line.split()[:2]]
         if first_words and (
             first_words[0] in FUNCTION_WORDS
-            or (first_words[0] in ("le", "la", "l'") and len(first_words) > 1 and first_words[1] in FUNCTION_WORDS)
+            or (
+                first_words[0] in ("le", "la", "l'")
+                and len(first_words) > 1
+                and first_words[1] in FUNCTION_WORDS
+            )
         ):
             return True
     return False
@@ -314,7 +323,7 @@ def _place_before(text: str, run: list[_Word], index: int) -> bool:
     for raw in reversed(text[max(0, run[0].start - _LOOKBACK_CHARS) : run[0].start].split()):
         if raw[-1] in _CLAUSE_END:
             return False
-        folded = fold(raw.lstrip("(\"«"))
+        folded = fold(raw.lstrip('("«'))
         if folded.startswith(("d'", "l'")):
             folded = folded[2:]  # "l'école Jules Ferry"
         if folded in PLACE_TYPES:

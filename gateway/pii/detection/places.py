@@ -27,13 +27,50 @@ _TRIGGER = (
 _DATE_BETWEEN = r"(?:[ \u00a0]+(?:le|en)[ \u00a0]+[^,;:\n]{1,30}?)?"  # "née le 4 mai 1983 à"
 _PREPOSITION = r"[ \u00a0]+(?:à|a|de|d['\u2019]|au|en)[ \u00a0]*"
 _LABEL = r"(?i:\blieu[ \u00a0]+de[ \u00a0]+(?:naissance|r[ée]sidence|d[ée]c[èe]s))[ \u00a0]*:[ \u00a0]*"
-_MOVED = r"(?i:\bd[ée]m[ée]nagement)[ \u00a0]+(?:de|d['\u2019])[ \u00a0]*" + _COMMUNE + r"[ \u00a0]+(?:à|vers)[ \u00a0]+"
+_MOVED = (
+    r"(?i:\bd[ée]m[ée]nagement)[ \u00a0]+(?:de|d['\u2019])[ \u00a0]*"
+    + _COMMUNE
+    + r"[ \u00a0]+(?:à|vers)[ \u00a0]+"
+)
 _PERSONAL_PLACE = re.compile(
-    r"(?:" + _TRIGGER + _DATE_BETWEEN + _PREPOSITION + "|" + _LABEL + "|" + _MOVED + r")(?P<place>" + _COMMUNE + ")"
+    r"(?:"
+    + _TRIGGER
+    + _DATE_BETWEEN
+    + _PREPOSITION
+    + "|"
+    + _LABEL
+    + "|"
+    + _MOVED
+    + r")(?P<place>"
+    + _COMMUNE
+    + ")"
 )
 # "déménagement de Nantes à Brest": both communes are where the person lived.
-_MOVED_FROM = re.compile(r"(?i:\bd[ée]m[ée]nagement[ \u00a0]+(?:de|d['\u2019])[ \u00a0]*)(?P<place>" + _COMMUNE + ")")
-_TRIGGER_LETTERS = ("né", "ne", "domicil", "demeur", "résid", "resid", "habit", "vit", "viv", "install", "héberg", "heberg", "décéd", "deced", "origin", "déménag", "demenag", "venant", "arriv", "lieu")
+_MOVED_FROM = re.compile(
+    r"(?i:\bd[ée]m[ée]nagement[ \u00a0]+(?:de|d['\u2019])[ \u00a0]*)(?P<place>" + _COMMUNE + ")"
+)
+_TRIGGER_LETTERS = (
+    "né",
+    "ne",
+    "domicil",
+    "demeur",
+    "résid",
+    "resid",
+    "habit",
+    "vit",
+    "viv",
+    "install",
+    "héberg",
+    "heberg",
+    "décéd",
+    "deced",
+    "origin",
+    "déménag",
+    "demenag",
+    "venant",
+    "arriv",
+    "lieu",
+)
 
 
 def find_places(text: str) -> list[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tests.pii.corpus._filling import fill
+from tests.pii.corpus._filling import Template, fill
 from tests.pii.corpus._model import LabelledSentence, Piece
 
 from ._pieces import HeldOutPieces
@@ -27,7 +27,7 @@ def _fillers(pieces: HeldOutPieces) -> dict[str, Callable[[], Piece]]:
 def generate_heldout(seed: int = HELDOUT_SEED, size: int = HELDOUT_SIZE) -> list[LabelledSentence]:
     rng = random.Random(seed)
     fillers = _fillers(HeldOutPieces(rng, seed))
-    plan: list = []
+    plan: list[Template] = []
     while len(plan) < size:
         round_ = list(TEMPLATES)
         rng.shuffle(round_)

@@ -32,7 +32,7 @@ _TEXTS = {
         "Chère {given}, pourriez-vous confirmer le rendez-vous de {plain} au {named_place} ?",
     ),
     "rh": (
-        "Fiche agent : {all_caps} – {born_in} – affecté à la {commune_institution}.",
+        "Fiche agent : {all_caps} – {born_in} – affecté à la {commune_institution}.",  # noqa: RUF001
         "Entretien professionnel de {first_caps_last}, conduit par {civ_name}, le {date}.",
         "Arrêt maladie de {caps_last_first} du {date} ; remplacement assuré par {initial}.",
         "Mutation de {civ_name}, {lives_in}, vers le {named_place}.",
