@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+import msgspec
+
 from gateway.pii.detection.findings import PERSON, Finding
 from gateway.pii.detection.lexicon import FAMILY, FREQUENT_GIVEN, GIVEN, NameLexicon, name_lexicon
 from gateway.pii.detection.name_words import (
@@ -66,51 +68,21 @@ _MAX_NAME_WORDS = 5
 _MAX_PLACE_TYPE_DISTANCE = 4  # words between a place type and the name ("école élémentaire publique")
 
 
-class _Word:
-    """One capitalised word of the text and what the lexicon and the word lists say of it."""
+class _Word(msgspec.Struct, gc=False):
+    """One capitalised word of the text and what the lexicon and the word lists say of it. Not
+    tracked by the garbage collector: a long prompt makes thousands of them, and their allocation
+    would otherwise trigger collections of the whole heap."""
 
-    __slots__ = (
-        "civility",
-        "end",
-        "folded",
-        "initial",
-        "kinds",
-        "nameish",
-        "particle",
-        "place_type",
-        "start",
-        "upper",
-    )
-
-    def __init__(self, text: str, start: int, end: int, lexicon: NameLexicon) -> None:
-        word = text[start:end]
-        self.start = start
-        self.end = end
-        self.folded = folded = fold(word)
-        self.upper = len(word) > 1 and word.isupper()
-        dotted = end < len(text) and text[end] == "."
-        # French writes "M." with a dot and "Mme", "Mlle", "Dr", "Me" without; either is read.
-        self.civility = folded in CIVILITIES
-        self.initial = len(word) == 1 and dotted and not self.civility
-        self.particle = folded in PARTICLES  # capitalised: "Le Goff", "Da Silva", "Van Damme"
-        self.place_type = folded in PLACE_TYPES
-        kinds = lexicon.kinds(folded)
-        if not kinds and "-" in folded:
-            # "Jean-Moulin", "Lefebvre-Dupont": a compound is what its parts are.
-            parts = [lexicon.kinds(part) for part in folded.split("-")]
-            if all(parts):
-                kinds = FAMILY if any(part & FAMILY for part in parts) else 0
-                for part in parts:
-                    kinds |= part & GIVEN
-        self.kinds = kinds
-        self.nameish = not (
-            self.civility
-            or self.initial
-            or folded in COMMON_WORDS
-            or folded in FUNCTION_WORDS
-            or self.place_type
-            or (self.upper and (folded in ACRONYMS or len(word) < 3))
-        )
+    start: int
+    end: int
+    folded: str
+    upper: bool
+    civility: bool
+    initial: bool
+    particle: bool
+    place_type: bool
+    kinds: int
+    nameish: bool
 
     @property
     def given(self) -> bool:
@@ -165,7 +137,7 @@ class PersonFinder:
 
     def _words(self, text: str) -> list[_Word]:
         lexicon = self._lexicon
-        return [_Word(text, match.start(), match.end(), lexicon) for match in _CAPITALISED.finditer(text)]
+        return [_word(text, match.start(), match.end(), lexicon) for match in _CAPITALISED.finditer(text)]
 
     def _with_evidence(self, text: str, words: list[_Word]) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
@@ -182,6 +154,36 @@ def _joined(text: str, previous: _Word, word: _Word) -> bool:
     if word.start - previous.end > 3 and (word.folded in AMBIGUOUS_NAMES or word.folded in COMMON_WORDS):
         return False  # "Sophie Martin de Lyon", "M. Petit de la Préfecture": a place, not a particle
     return text[previous.end] != "." or previous.initial or previous.civility
+
+
+def _word(text: str, start: int, end: int, lexicon: NameLexicon) -> _Word:
+    word = text[start:end]
+    folded = fold(word)
+    upper = len(word) > 1 and word.isupper()
+    # French writes "M." with a dot and "Mme", "Mlle", "Dr", "Me" without; either is read.
+    civility = folded in CIVILITIES
+    initial = len(word) == 1 and not civility and end < len(text) and text[end] == "."
+    place_type = folded in PLACE_TYPES
+    kinds = lexicon.kinds(folded)
+    if not kinds and "-" in folded:
+        # "Jean-Moulin", "Lefebvre-Dupont": a compound is what its parts are.
+        parts = [lexicon.kinds(part) for part in folded.split("-")]
+        if all(parts):
+            kinds = FAMILY if any(part & FAMILY for part in parts) else 0
+            for part in parts:
+                kinds |= part & GIVEN
+    nameish = not (
+        civility
+        or initial
+        or place_type
+        or folded in COMMON_WORDS
+        or folded in FUNCTION_WORDS
+        or (upper and (folded in ACRONYMS or len(word) < 3))
+    )
+    # A capitalised particle: "Le Goff", "Da Silva", "Van Damme".
+    return _Word(
+        start, end, folded, upper, civility, initial, folded in PARTICLES, place_type, kinds, nameish
+    )
 
 
 def _runs(text: str, words: list[_Word]) -> Iterable[list[_Word]]:
