@@ -197,8 +197,8 @@ class AsyncDetector:
             for (index, offset, _), in_chunk in zip(unit, found, strict=True):
                 names[index].extend(Finding(offset + f.start, offset + f.end, f.entity) for f in in_chunk)
         return [
-            self._detector.combine(ids, text_names)
-            for ids, text_names in zip(identifiers, names, strict=True)
+            self._detector.combine(text, ids, text_names)
+            for text, ids, text_names in zip(texts, identifiers, names, strict=True)
         ]
 
     async def close(self) -> None:

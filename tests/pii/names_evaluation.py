@@ -3,6 +3,7 @@
     python -m tests.pii.names_evaluation            # the first corpus (tests/pii/corpus)
     python -m tests.pii.names_evaluation --heldout  # the held-out corpus (tests/pii/heldout)
     python -m tests.pii.names_evaluation --show-errors
+    python -m tests.pii.names_evaluation --ner | --model-only   # with spaCy's model as well, or alone
 
 Counted the way the backend sees it:
 
@@ -174,10 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--heldout", action="store_true", help="the held-out corpus")
     parser.add_argument("--ner", action="store_true", help="with spaCy's model as a second opinion")
+    parser.add_argument(
+        "--model-only", action="store_true", help="spaCy's model alone, without the name lists"
+    )
     parser.add_argument("--show-errors", action="store_true")
     arguments = parser.parse_args(argv)
     corpus = generate_heldout() if arguments.heldout else generate_corpus()
-    detector = Detector(ner=bool(arguments.ner))
+    names, ner = (False, True) if arguments.model_only else (True, bool(arguments.ner))
+    detector = Detector(names=names, ner=ner)
     detector.find("Bonjour Madame Martin.")
     evaluation = score_names(detector.find, corpus)
     print(evaluation.to_markdown())

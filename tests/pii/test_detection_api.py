@@ -138,10 +138,22 @@ def test_names_are_mapped_and_titles_left_out(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch,
         {"Madame Sophie Martin": "PER", "Lyon": "LOC", "Conseil d'État": "ORG", "Bonjour": "MISC"},
     )
-    detector = Detector(ner=True)
+    detector = Detector(names=False, ner=True)
     assert detector.model_loaded
     text = "Bonjour, Madame Sophie Martin de Lyon a saisi le Conseil d'État."
     assert spans(text, detector.find(text)) == [("PERSON", "Sophie Martin"), ("LOCATION", "Lyon")]
+
+
+def test_the_model_is_a_second_opinion_on_people_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the name lists on, the model adds the people they missed, unless the evidence against
+    names says otherwise; where a commune is personal data is the lists' decision."""
+    with_fake_names(
+        monkeypatch,
+        {"Zorglub Plok": "PER", "collège Marie Curie": "PER", "Radio": "PER", "Lyon": "LOC", "Nantes": "LOC"},
+    )
+    detector = Detector(ner=True)
+    text = "Zorglub Plok, né à Nantes, a été reçu au collège Marie Curie de Lyon, puis par Radio France."
+    assert spans(text, detector.find(text)) == [("PERSON", "Zorglub Plok"), ("LOCATION", "Nantes")]
 
 
 @pytest.mark.parametrize(

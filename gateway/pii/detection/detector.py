@@ -70,7 +70,8 @@ class Detector:
         found = self.without_model(texts)
         if self._model is None:
             return found
-        return [self.combine(cheap, self._model.find(text)) for cheap, text in zip(found, texts, strict=True)]
+        model = self._model
+        return [self.combine(text, cheap, model.find(text)) for cheap, text in zip(found, texts, strict=True)]
 
     # The steps of `find_in_texts`, for callers that run them apart (gateway/pii/offload.py runs
     # the model in other processes, chunk by chunk).
@@ -91,9 +92,19 @@ class Detector:
         """The model's names in one of `ner.chunks(text)`, offsets in the chunk, before `combine`."""
         return self._model.find_in_chunk(chunk) if self._model is not None else []
 
-    def combine(self, found: list[Finding], model_names: list[Finding]) -> list[Finding]:
+    def combine(self, text: str, found: list[Finding], model_names: list[Finding]) -> list[Finding]:
         """One text's findings without the model and the model's names (offsets in the text): the
-        model's names that overlap nothing found already are added."""
+        model's names that overlap nothing found already are added. With the name lists on, the
+        model is a second opinion on people only, and its people must pass the evidence against
+        names (it tags "collège Marie Curie" and "Radio France"); where a commune is personal
+        data is the lists' decision (it tags every commune)."""
+        persons = self._persons
+        if persons is not None:
+            model_names = [
+                name
+                for name in model_names
+                if name.entity == PERSON and persons.confirms(text, name.start, name.end)
+            ]
         return self._reported(_merge(found, model_names))
 
     def _reported(self, findings: list[Finding]) -> list[Finding]:

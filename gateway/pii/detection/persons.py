@@ -135,6 +135,17 @@ class PersonFinder:
             for text, words, spans in zip(texts, words_of_texts, found, strict=True)
         ]
 
+    def confirms(self, text: str, start: int, end: int) -> bool:
+        """Whether a name another recognizer found at `text[start:end]` (spaCy's model) survives
+        the evidence against names: a place type before it ("collège Marie Curie"), nothing but
+        common words, a capitalised common word right after it ("Radio France")."""
+        lexicon = self._lexicon
+        words = [_word(text, m.start(), m.end(), lexicon) for m in _CAPITALISED.finditer(text, start, end)]
+        if not any(word.nameish for word in words) or _place_before(text, words, 0):
+            return False
+        following = _CAPITALISED.match(text, end + 1) if text[end : end + 1] == " " else None
+        return following is None or fold(following.group()) not in COMMON_WORDS
+
     def _words(self, text: str) -> list[_Word]:
         lexicon = self._lexicon
         return [_word(text, match.start(), match.end(), lexicon) for match in _CAPITALISED.finditer(text)]
