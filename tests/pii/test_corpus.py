@@ -62,6 +62,14 @@ _ADDRESS = re.compile(
     rf"(?:,? \d{{5}} (?i:{_COMMUNE_NAMES}))?"
 )
 
+
+def _person_name(value: str) -> bool:
+    """Capitalised words (a particle may open a Dutch name: "van Hagen"), letters at both ends, no
+    digit and no punctuation but dots of initials, hyphens and apostrophes."""
+    opens = value[0].isupper() or value.split()[0] in ("de", "van", "von", "da", "di", "du", "le", "la")
+    return opens and value[-1].isalpha() and re.search(r"[\d,;:()\n]", value) is None
+
+
 CHECKSUMMED: dict[str, Callable[[str], bool]] = {
     "FR_NIR": nir.is_valid,
     "IBAN": iban.is_valid,
@@ -82,7 +90,7 @@ SHAPES: dict[str, Callable[[str], bool]] = {
         re.fullmatch(r"[A-Z0-9]{9}", value) is not None and not value.isdigit() and not value.isalpha()
     ),
     "ADDRESS": lambda value: _ADDRESS.fullmatch(value) is not None,
-    "PERSON": lambda value: re.fullmatch(r"[A-ZÀ-Ý][^\d,;:()\n]*[A-Za-zÀ-ÿ]", value) is not None,
+    "PERSON": lambda value: _person_name(value),
     "LOCATION": lambda value: value in COMMUNES,
 }
 

@@ -21,6 +21,7 @@ __all__ = [
     "GRAMMAR_WORDS",
     "LIST_LABELS",
     "LOOKBACK_STOPS",
+    "ORGANISATION_WORDS",
     "PARTICLES",
     "PLACE_TYPES",
     "fold",
@@ -195,7 +196,7 @@ COMMON_WORDS = GRAMMAR_WORDS | _folded(
     " universite hopital college lycee ecole centre institut fondation association federation"
     " union syndicat chambre commerce industrie metiers artisanat ordre barreau greffe parquet"
     " nord sud est ouest haut haute hauts hautes bas basse grand grande grands grandes"
-    " petit petite vieux nouveau nouvelle ile iles val mont monts"
+    " vieux nouveau nouvelle ile iles val mont monts"
     " europe europeen europeenne monde international internationale france paris"
     " demande commande dossier dossiers courrier lettre note compte rendu reunion seance decision arrete"
     " recours requete plainte proces-verbal pv attestation certificat declaration formulaire"
@@ -210,6 +211,10 @@ COMMON_WORDS = GRAMMAR_WORDS | _folded(
     " annexe annexes article alinea titre chapitre section madame monsieur mademoiselle"
 )
 
+# Words that open or end organisations' names ("Radio France", "France Compétences", "Paris
+# Habitat"): a name with one there needs a given name that is no word itself ("Lucie Paris").
+ORGANISATION_WORDS = _folded("france paris europe")
+
 # Given names that are also French words or places: a name only with other evidence (a surname
 # next to them, a civility, a greeting), never alone ("la place Pierre", "Claire et nette").
 AMBIGUOUS_NAMES = _folded(
@@ -217,5 +222,5 @@ AMBIGUOUS_NAMES = _folded(
     " ambre jade capucine victoire esperance aurore soleil ocean colombe celeste aime desire"
     " modeste fidele honore constant parfait prosper fortune innocent avril mai mars juin"
     " lourdes florence valence nancy orleans chambery lorraine germain vivien"
-    " jourdain lyon nice tours annecy marine"
+    " jourdain lyon nice tours annecy marine france paris"
 )

@@ -41,6 +41,7 @@ from gateway.pii.detection.name_words import (
     GRAMMAR_WORDS,
     LIST_LABELS,
     LOOKBACK_STOPS,
+    ORGANISATION_WORDS,
     PARTICLES,
     PLACE_TYPES,
     fold,
@@ -48,9 +49,16 @@ from gateway.pii.detection.name_words import (
 
 __all__ = ["PersonFinder"]
 
+# Every capital letter of the alphabets names are written in here (Latin with its extensions:
+# "Šimek", "İhsanoğlu"; Greek, Cyrillic, Armenian).
+_CAPITALS = "".join(character for character in map(chr, range(0x41, 0x590)) if character.isupper())
 # A word that starts with a capital: letters, inner apostrophes and hyphens ("N'Diaye",
 # "Jean-Pierre"). Not after a letter, a digit or an apostrophe ("l'Europe" is read as "Europe").
-_CAPITALISED = re.compile(r"(?<![\w\-])[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:['\u2019\-][^\W\d_]+)*")
+_CAPITALISED = re.compile(rf"(?<![\w\-])[{_CAPITALS}][^\W\d_]*(?:['\u2019\-][^\W\d_]+)*")
+# "de Paris" after capitalised words.
+_OF_WHAT = re.compile(rf"[ \u00a0](?:de|du|des)[ \u00a0](?:la[ \u00a0]|l')?([{_CAPITALS}][^\W\d_]*)")
+# A function in apposition after a name: "Olivie Leconte, chef du bureau".
+_FUNCTION_AFTER = re.compile(r",[ \u00a0]+(?:(?:le|la|l')[ \u00a0]*)?([^\W\d_][\w'-]*)")
 # What may stand between two words of one name: a space, or a particle between spaces
 # ("Charles de Gaulle", "Van der Berg", "d'Estaing"), or the dot of an initial or a civility.
 _JOINER = re.compile(
@@ -174,7 +182,9 @@ def _word(text: str, start: int, end: int, lexicon: NameLexicon) -> _Word:
     # French writes "M." with a dot and "Mme", "Mlle", "Dr", "Me" without; either is read.
     civility = folded in CIVILITIES
     initial = len(word) == 1 and not civility and end < len(text) and text[end] == "."
-    place_type = folded in PLACE_TYPES
+    # A compound with a word in lower case inside is a place ("Île-de-France", "Aix-en-Provence"):
+    # what follows it is named after it, like what follows a street type.
+    place_type = folded in PLACE_TYPES or ("-" in word and any(part.islower() for part in word.split("-")))
     kinds = lexicon.kinds(folded)
     if not kinds and "-" in folded:
         # "Jean-Moulin", "Lefebvre-Dupont": a compound is what its parts are.
@@ -235,7 +245,9 @@ def _names_in_run(text: str, run: list[_Word], spans: list[tuple[int, int]]) -> 
         segment = run[index:end]
         # "versée par Radio France": a capitalised common word after it makes the segment part of
         # an organisation's name.
-        in_a_title = end < count and run[end].folded in COMMON_WORDS
+        in_a_title = (end < count and run[end].folded in COMMON_WORDS) or _of_an_institution(
+            text, segment[-1].end
+        )
         if _is_a_name(text, segment, in_a_title) and not _place_before(text, run, index):
             spans.append((segment[0].start, segment[-1].end))
         index = end
@@ -253,7 +265,7 @@ def _is_a_name(text: str, segment: list[_Word], in_a_title: bool) -> bool:
     if not names:
         return False
     if len(names) >= 2:
-        if any(word.given for word in names):
+        if any(word.given and word.folded not in ORGANISATION_WORDS for word in names):
             return True  # "Amandine Leroux", "LEROUX Amandine", "GÉRARD FONTAINE"
         if any(word.upper for word in names) and any(word.kinds for word in names):
             return True  # "NGUYEN Van Thanh"
@@ -265,13 +277,30 @@ def _is_a_name(text: str, segment: list[_Word], in_a_title: bool) -> bool:
             return True  # the capitals convention: "ZABOREK Priscillia", "Priscillia ZABOREK"
     if segment[0].initial and (names[0].kinds & FAMILY or names[0].upper):
         return True  # "J. Dupont"
-    if in_a_title:
-        return False
+    organisation = names[0].folded in ORGANISATION_WORDS or names[-1].folded in ORGANISATION_WORDS
+    if in_a_title or (organisation and not any(word.given_alone for word in names)):
+        return False  # "Radio France", "France Compétences", "Paris Habitat"
     if _announced(text, segment[0].start):
         return True
     if len(names) == 1 and names[0].given_alone:
         return True  # "transmis à Amandine"
+    if len(names) >= 2 and _function_after(text, segment[-1].end):
+        return True  # "Olivie Leconte, chef du bureau"
     return len(names) >= 2 and _signature_line(text, segment)
+
+
+def _of_an_institution(text: str, end: int) -> bool:
+    """ "Eau de Paris", "Banque de France": what follows makes the words an institution's name."""
+    following = _OF_WHAT.match(text, end)
+    if following is None:
+        return False
+    folded = fold(following.group(1))
+    return folded in ORGANISATION_WORDS or folded in COMMON_WORDS
+
+
+def _function_after(text: str, end: int) -> bool:
+    function = _FUNCTION_AFTER.match(text, end)
+    return function is not None and fold(function.group(1)) in FUNCTION_WORDS
 
 
 def _opens_sentence(text: str, start: int) -> bool:

@@ -77,6 +77,12 @@ _INSTITUTIONS = (
     "France Télévisions",
     "France Compétences",
     "France Stratégie",
+    "la région Île-de-France",
+    "Eau de Paris",
+    "Grand Paris Aménagement",
+    "Seine-Saint-Denis Habitat",
+    "Paris Musées",
+    "Europe Direct",
 )
 _COMMUNE_INSTITUTIONS = (
     "tribunal administratif de",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from faker import Faker
+
 from ._model import Piece, Span
 from ._sources import Sources, draw_until
 
@@ -15,10 +17,24 @@ _COMPOUND_FIRSTS = ("Jean", "Marie", "Anne", "Pierre", "Louis", "Paul")
 _ID_CARD_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 
 
+# People in French files come from everywhere: a share of names from other locales (not those of
+# the held-out corpus, tests/pii/heldout).
+_OTHER_LOCALES = ("en_GB", "nl_NL", "tr_TR", "ro_RO", "fr_CH", "cs_CZ")
+_OTHER_SHARE = 0.15
+
+
 class People:
     def __init__(self, sources: Sources) -> None:
         self._fake = sources.fake
         self._rng = sources.rng
+        self._others = []
+        for locale in _OTHER_LOCALES:
+            other = Faker(locale)
+            other.seed_instance(sources.rng.randrange(2**32))
+            self._others.append(other)
+
+    def _from_elsewhere(self) -> Faker | None:
+        return self._rng.choice(self._others) if self._rng.random() < _OTHER_SHARE else None
 
     def full_name(self) -> Piece:
         return Piece.labelled(self._fake.name(), "PERSON")
@@ -48,6 +64,10 @@ class People:
     def _first(self) -> str:
         """A given name; one in ten compound ("Jean-Baptiste", "Marie-Hélène")."""
         fake, rng = self._fake, self._rng
+        other = self._from_elsewhere()
+        if other is not None:
+            first: str = other.first_name()
+            return first
         if rng.random() < 0.1:
             head = rng.choice(_COMPOUND_FIRSTS)
             tail = fake.first_name_female() if head in ("Marie", "Anne") else fake.first_name_male()
@@ -56,7 +76,9 @@ class People:
         return fake.first_name()
 
     def _last(self) -> str:
-        return self._fake.last_name()
+        other = self._from_elsewhere()
+        last: str = (other or self._fake).last_name()
+        return last
 
     def capitals_name(self) -> Piece:
         """The forms of case files: `LEROUX Amandine`, `Amandine LEROUX`, `GÉRARD FONTAINE`."""
