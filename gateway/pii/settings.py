@@ -97,7 +97,7 @@ class PiiConfig(BaseModel):
     detection_processes: Annotated[int, Field(ge=1, le=64)] = 1
     """Processes per gateway worker that run detection off the event loop: the patterns and name
     lists for requests with more than 4 kB of text, and the name model when it is on. Each holds
-    its own copy of the name lists (some 25 MB) and of the model (about 190 MB resident with it,
+    its own copy of the name lists (about 40 MB) and of the model (about 190 MB resident with it,
     3 s to load at start); requests take turns on them chunk by chunk."""
 
     _entities = field_validator("entities")(_check_entities)
