@@ -95,3 +95,14 @@ def test_communes_tied_to_a_person(detector: Detector, text: str, places: list[s
 def test_names_are_off_on_request() -> None:
     text = "Mme Amandine Leroux, née à Nantes."
     assert Detector(names=False).find(text) == []
+
+
+def test_english_words_that_are_given_names_are_not_names_alone(detector: Detector) -> None:
+    text = (
+        "Will you summarize this letter? May I add a note. Mark the answer as urgent. Grace period: 30 days."
+    )
+    assert found(detector, text) == []
+    assert found(detector, "Will Smith wrote to Mark Leroux.") == [
+        ("PERSON", "Will Smith"),
+        ("PERSON", "Mark Leroux"),
+    ]

@@ -24,6 +24,7 @@ __all__ = [
     "ORGANISATION_WORDS",
     "PARTICLES",
     "PLACE_TYPES",
+    "SENTENCE_OPENING_NAMES",
     "fold",
 ]
 
@@ -223,4 +224,12 @@ AMBIGUOUS_NAMES = _folded(
     " modeste fidele honore constant parfait prosper fortune innocent avril mai mars juin"
     " lourdes florence valence nancy orleans chambery lorraine germain vivien"
     " jourdain lyon nice tours annecy marine france paris"
+)
+
+# Given names that are words mostly where a sentence starts, where every word takes a capital
+# ("Juste une question", and in English prompts "Will you...", "May I..."): a name alone there
+# needs other evidence; elsewhere ("transmis à Grace") they are names.
+SENTENCE_OPENING_NAMES = _folded(
+    "ange perle lys flore juste felicite angelique iris"
+    " will may mark hope ivy holly daisy robin eve dawn faith grace june summer max joy"
 )

@@ -44,6 +44,7 @@ from gateway.pii.detection.name_words import (
     ORGANISATION_WORDS,
     PARTICLES,
     PLACE_TYPES,
+    SENTENCE_OPENING_NAMES,
     fold,
 )
 
@@ -200,6 +201,7 @@ def _word(text: str, start: int, end: int, lexicon: NameLexicon) -> _Word:
         or folded in COMMON_WORDS
         or folded in FUNCTION_WORDS
         or (upper and (folded in ACRONYMS or len(word) < 3))
+        or len(word) == 1  # "I", "A": an initial takes a dot
     )
     # A capitalised particle: "Le Goff", "Da Silva", "Van Damme".
     return _Word(
@@ -266,7 +268,7 @@ def _is_a_name(text: str, segment: list[_Word], in_a_title: bool) -> bool:
         return False
     if len(names) >= 2:
         if any(word.given and word.folded not in ORGANISATION_WORDS for word in names):
-            return True  # "Amandine Leroux", "LEROUX Amandine", "GÉRARD FONTAINE"
+            return True  # "Amandine Leroux", "LEROUX Amandine", "GÉRARD FONTAINE", "Rose Martin"
         if any(word.upper for word in names) and any(word.kinds for word in names):
             return True  # "NGUYEN Van Thanh"
         if (
@@ -282,7 +284,11 @@ def _is_a_name(text: str, segment: list[_Word], in_a_title: bool) -> bool:
         return False  # "Radio France", "France Compétences", "Paris Habitat"
     if _announced(text, segment[0].start):
         return True
-    if len(names) == 1 and names[0].given_alone:
+    if (
+        len(names) == 1
+        and names[0].given_alone
+        and not (names[0].folded in SENTENCE_OPENING_NAMES and _opens_sentence(text, names[0].start))
+    ):
         return True  # "transmis à Amandine"
     if len(names) >= 2 and _function_after(text, segment[-1].end):
         return True  # "Olivie Leconte, chef du bureau"
