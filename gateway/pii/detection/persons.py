@@ -6,16 +6,19 @@ here, in one pass over the capitalised words of a text:
 - a civility or title before it (M., Mme, Madame, Maître, Me, Dr, Professeur...);
 - a known given name next to another capitalised word ("Amandine Leroux", "LEROUX Amandine",
   "GÉRARD FONTAINE", "Jean-Pierre MARTIN");
-- a surname in capitals next to a known name ("NGUYEN Van Thanh");
+- the capitals conventions: a word in capitals next to a capitalised one ("NGUYEN Van Thanh",
+  "ZABOREK Priscillia");
 - a word that announces one: "épouse", "née", "veuve", "soussigné", "je m'appelle", a greeting
-  ("Bonjour Amandine"), a closing ("Cordialement, A. Leroux"), a label of a list of people
-  ("Présents : ...", "Nom : ...", "Demandeur : ...");
+  ("Bonjour Amandine"), a closing ("Cordialement, A. Leroux"), "signalé par", a label of a list
+  of people ("Présents : ...", "Nom : ...", "Demandeur : ...");
 - an initial before a family name ("J. Dupont");
+- a signature block, or a function in apposition ("Olivie Leconte, chef du bureau");
 - a frequent given name alone, unless it is also a common word ("Pierre", "Rose", "France").
 
 And against it: a street, establishment or institution type before the name ("rue Jean Jaurès",
-"collège Marie Curie", "hôpital Georges Pompidou", "loi Veil", "Saint-Pierre"), functions
-("Monsieur le Préfet"), acronyms and labels in capitals (SIRET, CAF).
+"collège Marie Curie", "hôpital Georges Pompidou", "loi Veil", "Saint-Pierre", "Île-de-France"),
+functions ("Monsieur le Préfet"), acronyms and labels in capitals (SIRET, CAF), an institution's
+words around it ("Radio France", "Eau de Paris").
 
 Coherence: once a name is found with evidence in a request, every other capitalised occurrence
 of its words in that request is the same person ("Leroux a confirmé").
