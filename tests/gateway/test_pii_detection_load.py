@@ -48,7 +48,7 @@ def test_a_huge_prompt_neither_freezes_the_worker_nor_outlives_its_budget() -> N
         running_simulator(SOLO_MODEL, mode="echo") as sim,
         running_gateway(
             [{"name": SOLO_MODEL, "backends": [{"url": sim}]}],
-            pii={"mode": "pseudonymize", "names": "on", "time_budget_seconds": BUDGET},
+            pii={"mode": "pseudonymize", "name_model": "on", "time_budget_seconds": BUDGET},
             startup_timeout=MODEL_LOAD_TIMEOUT,
         ) as gateway,
         httpx.Client(base_url=gateway.url, headers=gateway.headers, timeout=10) as client,

@@ -109,11 +109,18 @@ def test_ner_true_requires_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ner_auto_does_without_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     missing_model(monkeypatch)
-    detector = Detector()
-    assert not detector.names_detected
+    detector = Detector(ner=None)
+    assert not detector.model_loaded and detector.names_detected  # the name lists still run
     assert spans(
         "Madame Sophie Martin, 06 12 34 56 78", detector.find("Madame Sophie Martin, 06 12 34 56 78")
-    ) == [("PHONE", "06 12 34 56 78")]
+    ) == [("PERSON", "Sophie Martin"), ("PHONE", "06 12 34 56 78")]
+
+
+def test_names_can_be_turned_off() -> None:
+    detector = Detector(names=False)
+    assert not detector.names_detected
+    text = "Madame Sophie Martin, née à Lyon, 06 12 34 56 78"
+    assert spans(text, detector.find(text)) == [("PHONE", "06 12 34 56 78")]
 
 
 def test_ner_false_never_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,9 +128,9 @@ def test_ner_false_never_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the model must not be loaded")
 
     monkeypatch.setattr(detector_module, "load_name_recognizer", load)
-    assert not Detector(ner=False).names_detected
+    assert not Detector(ner=False).model_loaded
     # Nor when no name type is asked for, whatever `ner` says.
-    assert not Detector(entities=frozenset({"EMAIL"}), ner=True).names_detected
+    assert not Detector(entities=frozenset({"EMAIL"}), ner=True).model_loaded
 
 
 def test_names_are_mapped_and_titles_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,10 +138,22 @@ def test_names_are_mapped_and_titles_left_out(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch,
         {"Madame Sophie Martin": "PER", "Lyon": "LOC", "Conseil d'État": "ORG", "Bonjour": "MISC"},
     )
-    detector = Detector(ner=True)
-    assert detector.names_detected
+    detector = Detector(names=False, ner=True)
+    assert detector.model_loaded
     text = "Bonjour, Madame Sophie Martin de Lyon a saisi le Conseil d'État."
     assert spans(text, detector.find(text)) == [("PERSON", "Sophie Martin"), ("LOCATION", "Lyon")]
+
+
+def test_the_model_is_a_second_opinion_on_people_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the name lists on, the model adds the people they missed, unless the evidence against
+    names says otherwise; where a commune is personal data is the lists' decision."""
+    with_fake_names(
+        monkeypatch,
+        {"Zorglub Plok": "PER", "collège Marie Curie": "PER", "Radio": "PER", "Lyon": "LOC", "Nantes": "LOC"},
+    )
+    detector = Detector(ner=True)
+    text = "Zorglub Plok, né à Nantes, a été reçu au collège Marie Curie de Lyon, puis par Radio France."
+    assert spans(text, detector.find(text)) == [("PERSON", "Zorglub Plok"), ("LOCATION", "Nantes")]
 
 
 @pytest.mark.parametrize(
@@ -181,14 +200,14 @@ def test_model_mistakes_are_mended_or_dropped(
     monkeypatch: pytest.MonkeyPatch, text: str, tagged: str, label: str, expected: tuple[str, str] | None
 ) -> None:
     with_fake_names(monkeypatch, {tagged: label})
-    detector = Detector(entities=frozenset({"PERSON", "LOCATION"}))
+    detector = Detector(entities=frozenset({"PERSON", "LOCATION"}), names=False, ner=True)
     assert spans(text, detector.find(text)) == ([expected] if expected else [])
 
 
 def test_identifiers_win_over_overlapping_names(monkeypatch: pytest.MonkeyPatch) -> None:
     # A model may tag part of an address as a place, or an e-mail's local part as a person.
     with_fake_names(monkeypatch, {"rue de la Paix": "LOC", "jean.dupont": "PER", "Jean Dupont": "PER"})
-    detector = Detector()
+    detector = Detector(names=False, ner=True)
     text = "Jean Dupont, 12 rue de la Paix, 75002 Paris, jean.dupont@exemple.fr"
     assert spans(text, detector.find(text)) == [
         ("PERSON", "Jean Dupont"),
@@ -200,7 +219,7 @@ def test_identifiers_win_over_overlapping_names(monkeypatch: pytest.MonkeyPatch)
 def test_entities_restriction_applies_to_names(monkeypatch: pytest.MonkeyPatch) -> None:
     with_fake_names(monkeypatch, {"Sophie Martin": "PER", "Lyon": "LOC"})
     text = "Sophie Martin habite Lyon, tél. 06 12 34 56 78."
-    detector = Detector(entities=frozenset({"PERSON", "PHONE"}))
+    detector = Detector(entities=frozenset({"PERSON", "PHONE"}), names=False, ner=True)
     assert spans(text, detector.find(text)) == [("PERSON", "Sophie Martin"), ("PHONE", "06 12 34 56 78")]
 
 
@@ -208,7 +227,7 @@ def test_long_text_is_read_in_pieces_with_right_offsets(monkeypatch: pytest.Monk
     pipeline = with_fake_names(monkeypatch, {"Sophie Martin": "PER"})
     sentence = "Le dossier de Sophie Martin est en cours d'instruction par nos services. "
     text = sentence * 5000  # 360,000 characters
-    findings = Detector().find(text)
+    findings = Detector(names=False, ner=True).find(text)
     assert len(pipeline.calls) > 1
     assert len(findings) == 5000
     assert all(text[finding.start : finding.end] == "Sophie Martin" for finding in findings)
@@ -244,6 +263,18 @@ def test_model_loader_reports_a_missing_spacy(monkeypatch: pytest.MonkeyPatch) -
         "+33 " * 25_000,
         "CNI " + "1 " * 50_000,
         "2001:db8::" * 10_000,
+        # names: long runs of capitalised words, civilities, initials, particles, list labels
+        "Jean " * 20_000,
+        "JEAN " * 20_000,
+        "M. " * 30_000,
+        "A. " * 30_000,
+        "Jean de " * 12_000,
+        "Présents : " + "Jean Dupont, " * 8_000,
+        "née " * 25_000 + "Martin",
+        "rue " * 25_000 + "Jean Jaurès",
+        "Jean-" * 20_000 + "Pierre",
+        "né le " + "1 " * 40_000 + "à Lyon",
+        "domicilié à " + "Saint " * 15_000,
     ],
 )
 def test_no_input_makes_the_scan_slow(text: str) -> None:

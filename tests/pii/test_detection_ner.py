@@ -25,7 +25,7 @@ def names(detector: Detector, text: str) -> list[tuple[str, str]]:
 
 
 def test_person_in_a_simple_sentence(detector: Detector) -> None:
-    assert detector.names_detected
+    assert detector.model_loaded
     assert names(detector, "Madame Sophie Martin a écrit.") == [("PERSON", "Sophie Martin")]
 
 
@@ -54,7 +54,7 @@ def test_model_loaded_once_per_process(detector: Detector) -> None:
 def test_ner_true_without_the_model() -> None:
     with pytest.raises(NerUnavailable):
         Detector(ner=True)
-    assert not Detector().names_detected
+    assert not Detector(ner=None).model_loaded
 
 
 def test_missing_model_is_reported_not_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -177,14 +177,14 @@ async def test_names_found_chunk_by_chunk_in_a_process_are_those_found_in_proces
     pool = DetectionProcesses(ner=True, processes=1)
     try:
         assert await pool.start()
-        detector = AsyncDetector(Detector(ner=False), pool, names_detected=True)
+        detector = AsyncDetector(Detector(ner=False), pool, model_loaded=True)
         # Several chunks, and a chat of short messages packed into one unit.
         texts = [LETTER * 120, "Bonjour, je suis Paul Durand.", "Merci. Rappel : le délai court."]
         found = await detector.find(texts, _deadline(120))
     finally:
         await pool.close()
     in_process = Detector(ner=True)
-    assert found == [in_process.find(text) for text in texts]
+    assert found == in_process.find_in_texts(texts)
     people = [texts[0][f.start : f.end] for f in found[0] if f.entity == "PERSON"]
     assert people.count("Sophie Martin") == 120 and people.count("Karim Benali") == 120
     assert [(f.entity, texts[1][f.start : f.end]) for f in found[1]] == [("PERSON", "Paul Durand")]

@@ -19,7 +19,7 @@ SAMPLES = 12
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return Detector(ner=False)
+    return Detector(names=False)
 
 
 def found(detector: Detector, text: str) -> list[tuple[str, str]]:

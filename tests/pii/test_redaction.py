@@ -154,3 +154,53 @@ def test_text_beyond_the_limit_is_refused() -> None:
     parsed = _parsed(CHAT, messages=[{"role": "user", "content": "a" * 3000}])
     with pytest.raises(PayloadTooLarge):
         _redact(_redactor(mode="mask", max_scanned_chars=2048), parsed)
+
+
+def test_one_person_written_several_ways_gets_one_placeholder() -> None:
+    parsed = _parsed(
+        CHAT,
+        messages=[
+            {"role": "system", "content": "Dossier de LEROUX Amandine."},
+            {
+                "role": "user",
+                "content": "Mme Amandine Leroux a écrit le 3 mars. Leroux a confirmé ; "
+                "M. Paul Girard instruit, Me Claire Leroux représente la partie adverse.",
+            },
+        ],
+    )
+    redaction = _redact(_redactor(mode="pseudonymize"), parsed)
+    assert redaction is not None and redaction.restorer is not None
+    messages = json.loads(redaction.parsed.raw)["messages"]
+    assert messages[0]["content"] == "Dossier de <PERSON_1>."
+    # "Leroux" alone is Amandine Leroux only while no other Leroux is named: here two are.
+    assert messages[1]["content"] == (
+        "Mme <PERSON_1> a écrit le 3 mars. <PERSON_2> a confirmé ; "
+        "M. <PERSON_3> instruit, Me <PERSON_4> représente la partie adverse."
+    )
+    assert redaction.counts == {"PERSON": 5}
+    # One placeholder, one text in the answer: the person's fullest form, as first written.
+    assert redaction.restorer.restore("<PERSON_1>, <PERSON_3>") == "LEROUX Amandine, Paul Girard"
+
+
+def test_a_surname_alone_is_the_one_person_of_that_name() -> None:
+    parsed = _parsed(
+        CHAT,
+        messages=[
+            {
+                "role": "user",
+                "content": "Leroux a appelé. Mme Amandine Leroux demande un délai ; LEROUX Amandine",
+            }
+        ],
+    )
+    redaction = _redact(_redactor(mode="pseudonymize"), parsed)
+    assert redaction is not None and redaction.restorer is not None
+    content = json.loads(redaction.parsed.raw)["messages"][0]["content"]
+    assert content == "<PERSON_1> a appelé. Mme <PERSON_1> demande un délai ; <PERSON_1>"
+    assert redaction.restorer.restore("Réponse à <PERSON_1>.") == "Réponse à Amandine Leroux."
+
+
+def test_names_can_be_left_to_the_backend() -> None:
+    parsed = _parsed(CHAT, messages=[{"role": "user", "content": f"Mme Amandine Leroux, {EMAIL}"}])
+    redaction = _redact(_redactor(mode="pseudonymize", entities={"PERSON": "off"}), parsed)
+    assert redaction is not None
+    assert json.loads(redaction.parsed.raw)["messages"][0]["content"] == "Mme Amandine Leroux, <EMAIL_1>"

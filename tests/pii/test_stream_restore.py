@@ -247,3 +247,12 @@ def test_anthropic_text_deltas_are_restored_across_events(cut: int) -> None:
     assert "".join(texts) == EXPECTED + "<EMAIL"
     assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     assert names[-4] == "content_block_delta"  # the held tail, just before its block stops
+
+
+def test_a_person_placeholder_split_across_events_comes_back_as_written() -> None:
+    restorer = PlaceholderRestorer({"<PERSON_1>": "Amandine Leroux", "<PERSON_12>": "LEROUX Paul"})
+    stream = StreamRestorer(restorer)
+    text = "Madame <PERSON_1>, votre dossier et celui de <PERSON_12> sont complets."
+    pieces = [text[index : index + 3] for index in range(0, len(text), 3)]
+    emitted = "".join("".join(_texts(stream(event))) for event in _content_events(pieces))
+    assert emitted == "Madame Amandine Leroux, votre dossier et celui de LEROUX Paul sont complets."

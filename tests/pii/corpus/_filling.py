@@ -33,6 +33,7 @@ def fill(template: Template, fillers: Mapping[str, Callable[[], Piece]]) -> Labe
     parts: list[str] = []
     spans: list[Span] = []
     traps: list[Span] = []
+    lookalikes: list[Span] = []
     length = 0
     filled: dict[str, Piece] = {}
     for literal, field, _, _ in string.Formatter().parse(template.text):
@@ -45,6 +46,7 @@ def fill(template: Template, fillers: Mapping[str, Callable[[], Piece]]) -> Labe
         piece = filled[field]
         spans.extend(Span(length + s.start, length + s.end, s.entity) for s in piece.spans)
         traps.extend(Span(length + s.start, length + s.end, s.entity) for s in piece.traps)
+        lookalikes.extend(Span(length + s.start, length + s.end, s.entity) for s in piece.lookalikes)
         parts.append(piece.text)
         length += len(piece.text)
     return LabelledSentence(
@@ -53,4 +55,5 @@ def fill(template: Template, fillers: Mapping[str, Callable[[], Piece]]) -> Labe
         category=template.category,
         template=template.name,
         traps=tuple(traps),
+        lookalikes=tuple(lookalikes),
     )

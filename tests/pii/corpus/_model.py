@@ -26,6 +26,10 @@ class LabelledSentence:
     on purpose (wrong key, impossible prefix): a detector must leave them alone. They are kept so
     that the corpus tests can prove they are invalid and the evaluation can tell a false positive
     on a decoy from one elsewhere.
+
+    `lookalikes` mark names that are no personal data: a school, a street, an institution named
+    after someone ("collège Marie Curie"), a commune named by an institution ("tribunal
+    administratif de Lyon"). `entity` is the type they imitate (PERSON or LOCATION).
     """
 
     text: str
@@ -33,6 +37,7 @@ class LabelledSentence:
     category: str
     template: str
     traps: tuple[Span, ...] = ()
+    lookalikes: tuple[Span, ...] = ()
 
     def value(self, span: Span) -> str:
         return self.text[span.start : span.end]
@@ -49,6 +54,7 @@ class LabelledSentence:
             "category": self.category,
             "template": self.template,
             "traps": spans_to_json(self.traps),
+            "lookalikes": spans_to_json(self.lookalikes),
         }
 
 
@@ -62,6 +68,7 @@ class Piece:
     text: str
     spans: tuple[Span, ...] = ()
     traps: tuple[Span, ...] = ()
+    lookalikes: tuple[Span, ...] = ()
 
     @classmethod
     def plain(cls, text: str) -> Piece:
@@ -74,3 +81,8 @@ class Piece:
     @classmethod
     def decoy(cls, text: str, imitated_entity: str) -> Piece:
         return cls(text, traps=(Span(0, len(text), imitated_entity),))
+
+    @classmethod
+    def lookalike(cls, text: str, start: int, end: int, imitated_entity: str) -> Piece:
+        """`text`, whose `text[start:end]` reads like a name of type `imitated_entity` but is none."""
+        return cls(text, lookalikes=(Span(start, end, imitated_entity),))

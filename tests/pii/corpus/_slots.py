@@ -13,6 +13,7 @@ from ._decoys import Decoys
 from ._identifiers import Identifiers
 from ._lookalikes import Lookalikes
 from ._model import Piece
+from ._namesakes import Namesakes
 from ._people import People
 from ._places import Places
 from ._sources import Sources
@@ -33,6 +34,7 @@ def slot_fillers(sources: Sources) -> dict[str, Callable[[], Piece]]:
     places = Places(sources)
     lookalikes = Lookalikes(sources)
     decoys = Decoys(sources, identifiers)
+    namesakes = Namesakes(sources)
     return {
         # personal data
         "nir": _labelled(identifiers.nir, "FR_NIR"),
@@ -53,6 +55,12 @@ def slot_fillers(sources: Sources) -> dict[str, Callable[[], Piece]]:
         "first_name": people.first_name,
         "last_name": people.last_name,
         "civil_name": people.civil_name,
+        "capitals_name": people.capitals_name,
+        "titled_name": people.titled_name,
+        "married_name": people.married_name,
+        "initial_name": people.initial_name,
+        "signature": people.signature,
+        "attendees": people.attendees,
         "city": places.city,
         "address": places.address,
         # decoys: invalid on purpose, never labelled
@@ -64,6 +72,11 @@ def slot_fillers(sources: Sources) -> dict[str, Callable[[], Piece]]:
         "bad_nif": decoys.nif,
         "bad_card": decoys.card,
         "bad_phone": decoys.phone,
+        # names that are no personal data
+        "named_place": namesakes.named_place,
+        "institution": namesakes.institution,
+        "commune_institution": namesakes.commune_institution,
+        "place": namesakes.commune,
         # harmless numbers and references
         "date": _plain(lookalikes.date),
         "year": _plain(lookalikes.year),

@@ -15,21 +15,26 @@ _COURRIERS = (
     "{civil_name}, demeurant {address}, sollicite le réexamen de sa situation fiscale au titre de l'année {year}.",
     "Je soussignée {person}, née le {date} à {city}, atteste sur l'honneur l'exactitude des informations transmises.",
     "Nous vous prions de bien vouloir effectuer le virement de {amount} sur le compte IBAN {iban} ouvert au nom de {person}.",
-    "Vu {law_ref}, {civil_name} est convoqué le {date} à {time} à la mairie de {city}.",
+    "Vu {law_ref}, {civil_name} est convoqué le {date} à {time} à la {commune_institution}.",
     "Pour toute question, vous pouvez joindre votre conseiller au {phone} ou par courriel à l'adresse {email}.",
     "Votre avis d'imposition fait apparaître le numéro fiscal {nif} ; merci de le rappeler dans toute correspondance.",
     "La société immatriculée sous le numéro SIREN {siren} (TVA intracommunautaire {tva}) est invitée à régulariser sa déclaration avant le {date}.",
-    "{civil_name}, votre demande de titre de séjour n'a pu aboutir. Vous pouvez former un recours devant le tribunal administratif de {city} dans un délai de {duration}.",
+    "{civil_name}, votre demande de titre de séjour n'a pu aboutir. Vous pouvez former un recours devant le {commune_institution} dans un délai de {duration}.",
     "Veuillez adresser les pièces justificatives à l'adresse suivante : {address}.",
     "Suite à notre entretien téléphonique du {date}, je vous confirme que le prélèvement sur la carte {card} a été annulé.",
     "Madame la Directrice, à compter du {date}, mon nouveau domicile est situé {address}. Mon numéro de téléphone reste le {phone}.",
-    "Le cabinet de {civil_name}, avocat au barreau de {city}, représente l'établissement SIRET {siret} dans le {case_no}.",
+    "Le cabinet de {civil_name}, avocat au {commune_institution}, représente l'établissement SIRET {siret} dans le {case_no}.",
     "Je vous prie d'agréer, {civil_name}, l'expression de mes salutations distinguées. {person}, chef du bureau des affaires générales.",
     "Vous trouverez ci-joint la copie de mon passeport n° {passport} ainsi que de ma carte nationale d'identité n° {cni}.",
     "Monsieur le Préfet, j'ai l'honneur de solliciter le renouvellement de ma carte de résident. Je réside {address} et reste joignable au {phone_intl}.",
     "Nous avons bien reçu le paiement de {amount} effectué avec la carte {card} le {date}.",
     "Objet : attestation de vigilance. L'entreprise SIRET {siret}, TVA {tva}, est à jour de ses obligations au {date}.",
     "Votre numéro fiscal ({nif}) figure en haut à gauche de votre déclaration de revenus {year}.",
+    "Objet : succession de {married_name}, décédée le {date}. Le notaire chargé du dossier est {titled_name}.",
+    "Par jugement du {commune_institution}, {capitals_name} est désigné tuteur de {capitals_name_2}.",
+    "Nous accusons réception de la demande d'inscription de votre fils au {named_place} pour la rentrée {year}. Je vous prie d'agréer mes salutations distinguées.{signature}",
+    "Mme {last_name} a déposé sa demande le {date} ; {last_name} sera reçue par {initial_name} à la {commune_institution}.",
+    "Copie à : {titled_name}, {initial_name}.",
 )
 
 _DOSSIERS = (
@@ -52,6 +57,10 @@ _DOSSIERS = (
     "Fournisseur : SIREN {siren} – TVA {tva} – contact {email}",  # noqa: RUF001
     "Moyen de paiement enregistré : carte {card} (expire fin {expiry}).",
     "Contrôle d'identité : passeport n° {passport}, puis carte d'identité n° {cni} présentée le {date}.",
+    "NOM : {capitals_name} ; situation familiale : mariée ; conjoint : {person}.",
+    "Identité de l'allocataire : {married_name}, né à {city}, domicilié {address}.",
+    "Demandeur : {capitals_name}, inscrit au {named_place} ; référent : {titled_name}.",
+    "Dossier de {capitals_name} suivi par {initial_name} depuis le {date}, service instructeur de {place}.",
 )
 
 _TICKETS = (
@@ -76,19 +85,23 @@ _TICKETS = (
 
 _COMPTES_RENDUS = (
     "Présents : {person}, {person_2}, {civil_name}. Excusé : {person_3}.",
-    "Compte rendu de la réunion du {date} à {city} : {civil_name} a présenté le bilan du dispositif, soit {count} traités.",
+    "Compte rendu de la réunion du {date} à {place} : {civil_name} a présenté le bilan du dispositif, soit {count} traités.",
     "{civil_name} rappelle que le marché attribué à l'entreprise SIREN {siren} arrive à échéance le {date}.",
     "Le comité a examiné la situation de {person}, domicilié {address}, et propose une aide de {amount}.",
     "Prochaine réunion le {date} à {time} ; contact : {person}, {phone}, {email}.",
     "Audition de {civil_name}, titulaire de la carte d'identité n° {cni}, dans le cadre du {case_no}.",
-    "Le rapporteur, {civil_name}, souligne la hausse de {percent} des demandes reçues à {city} depuis {year}.",
-    "Visite du site de {city} : les représentants de la société (SIRET {siret}) ont été reçus par {person}.",
+    "Le rapporteur, {civil_name}, souligne la hausse de {percent} des demandes reçues à {place} depuis {year}.",
+    "Visite du site de {place} : les représentants de la société (SIRET {siret}) ont été reçus par {person}.",
     "Décision : la créance de {amount} sera recouvrée par prélèvement sur le compte {iban}.",
     "Point sécurité : des accès anormaux ont été constatés depuis {ipv4} et {ipv6}, le compte de {person} a été suspendu.",
-    "La commission de {city} a auditionné {civil_name}, qui a présenté son passeport n° {passport}.",
-    "Le directeur, {person}, indique que {count} ont été instruits à {city} et {city_2} au premier semestre.",
+    "La commission de {place} a auditionné {civil_name}, qui a présenté son passeport n° {passport}.",
+    "Le directeur, {person}, indique que {count} ont été instruits à {place} et {place_2} au premier semestre.",
     "{civil_name} a produit son passeport ({passport}) et un justificatif de domicile au {address}.",
     "Le fournisseur retenu (SIRET {siret}, TVA {tva}) sera payé sur le compte {iban}.",
+    "Présents : {attendees}. Excusés : {attendees_2}.",
+    "Participants : {attendees}. Ordre du jour : travaux du {named_place} et convention avec {institution}.",
+    "Étaient présents {attendees}. La séance est présidée par {titled_name}.",
+    "Le rapport de {initial_name} sur le {named_place} est adopté ; {capitals_name} s'abstient.",
 )
 
 _ECHANGES = (
@@ -98,7 +111,7 @@ _ECHANGES = (
     "Mon adresse mail a changé, c'est désormais {email}, merci de mettre à jour mon dossier.",
     "Je suis actuellement à l'étranger, vous pouvez me joindre au {phone_intl} ou à {email}.",
     "Bonjour, mon numéro fiscal est le {nif} et je voudrais corriger ma déclaration de revenus.",
-    "Bonjour {civil_name}, votre dossier a été transmis au service instructeur de {city}.",
+    "Bonjour {civil_name}, votre dossier a été transmis au service instructeur de {place}.",
     "J'ai payé avec ma carte {card} mais le paiement n'apparaît pas, pouvez-vous vérifier ?",
     "Bonjour, je suis auto-entrepreneur, mon SIRET est {siret} et mon numéro de TVA {tva}.",
     "Mon passeport ({passport}) expire le {date}, puis-je quand même déposer ma demande ?",
@@ -110,6 +123,9 @@ _ECHANGES = (
     "Bonjour, voici mon numéro de carte d'identité : {cni}. Et mon numéro fiscal : {nif}.",
     "Est-ce que je peux payer avec ma carte {card} ou faut-il un virement sur {iban} ?",
     "Notre entreprise (SIREN {siren}, TVA {tva}) souhaite répondre à l'appel d'offres.",
+    "Bonjour, je suis {married_name} et mon fils est scolarisé au {named_place}. Cordialement.",
+    "Bonjour {titled_name}, suite à notre échange, voici le dossier de {capitals_name}.",
+    "J'ai rendez-vous avec {institution} le {date} ; mon conseiller est {initial_name}.",
 )
 
 _HARD_NEGATIVES = (
@@ -153,6 +169,13 @@ _HARD_NEGATIVES = (
     "Le numéro {bad_card} saisi comporte une erreur de frappe.",
     "Le NIR {bad_nir} figurant sur l'attestation du {date} est erroné.",
     "Numéro fiscal {bad_nif} : contrôle de la clé en échec.",
+    "Les travaux du {named_place} et du {named_place_2} seront achevés en {year}.",
+    "La réunion se tiendra au {named_place}, à l'angle de la {named_place_2}.",
+    "Le {commune_institution} a rendu sa décision ; {institution} en a pris acte.",
+    "Une convention a été signée avec {institution} et le {named_place} pour {amount}.",
+    "Le {commune_institution} et le {commune_institution_2} ont été saisis le {date}.",
+    "Les inscriptions au {named_place} ouvrent le {date} ; la réunion a lieu à {place}.",
+    "Subvention accordée au {named_place} : {amount}, versée par {institution}.",
 )
 
 _BY_CATEGORY = {
