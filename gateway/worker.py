@@ -154,6 +154,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             pricing=Pricing(config.quotas),
             background=background,
             sticky=sticky,
+            admission=gateway.admission,
         )
         yield Worker(
             gateway,

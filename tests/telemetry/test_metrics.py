@@ -204,6 +204,9 @@ def test_every_metric_has_a_help_text(rendered: tuple[str, Samples]) -> None:
         "gateway_backend_ejections_total",
         "gateway_quota_refusals_total",
         "gateway_pii_detections_total",
+        "gateway_admission_queue_length",
+        "gateway_admission_wait_seconds",
+        "gateway_admission_shed_total",
     }
     assert helps == expected
     assert "_created" not in text
