@@ -15,9 +15,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from gateway.admission.shares import open_capacity_shares
 from gateway.audit import AuditLog, start_audit_log
 from gateway.background import BackgroundWork
 from gateway.charging import QuotaStep
@@ -48,6 +50,11 @@ from gateway.upstream import Forwarder, create_upstream_client, create_upstream_
 __all__ = ["Worker", "running_worker", "worker_of"]
 
 
+if TYPE_CHECKING:
+    # Only for the annotation: the leases need redis-py, which the embedded store never loads.
+    from gateway.admission.leases import CapacityShares
+
+
 @dataclass(frozen=True, slots=True)
 class Worker:
     """What requests use once the worker has started. `audit`, `redactor` and `tracer_provider` are
@@ -66,6 +73,8 @@ class Worker:
     forwarder: Forwarder
     observer: Observer
     sticky_responses: StickyResponses
+    capacity_shares: CapacityShares | None = None
+    """This process's leases on the backends' capacity (Redis store only; None otherwise)."""
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""
@@ -108,6 +117,11 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
         health = HealthMonitor(client, gateway.backends, config.health)
         stack.push_async_callback(health.stop)
         health.start()
+        shares = open_capacity_shares(config, gateway)
+        if shares is not None:
+            # Before the first request: this process admits against its share, not the whole capacity.
+            await shares.start()
+            stack.push_async_callback(shares.stop)
         tracing = build_tracing(config.tracing, gateway.span_exporter)
         tracer_provider = tracing.provider if tracing is not None else None
         if tracer_provider is not None:
@@ -170,4 +184,5 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             forwarder,
             observer,
             sticky,
+            shares,
         )

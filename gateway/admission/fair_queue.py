@@ -10,8 +10,8 @@ one heap per class, no timers, no loops over waiting requests.
 
 Between classes: each class with a `min_share` earns that much credit per slot handed out while it
 has requests waiting (at most 1, none kept while it has none); a class with a whole credit is served
-before the higher classes. So `batch` with 0.05 gets one slot in twenty even under a flood of
-`interactive`, and the rest is strict priority.
+before the higher classes, and despite the headroom kept for them. So `batch` with 0.05 gets one slot
+in twenty even under a flood of `interactive`, and the rest is strict priority.
 """
 
 from __future__ import annotations
@@ -130,23 +130,26 @@ class FairQueue:
         """Requests waiting per department in one class (read, not copied: do not change it)."""
         return self._classes[rank].waiting
 
-    def pop(self) -> Waiter | None:
-        """The next waiter to serve, or None when nobody waits."""
+    def pop(self, max_rank: int = 2) -> Waiter | None:
+        """The next waiter to serve, or None when nobody waits. Classes below `max_rank` are passed
+        over (the headroom kept for higher classes), unless they are owed their minimum share."""
         if not self.length:
             return None
         classes = self._classes
         chosen: _ClassQueue | None = None
         for queue in classes:
+            if queue.min_share and len(queue) and queue.credit + queue.min_share >= _WHOLE:
+                chosen = queue
+                break
+        if chosen is None:
+            chosen = next((queue for queue in classes[: max_rank + 1] if len(queue)), None)
+            if chosen is None:
+                return None
+        for queue in classes:
             if not len(queue):
                 queue.credit = 0.0  # no credit saved up while nothing waits
             elif queue.min_share:
                 queue.credit = min(1.0, queue.credit + queue.min_share)
-        for queue in classes:
-            if len(queue) and queue.credit >= _WHOLE:
-                chosen = queue
-                break
-        if chosen is None:
-            chosen = next(queue for queue in classes if len(queue))
         chosen.credit = max(0.0, chosen.credit - 1.0)
         waiter = chosen.pop()
         if waiter is not None:

@@ -10,6 +10,7 @@ path pays when a slot is free: one pass over the model's backends (`ModelPool.ch
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping
 
@@ -42,31 +43,58 @@ class _NoBackend(Exception):
 class ModelQueue:
     """The waiting requests of one model and the hand-out of its backends' free slots."""
 
-    __slots__ = ("pool", "queue")
+    __slots__ = ("_active_seconds", "_headroom", "_last_asked", "pool", "queue")
 
     def __init__(self, pool: ModelPool, config: AdmissionConfig) -> None:
         self.pool = pool
-        self.queue = FairQueue([config.classes[name].min_share for name in CLASS_NAMES])
+        classes = [config.classes[name] for name in CLASS_NAMES]
+        self.queue = FairQueue([settings.min_share for settings in classes])
+        self._headroom = [settings.headroom for settings in classes]
+        self._active_seconds = config.active_seconds
+        # When each class last asked for a slot: the lower classes leave it headroom while it is active.
+        self._last_asked = [-math.inf] * len(classes)
         for backend in pool.backends:
             backend.listeners.append(self.dispatch)
+
+    def asked(self, rank: int, now: float) -> None:
+        self._last_asked[rank] = now
+
+    def max_rank(self, now: float) -> int:
+        """The lowest class that may take a free slot now: a class with headroom waits while a higher
+        class is active and no more than its headroom of the model's capacity is free. -1: none."""
+        free, capacity = self.pool.free_slots(now)
+        if free <= 0:
+            return -1
+        active = now - self._active_seconds
+        rank = len(self._headroom) - 1
+        while rank > 0:
+            headroom = self._headroom[rank]
+            if not headroom or free > headroom * capacity:
+                return rank
+            if not any(asked > active for asked in self._last_asked[:rank]):
+                return rank
+            rank -= 1
+        return 0
 
     def dispatch(self) -> None:
         """Hand every free slot to the next waiting request, in the fair queue's order."""
         queue, pool = self.queue, self.pool
         while queue.length:
-            if not pool.has_room():
+            now = time.monotonic()
+            max_rank = self.max_rank(now)
+            if max_rank < 0:
                 if not pool.has_available():
                     self._fail_all()
                 return
-            waiter = queue.pop()
-            if waiter is None:
+            waiter = queue.pop(max_rank)
+            if waiter is None:  # only lower classes wait, and the headroom is not theirs
                 return
             if waiter.future.done():  # cancelled; its task has not taken it out yet
                 continue
             backend = pool.choose_with_room(waiter.affinity)
-            if backend is None:  # cannot happen after has_room(); kept safe all the same
+            if backend is None:  # cannot happen with a free slot; kept safe all the same
                 return
-            waiter.future.set_result(Slot(backend, waiter.rank, time.monotonic() - waiter.enqueued_at))
+            waiter.future.set_result(Slot(backend, waiter.rank, now - waiter.enqueued_at))
 
     def _fail_all(self) -> None:
         """The model has no healthy backend left: nobody waits for a slot that will not come."""
@@ -85,8 +113,12 @@ class Admission:
         self._classes = [config.classes[name] for name in CLASS_NAMES]
 
     def admit_now(self, pool: ModelPool, rank: int, affinity: int | None) -> Slot | None:
-        """A slot at once when nobody waits for this model and a backend has room; else None."""
-        if self.queues[pool.name].queue.length:
+        """A slot at once when nobody waits for this model and a backend has room for this class;
+        else None."""
+        model = self.queues[pool.name]
+        now = time.monotonic()
+        model.asked(rank, now)
+        if model.queue.length or rank > model.max_rank(now):
             return None
         backend = pool.choose_with_room(affinity)
         return Slot(backend, rank, 0.0) if backend is not None else None

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ModelPool", "affinity_hash", "build_pools"]
 
 _HASH_SPAN = float(2**32 + 1)
+_UNLIMITED = 1 << 30
 
 
 def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int) -> int | None:
@@ -73,6 +74,20 @@ class ModelPool:
         """Whether a backend of this model can take one more request now (its `max_concurrent`)."""
         now = monotonic()
         return any(backend.has_room(now) for backend in self.backends)
+
+    def free_slots(self, now: float) -> tuple[int, int]:
+        """Slots free now on this model's backends, and the capacity of those in service."""
+        free = capacity = 0
+        for backend in self.backends:
+            if not backend.available(now):
+                continue
+            limit = backend.max_concurrent
+            if limit is None:  # no cap: never full
+                return _UNLIMITED, _UNLIMITED
+            capacity += limit
+            if backend.has_room(now):
+                free += limit - backend.in_flight - backend.admitted
+        return free, capacity
 
     def choose_with_room(self, affinity: int | None) -> Backend | None:
         """The backend for a request the admission step lets through, among those below capacity;

@@ -236,3 +236,29 @@ def test_queue_wait_is_lost_when_the_last_backend_goes_down() -> None:
         assert answer.status_code == 503, answer.text
         assert time.monotonic() - started < 5
         running.result()
+
+
+def test_lower_classes_leave_headroom_while_interactive_is_active() -> None:
+    with (
+        running_simulator(SOLO_MODEL, max_num_seqs=4, **_SLOW) as sim,
+        running_gateway(
+            [{"name": SOLO_MODEL, "backends": [{"url": sim, "max_concurrent": 4}]}],
+            admission={"departments": {"urgent": "interactive"}, "classes": {"batch": {"headroom": 0.25}}},
+        ) as gateway,
+        ThreadPoolExecutor(6) as pool,
+    ):
+        urgent = issue_key(gateway.state.config, "urgent", "desk")
+        backend = gateway.state.backends[0]
+        assert _post(gateway, urgent, text="first").status_code == 200  # interactive is now active
+        batch = [
+            pool.submit(_post, gateway, gateway.api_key, {"x-gateway-priority": "batch"}, text=f"b{i}")
+            for i in range(4)
+        ]
+        assert wait_for(lambda: backend.in_flight == 3 and _waiting(gateway) == 1, 5), (
+            backend.in_flight,
+            _waiting(gateway),
+        )
+        # The slot batch left free is there at once for an interactive request.
+        quick = _post(gateway, urgent, text="second")
+        assert quick.status_code == 200 and quick.headers["x-gateway-queue-ms"] == "0"
+        assert [future.result().status_code for future in batch] == [200] * 4

@@ -94,3 +94,15 @@ def test_removed_waiters_are_never_served(loop: asyncio.AbstractEventLoop) -> No
     assert set(map(id, served)) == set(map(id, waiters[1::2]))
     assert queue.pop() is None
     assert queue.waiting(STANDARD) == {}
+
+
+def test_headroom_passes_lower_classes_over_unless_owed_their_share(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue([0.0, 0.0, 0.5])
+    queue.push(_waiter(loop, BATCH, "b"), 1.0)
+    queue.push(_waiter(loop, BATCH, "b"), 1.0)
+    assert queue.pop(max_rank=INTERACTIVE) is None  # the free slot is kept for higher classes
+    queue.push(_waiter(loop, INTERACTIVE, "a"), 1.0)
+    served = queue.pop(max_rank=INTERACTIVE)
+    assert served is not None and served.rank == INTERACTIVE
+    owed = queue.pop(max_rank=INTERACTIVE)  # two slots handed out with batch waiting: half is its own
+    assert owed is not None and owed.rank == BATCH
