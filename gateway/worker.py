@@ -15,10 +15,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from gateway.admission.leases import CapacityShares
 from gateway.admission.shares import open_capacity_shares
 from gateway.audit import AuditLog, start_audit_log
 from gateway.background import BackgroundWork
@@ -48,11 +48,6 @@ from gateway.telemetry.tracing import build_tracing
 from gateway.upstream import Forwarder, create_upstream_client, create_upstream_transport
 
 __all__ = ["Worker", "running_worker", "worker_of"]
-
-
-if TYPE_CHECKING:
-    # Only for the annotation: the leases need redis-py, which the embedded store never loads.
-    from gateway.admission.leases import CapacityShares
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@
                     classes, weighted fair queueing between departments
     scheduler.py    the per-model queues, woken when a backend frees a slot; 429 `pool_saturated`
     slot.py         a place on a backend, granted to one request until its upstream call takes it
+    leases.py       several processes: each one's share of every backend's capacity, from leases
+    redis_leases.py those leases in Redis (a Lua script); shares.py: which store, from the configuration
     errors.py       the errors clients see: 400 `invalid_priority`, 429 `pool_saturated`
 
 Nothing is imported here: the configuration imports `settings` alone.

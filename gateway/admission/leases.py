@@ -33,52 +33,12 @@ import os
 from collections.abc import Mapping
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from gateway.admission.scheduler import Admission
 from gateway.routing.backend import Backend
-from gateway.storage.redis_client import RedisClient
 
-__all__ = ["CapacityShares", "LeaseStore", "RedisLeases", "share_of"]
+__all__ = ["CapacityShares", "LeaseStore", "LeaseStoreError", "share_of"]
 
 logger = logging.getLogger("gateway.admission")
-
-# KEYS[1]: the backend's hash of leases, process id -> `demand:held:expiry (ms)`.
-# ARGV: this process's id, its demand, what it has in flight there, the share it wants, the backend's
-# capacity, the lease's TTL (ms). It is granted what it wants within what the other live leases do
-# not hold, and holds the larger of that and what it still has in flight: run atomically, one process
-# at a time, this keeps the held amounts' sum within the capacity. Redis's own clock dates every
-# lease, so the replicas' clocks need not agree. Returns the grant, then every live lease's id and
-# demand (its own included).
-_EXCHANGE = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local me, demand, in_use = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local wanted, capacity, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local entries = redis.call('HGETALL', KEYS[1])
-local others = 0
-local live = {}
-for i = 1, #entries, 2 do
-  local id, value = entries[i], entries[i + 1]
-  local first = string.find(value, ':', 1, true)
-  local second = first and string.find(value, ':', first + 1, true)
-  if second == nil or tonumber(string.sub(value, second + 1)) < now_ms then
-    redis.call('HDEL', KEYS[1], id)
-  elseif id ~= me then
-    others = others + tonumber(string.sub(value, first + 1, second - 1))
-    table.insert(live, id)
-    table.insert(live, string.sub(value, 1, first - 1))
-  end
-end
-local granted = math.max(0, math.min(wanted, capacity - others))
-local held = math.max(granted, in_use)
-redis.call('HSET', KEYS[1], me, demand .. ':' .. held .. ':' .. (now_ms + ttl))
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-table.insert(live, me)
-table.insert(live, tostring(demand))
-table.insert(live, 1, granted)
-return live
-"""
 
 
 def share_of(capacity: int, process: str, demands: Mapping[str, int]) -> int:
@@ -106,6 +66,10 @@ def share_of(capacity: int, process: str, demands: Mapping[str, int]) -> int:
     return 1 + shares[process] if process in shares else 0
 
 
+class LeaseStoreError(Exception):
+    """The store of leases could not be read or written (the store maps its own errors to this)."""
+
+
 class LeaseStore(Protocol):
     async def exchange(
         self, backend: str, process: str, *, demand: int, in_use: int, wanted: int, capacity: int, ttl_ms: int
@@ -117,30 +81,6 @@ class LeaseStore(Protocol):
     async def drop(self, backend: str, process: str) -> None: ...
 
     async def close(self) -> None: ...
-
-
-class RedisLeases:
-    """`<prefix>:adm:<backend URL>`: a hash of process id -> `demand:held:expiry (ms)`."""
-
-    def __init__(self, client: RedisClient, prefix: str) -> None:
-        self._client = client
-        self._prefix = f"{prefix}:adm:"
-        self._script = client.register_script(_EXCHANGE)
-
-    async def exchange(
-        self, backend: str, process: str, *, demand: int, in_use: int, wanted: int, capacity: int, ttl_ms: int
-    ) -> tuple[int, dict[str, int]]:
-        answer = await self._script(
-            keys=[self._prefix + backend], args=[process, demand, in_use, wanted, capacity, ttl_ms]
-        )
-        live = answer[1:]
-        return int(answer[0]), {str(live[i]): int(live[i + 1]) for i in range(0, len(live), 2)}
-
-    async def drop(self, backend: str, process: str) -> None:
-        await self._client.hdel(self._prefix + backend, process)
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
 
 class CapacityShares:
@@ -184,7 +124,7 @@ class CapacityShares:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for backend in self._backends:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(LeaseStoreError):
                 await self._store.drop(backend.url, self.process_id)
         await self._store.close()
 
@@ -212,7 +152,7 @@ class CapacityShares:
                     capacity=capacity,
                     ttl_ms=self._ttl_ms,
                 )
-            except (RedisError, OSError):
+            except LeaseStoreError:
                 # The last share stands: the others' leases outlive a short outage just as ours.
                 logger.warning(
                     "could not renew the capacity lease on %s; keeping the last share", backend.url

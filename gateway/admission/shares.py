@@ -21,7 +21,8 @@ def open_capacity_shares(
     if not config.admission.enabled or config.store.kind != "redis":
         return None
     # Imported here: processes on the embedded store have no use for redis-py.
-    from gateway.admission.leases import CapacityShares, RedisLeases
+    from gateway.admission.leases import CapacityShares
+    from gateway.admission.redis_leases import RedisLeases
     from gateway.storage.redis_client import connect_redis
     from gateway.storage.redis_target import redis_target
 

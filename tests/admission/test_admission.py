@@ -262,3 +262,23 @@ def test_lower_classes_leave_headroom_while_interactive_is_active() -> None:
         quick = _post(gateway, urgent, text="second")
         assert quick.status_code == 200 and quick.headers["x-gateway-queue-ms"] == "0"
         assert [future.result().status_code for future in batch] == [200] * 4
+
+
+def test_the_console_shows_the_gateway_queue(one_slot: tuple[str, RunningGateway]) -> None:
+    from tests.console.conftest import sign_in
+
+    _, gateway = one_slot
+    admin = issue_key(gateway.state.config, "dinum", "plateforme", "admin")
+    with ThreadPoolExecutor(2) as pool, httpx.Client(timeout=10) as client:
+        assert sign_in(client, f"{gateway.url}/console", admin).status_code == 303
+        idle = client.get(f"{gateway.url}/console/backends").text
+        assert "Aucune requête n&#39;attend" in idle
+        running = pool.submit(_post, gateway, gateway.api_key, text="running")
+        assert wait_for(lambda: gateway.state.backends[0].in_flight == 1, 5)
+        queued = pool.submit(_post, gateway, gateway.api_key, {"x-gateway-priority": "batch"}, text="queued")
+        assert wait_for(lambda: _waiting(gateway) == 1, 5)
+        page = client.get(f"{gateway.url}/console/backends").text
+        assert "File d&#39;attente de la passerelle" in page
+        row = page[page.index('<table class="admission">') :]
+        assert "<td>lots</td>" in row and '<th scope="row">dgfip</th>' in row
+        assert running.result().status_code == 200 and queued.result().status_code == 200
