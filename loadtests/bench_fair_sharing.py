@@ -26,8 +26,9 @@ phase, or half of a shorter one) are not counted, nor the tokens of requests tha
                        tokens generated in the window, against its weight's share.
 
 Reported: A's TTFT p50/p95 per phase; requests answered, shed (429 `pool_saturated`) and lost (any
-other failure: an error status or a broken connection); the token shares of phase 4; the gateway's
-CPU seconds per answered request per phase; and the scheduler's own CPU cost per request, measured
+other failure: an error status or a broken connection); the mean number of requests running on the
+two simulators over the window (the pool's occupancy, of 16); the token shares of phase 4; the
+gateway's CPU seconds over each whole phase (mostly relaying streams); and the scheduler's own CPU cost per request, measured
 in process on the gateway's real `Admission` and `ModelPool` (`scheduler_cost`): a request admitted at
 once (choose a backend with room, take and hand over the slot) and a request that waits (queued,
 woken by a freed slot, granted), each over 20,000 requests.
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -88,9 +90,10 @@ class PhaseResult:
     a: Tally
     b: Tally
     gateway_cpu_seconds: float
+    occupancy: float
+    """Mean requests running on the two simulators (of 16) over the window."""
 
     def summary(self) -> dict[str, Any]:
-        answered = self.a.answered + self.b.answered
         return {
             "phase": self.name,
             "a_ttft_p50_ms": _percentile(self.a.ttfts, 0.50) * 1000 if self.a.ttfts else None,
@@ -102,7 +105,8 @@ class PhaseResult:
             "lost_reasons": {**self.a.lost_reasons, **self.b.lost_reasons},
             "a_tokens": self.a.tokens,
             "b_tokens": self.b.tokens,
-            "gateway_cpu_ms_per_request": self.gateway_cpu_seconds * 1000 / answered if answered else None,
+            "mean_running_of_16": round(self.occupancy, 1),
+            "gateway_cpu_seconds_whole_phase": round(self.gateway_cpu_seconds, 2),
         }
 
 
@@ -120,7 +124,8 @@ class Load:
     def __init__(self, url: str, keys: dict[str, str], window: tuple[float, float]) -> None:
         self._url = f"{url}/v1/chat/completions"
         self._keys = keys
-        self._window = window
+        self.window = window
+        self.occupancy = 0.0
         self.tallies = {"a": Tally(), "b": Tally()}
         self._client = httpx.AsyncClient(
             timeout=_REQUEST_TIMEOUT,
@@ -131,7 +136,7 @@ class Load:
         await self._client.aclose()
 
     def _counted(self, started: float) -> bool:
-        return self._window[0] <= started < self._window[1]
+        return self.window[0] <= started < self.window[1]
 
     async def stream_once(self, department: str, prompt: str, headers: dict[str, str]) -> None:
         """One streamed request: its TTFT and its tokens (from the usage chunk)."""
@@ -198,7 +203,7 @@ class Load:
                 await asyncio.sleep(min(1.0, float(answer.headers.get("retry-after", "1"))))
             return
         # Tokens count when they were generated: a request that ends in the window counts there.
-        if self._window[0] <= time.monotonic() < self._window[1]:
+        if self.window[0] <= time.monotonic() < self.window[1]:
             tally.answered += 1
             tally.tokens += answer.json()["usage"]["completion_tokens"]
 
@@ -232,10 +237,26 @@ class Load:
             sent += 1
 
 
+async def _occupancy(simulators: list[int], window: tuple[float, float]) -> float:
+    """Mean requests running on the simulators together over the window (sampled every 0.5 s)."""
+    samples: list[int] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        await asyncio.sleep(max(0.0, window[0] - time.monotonic()))
+        while time.monotonic() < window[1]:
+            running = 0
+            for port in simulators:
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    running += (await client.get(f"http://127.0.0.1:{port}/sim/stats")).json()["running"]
+            samples.append(running)
+            await asyncio.sleep(0.5)
+    return sum(samples) / len(samples) if samples else 0.0
+
+
 async def _run_phase(
     url: str,
     keys: dict[str, str],
     duration: float,
+    simulators: list[int],
     *,
     a_rate: float,
     a_flood: int,
@@ -254,7 +275,9 @@ async def _run_phase(
         work += [load.closed_loop("a", i, until, a_headers) for i in range(a_flood)]
         if a_rate > 0:
             work.append(load.open_loop("a", a_rate, until, a_headers))
+        sampler = asyncio.create_task(_occupancy(simulators, load.window))
         await asyncio.gather(*work)
+        load.occupancy = await sampler
     finally:
         await load.close()
     return load
@@ -353,6 +376,7 @@ class Session:
                     url,
                     self.keys,
                     duration,
+                    self.simulators,
                     a_rate=a_rate,
                     a_flood=a_flood,
                     b_flood=b_flood,
@@ -363,7 +387,7 @@ class Session:
             cpu = process_cpu_seconds(gateway.pid) - cpu_before
         finally:
             self.processes.stop(gateway)
-        return PhaseResult(name, load.tallies["a"], load.tallies["b"], cpu)
+        return PhaseResult(name, load.tallies["a"], load.tallies["b"], cpu, load.occupancy)
 
 
 def scheduler_cost(requests: int = 20_000) -> dict[str, float]:
@@ -394,7 +418,7 @@ def scheduler_cost(requests: int = 20_000) -> dict[str, float]:
     async def measure() -> dict[str, float]:
         started = time.process_time()
         for index in range(requests):
-            slot = admission.admit_now(pool, 1, index)
+            slot = admission.admit_now(pool, 1, index)  # standard: no class above it is active
             assert slot is not None
             slot.hand_over()
             slot.backend.in_flight += 1  # what the forwarder does
@@ -412,7 +436,7 @@ def scheduler_cost(requests: int = 20_000) -> dict[str, float]:
         started = time.process_time()
         for index in range(requests):
             department = "a" if index % 3 else "b"
-            waiting = asyncio.ensure_future(admission.wait(pool, 2, department, None))
+            waiting = asyncio.ensure_future(admission.wait(pool, 1, department, None))
             await asyncio.sleep(0)  # it queues
             backend = held.pop()
             backend.release()  # a slot frees: the queue hands it out
@@ -463,7 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = _parse_weights(options.weights)
     cost = scheduler_cost()
     print(
-        f"scheduler CPU per request: {cost['immediate_us']:.1f} us at once, {cost['waiting_us']:.1f} us waiting"
+        f"scheduler CPU per request: {cost['immediate_us']:.1f} us at once, {cost['waiting_us']:.1f} us waiting",
+        flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-fair-") as folder:
         session = Session(Path(folder), weights)
