@@ -104,7 +104,8 @@ class ModelQueue:
 
 
 class Admission:
-    """Every model's queue in this process; `admit` is the pipeline's admission step."""
+    """Every model's queue in this process: `admit_now`, then `wait` when no slot is free, are the
+    pipeline's admission step."""
 
     def __init__(self, config: AdmissionConfig, pools: Mapping[str, ModelPool]) -> None:
         self.config = config
@@ -175,13 +176,6 @@ class Admission:
             for rank, class_name in enumerate(CLASS_NAMES)
             for department, waiting in entry.queue.waiting(rank).items()
         ]
-
-    def close(self) -> None:
-        """Stop listening to the backends (a worker's end; tests build several on the same pools)."""
-        for model in self.queues.values():
-            for backend in model.pool.backends:
-                if model.dispatch in backend.listeners:
-                    backend.listeners.remove(model.dispatch)
 
 
 def _granted(future: asyncio.Future[object]) -> Slot | None:
