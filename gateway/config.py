@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.admission.settings import AdmissionConfig
 from gateway.audit.settings import AuditConfig
 from gateway.authz.settings import PolicyConfig
 from gateway.batches.settings import BatchesConfig
@@ -159,8 +160,17 @@ class BackendConfig(_Strict):
     Keeping the secret out of this file lets it come from a Kubernetes Secret."""
     weight: Annotated[float, Field(gt=0)] = 1.0
     """Relative capacity: a backend of weight 2 is given twice the load of one of weight 1."""
-    max_concurrent: Annotated[int, Field(ge=1)] | None = None
-    """In-flight requests from this gateway process above which the backend counts as saturated."""
+    max_concurrent: Annotated[int, Field(ge=1)] = 256
+    """Requests the backend should run at once: set it to the server's `--max-num-seqs` (256 is
+    vLLM's default on most GPUs; recent releases take 1024 on the largest). At it, the backend
+    counts as saturated: prefix affinity yields to another backend with room, and when every backend
+    of a model is at capacity, requests wait in the gateway's queues (`admission`) instead of vLLM's.
+    With several gateway processes on a shared store, each one admits against its share (see
+    docs/operations.md)."""
+    scheduling_policy: Literal["fcfs", "priority"] = "fcfs"
+    """The server's `--scheduling-policy`. With `priority`, each request carries vLLM's `priority`
+    field set from its class (`admission.classes.*.vllm_priority`); vLLM refuses a non-zero
+    `priority` from servers that run `fcfs`, so it is sent to those only as the client gave it."""
 
     @field_validator("url")
     @classmethod
@@ -295,6 +305,7 @@ class GatewayConfig(_Strict):
     console: ConsoleConfig = ConsoleConfig()
     responses: ResponsesConfig = ResponsesConfig()
     batches: BatchesConfig = BatchesConfig()
+    admission: AdmissionConfig = AdmissionConfig()
 
     @model_validator(mode="after")
     def _unique_models(self) -> GatewayConfig:
@@ -329,7 +340,7 @@ class GatewayConfig(_Strict):
                 if first[1] != backend:
                     raise ValueError(
                         f"backend {backend.url} is configured differently in models `{first[0]}` and "
-                        f"`{model.name}`; give it the same weight, max_concurrent and api_key_env everywhere"
+                        f"`{model.name}`; give it the same weight, max_concurrent, scheduling_policy and api_key_env everywhere"
                     )
         return self
 

@@ -11,7 +11,8 @@ against the classes (status, type, code and parent), so neither can drift from t
     GatewayError                   500  server_error           -                           (base)
     ├── InvalidRequest             400  invalid_request_error  -                           body or parameter
     │   ├── PiiBlocked             400  invalid_request_error  pii_detected                personal data
-    │   └── BatchInputInvalid      400  invalid_request_error  invalid_batch_input         names its lines
+    │   ├── BatchInputInvalid      400  invalid_request_error  invalid_batch_input         names its lines
+    │   └── InvalidPriority        400  invalid_request_error  invalid_priority            x-gateway-priority
     ├── ClientError                4xx  invalid_request_error  -                           other Litestar 4xx
     ├── AuthenticationFailed       401  invalid_request_error  invalid_api_key             every bad key alike
     ├── PermissionDenied           403  invalid_request_error  permission_denied           policy refuses
@@ -32,6 +33,7 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── QuotaExceeded              429  insufficient_quota     insufficient_quota          budget spent
     ├── QuotaExceeded              429  tokens                 rate_limit_exceeded         tokens per minute
     ├── QuotaExceeded              429  requests               rate_limit_exceeded         requests, in flight
+    ├── PoolSaturated              429  requests               pool_saturated              backends all busy
     ├── HeadersTooLarge            431  invalid_request_error  request_headers_too_large   header bytes
     ├── InternalError              500  server_error           internal_error              unexpected failure
     ├── PiiDetectionFailed         500  server_error           pii_detection_failed        fail closed
@@ -41,13 +43,15 @@ against the classes (status, type, code and parent), so neither can drift from t
     ├── UpstreamFailure            502  server_error           upstream_error              backend failed
     │   └── UpstreamAnswerTooLarge 502  server_error           upstream_response_too_large answer too large
     ├── BackendUnavailable         503  server_error           backend_unavailable         no healthy backend
+    │   └── NoBackendToWaitFor     503  server_error           backend_unavailable         none to queue for
     ├── AuthenticationUnavailable  503  server_error           authentication_unavailable  key store down
     ├── QuotaUnavailable           503  server_error           quota_unavailable           quota store down
     ├── ResponseStoreUnavailable   503  server_error           response_store_unavailable  homes unreadable
     ├── BatchStoreUnavailable      503  server_error           batch_store_unavailable     batches unreadable
     └── UpstreamTimeout            504  server_error           upstream_timeout            backend too slow
 
-The classes live next to what raises them: errors.py, gateway/identity/errors.py,
+The classes live next to what raises them: errors.py, gateway/admission/errors.py (and its
+scheduler.py), gateway/identity/errors.py,
 gateway/authz/errors.py, gateway/pii/errors.py, gateway/quotas/errors.py, gateway/admin/errors.py,
 gateway/stored_responses/errors.py, gateway/batches/errors.py.
 The console answers HTML pages of its own instead (gateway/console/render.py).

@@ -4,12 +4,15 @@
     2. parse         body -> ParsedRequest (unknown fields kept for pass-through)
     3. authorize     Casbin (department, service or roles, model, operation) -> allowed, or 403
     4. redact        personal data -> placeholders or masks (or 400 when it must not be sent)
-    5. reserve       the worst case on every budget and limit at once, or 429
-    6. route         model -> pool of backends (load, prefix affinity, health)
-    7. forward       upstream call, retried on another backend while nothing was sent
-    8. relay         the answer, or the SSE stream event by event, placeholders restored
-    9. settle        after the last byte: actual usage replaces the reservation
-   10. observe       the request's facts to its trace, the metrics and the audit log, once
+    5. admit         a slot on a backend below capacity, or a wait in the model's fair queue
+                     (priority class, then department), or 429 `pool_saturated`; nothing is
+                     reserved while a request waits
+    6. reserve       the worst case on every budget and limit at once, or 429
+    7. route         model -> pool of backends (load, prefix affinity, health)
+    8. forward       upstream call, retried on another backend while nothing was sent
+    9. relay         the answer, or the SSE stream event by event, placeholders restored
+   10. settle        after the last byte: actual usage replaces the reservation
+   11. observe       the request's facts to its trace, the metrics and the audit log, once
 
 Every step runs inside its own span when tracing is on (`RequestTrace`; a no-op when off).
 """
@@ -26,7 +29,13 @@ from typing import Any
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
+from litestar.types import Receive
 
+from gateway.admission.classes import PRIORITY_HEADER, request_rank
+from gateway.admission.errors import PoolSaturated
+from gateway.admission.scheduler import Admission
+from gateway.admission.settings import CLASS_NAMES
+from gateway.admission.slot import Slot
 from gateway.authz import Authorizer, PermissionDenied
 from gateway.background import BackgroundWork
 from gateway.capabilities import operation_not_supported
@@ -34,6 +43,7 @@ from gateway.charging import Charge, QuotaStep
 from gateway.disconnect import DisconnectGuard
 from gateway.error_shapes import relayed_error
 from gateway.errors import (
+    BackendUnavailable,
     GatewayError,
     InvalidRequest,
     ModelNotFound,
@@ -105,8 +115,11 @@ class Pipeline:
         usage_fields_in_answer: bool = False,
         background: BackgroundWork,
         sticky: StickyResponses | None = None,
+        admission: Admission,
     ) -> None:
         self._pools = pools
+        # Step 5: the per-model queues that share the backends' capacity between classes and departments.
+        self._admission = admission
         # Stored responses: `previous_response_id` goes to the backend that holds it; ids are recorded.
         self._sticky = sticky
         self._max_choices = max_choices
@@ -137,6 +150,11 @@ class Pipeline:
         context.trace_id = facts.trace.trace_id
         try:
             exchange = await self._admit(operation, request, facts)
+        except ClientLeft:
+            # It left while waiting in the queue: nothing was reserved, nobody is listening.
+            facts.status, facts.error = _CLIENT_CLOSED_REQUEST, "client_disconnected"
+            self._observer.conclude(facts)
+            return Response(b"", status_code=_CLIENT_CLOSED_REQUEST)
         except BaseException as exc:
             self._refused(facts, exc)
             raise
@@ -163,6 +181,49 @@ class Pipeline:
             raise
         finally:
             guard.close()
+            if exchange.slot is not None:
+                exchange.slot.release()  # a no-op once the upstream call took it over
+
+    async def _wait_for_slot(
+        self, accepted: Accepted, receive: Receive | None, facts: RequestFacts
+    ) -> Slot | None:
+        """Step 5: a slot on a backend with room, after a wait in the model's queue if need be; None
+        when admission is off or the request needs no slot of the engine or has one backend only.
+        `receive`: the client's channel, to hear it leave while queued (None: no client)."""
+        admission = self._admission
+        if (
+            not admission.config.enabled
+            or accepted.pinned is not None
+            or not accepted.parsed.operation.holds_engine_slot
+        ):
+            return None
+        pool, rank = accepted.pool, accepted.rank
+        slot = admission.admit_now(pool, rank, accepted.affinity)
+        if slot is not None:
+            self._observer.waited(facts, CLASS_NAMES[rank], 0.0)
+            return slot
+        if not pool.has_available():
+            return None  # nothing to wait for: the forwarder answers 503 as for any request
+        # Only a request that waits needs to hear its client leave (the body has been read).
+        guard = DisconnectGuard(receive) if receive is not None else None
+        with facts.trace.step("admit"):
+            try:
+                slot = await admission.wait(pool, rank, accepted.principal.department, accepted.affinity)
+            except asyncio.CancelledError:
+                if guard is not None and guard.absorb():
+                    raise ClientLeft from None
+                raise
+            except PoolSaturated as exc:
+                self._observer.shed(facts, CLASS_NAMES[rank], exc.reason)
+                raise
+            except BackendUnavailable:
+                self._observer.shed(facts, CLASS_NAMES[rank], "no_backend")
+                raise
+            finally:
+                if guard is not None:
+                    guard.close()
+        self._observer.waited(facts, CLASS_NAMES[rank], slot.waited)
+        return slot
 
     async def handle_internal(
         self,
@@ -233,12 +294,15 @@ class Pipeline:
     async def _admit(
         self, operation: Operation, request: Request[Any, Any, Any], facts: RequestFacts
     ) -> Exchange:
-        """Steps 1 to 5: who is asking, for what, whether they may, what may be sent, and the budget."""
+        """Step 1, who is asking; then `_admit_as`."""
         with facts.trace.step("authenticate"):
             principal = await self._authenticator.authenticate(
                 presented_authorization(request.headers, operation.key_header), client_address(request)
             )
-        return await self._admit_as(principal, operation, await request.body(), request.headers, facts)
+        body = await request.body()
+        return await self._admit_as(
+            principal, operation, body, request.headers, facts, receive=request.receive
+        )
 
     async def _admit_as(
         self,
@@ -248,9 +312,13 @@ class Pipeline:
         headers: Mapping[str, str],
         facts: RequestFacts,
         price_factor: float = 1.0,
+        receive: Receive | None = None,
     ) -> Exchange:
-        """Steps 2 to 5 for an authenticated caller (a request's key, or a batch's). `headers` are
-        the request's (a batch line's: `x-gateway-priority: batch`)."""
+        """Steps 2 to 6 for an authenticated caller (a request's key, or a batch's): for what,
+        whether they may, what may be sent, a slot on a backend, and the budget (reserved only once
+        the request may go: nothing is held while it waits). `headers` are the request's (a batch
+        line's: `x-gateway-priority: batch`); `receive`, its client's channel, tells a client that
+        leaves while queued (None inside the gateway: no client to leave)."""
         trace = facts.trace
         facts.department, facts.service, facts.key_id = (
             principal.department,
@@ -288,6 +356,7 @@ class Pipeline:
             # After authorization: what a model serves is told only to callers allowed to use it
             # (others get the 403 they would get for any operation), as `GET /v1/models` does.
             raise operation_not_supported(parsed.model, operation)
+        rank = request_rank(self._admission.config, principal, headers.get(PRIORITY_HEADER))
         pinned = None
         if self._sticky is not None:
             pinned = await self._sticky.previous_backend(operation.value, parsed.payload, principal, pool)
@@ -310,13 +379,18 @@ class Pipeline:
                 finally:
                     if facts.pii:
                         span.set_attributes({f"gateway.pii.{entity}": n for entity, n in facts.pii.items()})
-        with trace.step("reserve"):
-            charge, added = await self._quotas.reserve(principal, parsed, pool, price_factor=price_factor)
-        exchange = Exchange(facts, principal, parsed, pool, charge, added)
+        affinity = affinity_hash(operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
+        accepted = Accepted(principal, parsed, pool, rank, affinity, pinned, restorer, masker)
+        slot = await self._wait_for_slot(accepted, receive, facts)
+        try:
+            with trace.step("reserve"):
+                charge, added = await self._quotas.reserve(principal, parsed, pool, price_factor=price_factor)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        exchange = accepted.exchange(facts, charge, added, slot)
         exchange.price_factor = price_factor
-        exchange.restorer = restorer
-        exchange.pinned = pinned
-        exchange.masker = masker
         return exchange
 
     async def _exchange(self, exchange: Exchange) -> Response[Any]:
@@ -326,7 +400,6 @@ class Pipeline:
             "accept-encoding": "identity",
             "x-request-id": exchange.facts.request_id,
         }
-        affinity = affinity_hash(parsed.operation, parsed.payload, pool.config.routing.affinity_prefix_chars)
         trace = exchange.facts.trace
         span = (
             (
@@ -338,15 +411,21 @@ class Pipeline:
         )
         sticky = self._sticky
         keeps = sticky is not None and sticky.keeps(parsed.operation.value, parsed.payload)
+        priority_body = None
+        if pool.prioritizes and parsed.operation.vllm_priority_field:
+            priority = self._admission.config.classes[CLASS_NAMES[exchange.rank]].vllm_priority
+            priority_body = parsed.upstream_body({**(exchange.added or {}), "priority": priority})
         reply = await self._forwarder.open(
             pool if exchange.pinned is None else pool.pinned_to(exchange.pinned),
             parsed.operation.upstream_path,
             parsed.upstream_body(exchange.added),
-            affinity=affinity,
+            affinity=exchange.affinity,
             headers=upstream_headers,
             trace=trace,
             span=span,
             record_content=self._observer.record_content,
+            slot=exchange.slot,
+            priority_body=priority_body,
         )
         # The reply owns the upstream call from here: whichever path this request takes closes it
         # (which ends the CLIENT span), and the pipeline never ends that span itself.
@@ -517,11 +596,46 @@ class InternalAnswer:
     request_id: str
 
 
+class ClientLeft(Exception):
+    """The client disconnected while its request waited in the admission queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A request that steps 1 to 4 let through, before it waits for a slot and reserves."""
+
+    principal: Principal
+    parsed: ParsedRequest
+    pool: ModelPool
+    rank: int
+    """Its priority class (0: interactive)."""
+    affinity: int | None
+    """The hash of its conversation's opening, for prefix affinity."""
+    pinned: Backend | None
+    """The only backend that may answer (it holds the request's previous response), if any."""
+    restorer: PlaceholderRestorer | None
+    """What restores this request's placeholders in the answer, when values were pseudonymized."""
+    masker: TranscriptMasker | None
+    """What masks the personal data of a transcript in the answer (operations that `masks_answer`)."""
+
+    def exchange(
+        self, facts: RequestFacts, charge: Charge, added: dict[str, Any] | None, slot: Slot | None
+    ) -> Exchange:
+        exchange = Exchange(facts, self.principal, self.parsed, self.pool, charge, added)
+        exchange.restorer, exchange.masker, exchange.pinned = self.restorer, self.masker, self.pinned
+        exchange.rank, exchange.affinity, exchange.slot = self.rank, self.affinity, slot
+        exchange.response_headers["x-gateway-queue-ms"] = (
+            str(round(slot.waited * 1000)) if slot is not None else "0"
+        )
+        return exchange
+
+
 class Exchange:
     """What one request carries from its reservation to its settlement."""
 
     __slots__ = (
         "added",
+        "affinity",
         "backend",
         "charge",
         "facts",
@@ -531,9 +645,11 @@ class Exchange:
         "pool",
         "price_factor",
         "principal",
+        "rank",
         "reply",
         "response_headers",
         "restorer",
+        "slot",
     )
 
     def __init__(
@@ -562,6 +678,10 @@ class Exchange:
         self.restorer: PlaceholderRestorer | None = None
         # What masks the personal data of a transcript in the answer (operations that `masks_answer`).
         self.masker: TranscriptMasker | None = None
+        # Its priority class, its conversation's hash, and the backend slot admission granted it.
+        self.rank = 0
+        self.affinity: int | None = None
+        self.slot: Slot | None = None
         self.response_headers = {"x-request-id": facts.request_id, **charge.headers}
         if facts.trace.trace_id is not None:
             self.response_headers["x-trace-id"] = facts.trace.trace_id

@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from gateway.admission.scheduler import Admission
 from gateway.authz import Authorizer, PolicyReloader
 from gateway.config import GatewayConfig
 from gateway.routing import ModelPool, build_pools
@@ -39,7 +40,9 @@ class Gateway:
         self.reloader = PolicyReloader(self.authorizer, config.policy.reload_interval)
         self.pools: dict[str, ModelPool]
         self.pools, self.backends = build_pools(config)
-        self.metrics = GatewayMetrics(self.pools, config.metrics)
+        # The per-model queues share the backends' capacity; built here so the metrics can read them.
+        self.admission = Admission(config.admission, self.pools)
+        self.metrics = GatewayMetrics(self.pools, config.metrics, self.admission)
         self.started_at = int(time.time())
 
     def model_card(self, pool: ModelPool) -> dict[str, Any]:

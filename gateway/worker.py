@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import httpx
 from opentelemetry.sdk.trace import TracerProvider
 
+from gateway.admission.leases import CapacityShares
+from gateway.admission.shares import open_capacity_shares
 from gateway.audit import AuditLog, start_audit_log
 from gateway.background import BackgroundWork
 from gateway.batches.disk import FileDirectory
@@ -82,6 +84,8 @@ class Worker:
     sticky_responses: StickyResponses
     batches: Batches | None = None
     """The Files and Batches APIs and this process's batch runner; None when `batches.enabled` is off."""
+    capacity_shares: CapacityShares | None = None
+    """This process's leases on the backends' capacity (Redis store only; None otherwise)."""
 
     async def principal(self, request: AnyRequest) -> Principal:
         """Step 1 of every authenticated route: the caller's key, or 401."""
@@ -141,6 +145,11 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
         health = HealthMonitor(client, gateway.backends, config.health)
         stack.push_async_callback(health.stop)
         health.start()
+        shares = open_capacity_shares(config, gateway)
+        if shares is not None:
+            # Before the first request: this process admits against its share, not the whole capacity.
+            await shares.start()
+            stack.push_async_callback(shares.stop)
         tracing = build_tracing(config.tracing, gateway.span_exporter)
         tracer_provider = tracing.provider if tracing is not None else None
         if tracer_provider is not None:
@@ -199,6 +208,7 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             usage_fields_in_answer=config.quotas.usage_fields_in_answer,
             background=background,
             sticky=sticky,
+            admission=gateway.admission,
         )
         batches = None
         if config.batches.enabled:
@@ -241,4 +251,5 @@ async def running_worker(gateway: Gateway) -> AsyncIterator[Worker]:
             observer,
             sticky,
             batches,
+            shares,
         )

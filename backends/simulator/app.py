@@ -301,6 +301,8 @@ class SimulatorApp:
                 "running": engine.scheduler.running,
                 "waiting": engine.scheduler.waiting,
                 "completed": stats.completed,
+                "peak_running": engine.scheduler.peak_running,
+                "peak_waiting": engine.scheduler.peak_waiting,
             }
         )
         await send_response(send, 200, body)

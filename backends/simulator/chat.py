@@ -26,6 +26,7 @@ from backends.simulator.serving import (
     HTTPRequest,
     check_engine_alive,
     check_logprobs_limit,
+    check_priority,
     check_sampling,
     encode_json,
     model_validator_error,
@@ -86,6 +87,7 @@ async def serve_chat(engine: Engine, http: HTTPRequest) -> None:
         prompt_tokens=plan.prompt_tokens,
         max_output_tokens=max(choice.num_tokens for choice in plan.choices),
         extra_delay=http.extra_delay,
+        priority=plan.request.priority,
     )
     if admission is None:
         return
@@ -104,6 +106,7 @@ def plan_chat(engine: Engine, http: HTTPRequest) -> ChatPlan:
     _check_request_model(request)
     model = resolve_model(engine, request.model, "generation")
     check_engine_alive(engine)
+    check_priority(engine, request.priority)
 
     prompt = render_chat_prompt(
         request.messages, request.tools, add_generation_prompt=request.add_generation_prompt

@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="expose vllm:gpu_cache_usage_perc and vllm:time_per_output_token_seconds (pre-0.9 names)",
     )
     parser.add_argument(
+        "--scheduling-policy",
+        choices=("fcfs", "priority"),
+        default="fcfs",
+        help="order of the waiting queue: arrival, or the requests' priority field (default: %(default)s)",
+    )
+    parser.add_argument(
         "--stamp-events",
         action="store_true",
         help="streamed tokens carry their send time (' @<monotonic ns>'), to measure relay delays",
@@ -124,6 +130,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> SimulatorSettings:
             max_model_len=args.max_model_len,
             max_num_seqs=args.max_num_seqs,
             max_queue=args.max_queue,
+            scheduling_policy=args.scheduling_policy,
             ttft_ms=args.ttft_ms,
             itl_ms=args.itl_ms,
             seed=args.seed,

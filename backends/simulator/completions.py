@@ -20,6 +20,7 @@ from backends.simulator.serving import (
     HTTPRequest,
     check_engine_alive,
     check_logprobs_limit,
+    check_priority,
     check_sampling,
     encode_json,
     model_validator_error,
@@ -96,6 +97,7 @@ async def serve_completion(engine: Engine, http: HTTPRequest) -> None:
         prompt_tokens=plan.prompt_tokens,
         max_output_tokens=max(choice.num_tokens for choice in plan.choices),
         extra_delay=http.extra_delay,
+        priority=plan.request.priority,
     )
     if admission is None:
         return
@@ -114,6 +116,7 @@ def plan_completion(engine: Engine, http: HTTPRequest) -> CompletionPlan:
     _check_request_model(request)
     model = resolve_model(engine, request.model, "generation")
     check_engine_alive(engine)
+    check_priority(engine, request.priority)
     max_model_len = settings.max_model_len
     prompts = _prompt_inputs(engine.tokenizer, http.body, request)
     for prompt in prompts:

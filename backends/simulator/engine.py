@@ -84,6 +84,7 @@ class Engine:
             max_num_seqs=settings.max_num_seqs,
             max_queue=settings.max_queue,
             kv_capacity_tokens=settings.kv_capacity_tokens,
+            by_priority=settings.scheduling_policy == "priority",
         )
         self.metrics = EngineMetrics(
             model_name=settings.primary_model,
@@ -161,6 +162,7 @@ class Engine:
         prompt_tokens: int,
         max_output_tokens: int,
         extra_delay: float,
+        priority: int = 0,
     ) -> Admission | None:
         """Take a slot, waiting in the queue if needed; ``None`` if the client left while waiting.
 
@@ -170,7 +172,7 @@ class Engine:
         arrival = time.monotonic()
         if not scheduler.try_acquire():
             try:
-                slot = scheduler.enqueue()
+                slot = scheduler.enqueue(priority)
             except QueueFullError:
                 raise errors.queue_full() from None
             try:

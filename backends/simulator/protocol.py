@@ -68,6 +68,7 @@ class ChatCompletionRequest(Struct, kw_only=True):
     user: str | None = None
     include_stop_str_in_output: bool = False
     add_generation_prompt: bool = True
+    priority: int = 0
 
 
 class CompletionRequest(Struct, kw_only=True):
@@ -89,6 +90,7 @@ class CompletionRequest(Struct, kw_only=True):
     user: str | None = None
     include_stop_str_in_output: bool = False
     add_special_tokens: bool = True
+    priority: int = 0
 
 
 class EmbeddingRequest(Struct, kw_only=True):

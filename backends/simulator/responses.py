@@ -54,6 +54,7 @@ from backends.simulator.serving import (
     HTTPRequest,
     check_engine_alive,
     check_logprobs_limit,
+    check_priority,
     check_sampling,
     encode_json,
     most_choices,
@@ -117,6 +118,7 @@ async def serve_responses(engine: Engine, http: HTTPRequest) -> None:
         prompt_tokens=plan.prompt_tokens,
         max_output_tokens=plan.answer.num_tokens,
         extra_delay=http.extra_delay,
+        priority=plan.request.priority,
     )
     if admission is None:
         return
@@ -148,6 +150,7 @@ def plan_response(engine: Engine, http: HTTPRequest) -> ResponsesPlan:
     if request.background and request.stream:
         raise errors.openai_error(400, BACKGROUND_STREAM_UNSIMULATED, "invalid_request_error", "background")
     check_engine_alive(engine)
+    check_priority(engine, request.priority)
     if request.previous_response_id is not None and stored.get(request.previous_response_id) is None:
         # Only this server's store is asked: a response kept by another server is unknown here.
         raise response_not_found(request.previous_response_id)

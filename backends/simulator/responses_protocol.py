@@ -52,6 +52,7 @@ class ResponsesRequest(Struct, kw_only=True):
     prompt: Any = None
     reasoning: dict[str, Any] | None = None
     service_tier: str = "auto"
+    priority: int = 0
     store: bool | None = True
     background: bool | None = False
     stream: bool | None = False

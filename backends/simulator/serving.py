@@ -102,6 +102,12 @@ def check_engine_alive(engine: Engine) -> None:
         raise errors.engine_dead()
 
 
+def check_priority(engine: Engine, priority: int) -> None:
+    """vLLM's engine refuses a non-zero ``priority`` unless it runs ``--scheduling-policy priority``."""
+    if priority != 0 and engine.settings.scheduling_policy != "priority":
+        raise errors.bad_request(f"Got priority {priority} but Priority scheduling is not enabled.")
+
+
 def model_validator_error(message: str, parameter: str | None) -> errors.SimulatorHTTPError:
     """A failure of one of vLLM's request-model validators: 0.32 reports it as a ``VLLMValidationError``
     naming the parameter, e.g. ``Stream options can only be defined when `stream=True`.

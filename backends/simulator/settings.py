@@ -42,6 +42,11 @@ class SimulatorSettings:
     max_num_seqs: int = 256
     """Requests generating at once; the others wait in the queue."""
 
+    scheduling_policy: str = "fcfs"
+    """vLLM's ``--scheduling-policy``: ``fcfs`` serves waiting requests by arrival; ``priority`` by
+    their ``priority`` field (lower first), then arrival. Under ``fcfs`` a non-zero ``priority`` is
+    refused with a 400, as vLLM does."""
+
     max_queue: int = 1024
     """Waiting requests allowed (vLLM's ``--max-num-queued-reqs``); beyond it the server answers 503."""
 
@@ -112,6 +117,10 @@ class SimulatorSettings:
             raise ValueError(f"error_rate must be between 0 and 1, got {self.error_rate}")
         if self.kv_cache_tokens < 0:
             raise ValueError(f"kv_cache_tokens must not be negative, got {self.kv_cache_tokens}")
+        if self.scheduling_policy not in ("fcfs", "priority"):
+            raise ValueError(
+                f"scheduling_policy must be 'fcfs' or 'priority', got {self.scheduling_policy!r}"
+            )
         if self.mode not in ("random", "echo"):
             raise ValueError(f"mode must be 'random' or 'echo', got {self.mode!r}")
 

@@ -133,6 +133,13 @@ class Operation:
     key_header: str | None = None
     """A header that carries the API key bare (Anthropic's `x-api-key`), read when the request has no
     `Authorization` header; None: only `Authorization: Bearer <key>`."""
+    holds_engine_slot: bool = True
+    """Whether it runs as one of the backend's sequences (`--max-num-seqs`), the capacity the
+    admission step shares: such requests wait in the gateway's queues when every backend is at
+    capacity. False for tokenize and detokenize, which vLLM answers without its engine."""
+    vllm_priority_field: bool = False
+    """Whether vLLM reads the `priority` field of its body (chat, completions, responses): set from
+    the request's class for backends with `scheduling_policy: priority`."""
     summary: str = ""
     """One line saying what it does, the title of its routes in the API reference (`/openapi.json`,
     `/docs`); a test requires one."""

@@ -105,6 +105,7 @@ _BODY = body(
 
 
 CHAT = Operation(
+    vllm_priority_field=True,
     value="chat",
     routes=("/v1/chat/completions",),
     upstream_path="/v1/chat/completions",

@@ -44,6 +44,7 @@ _BODY = body(
 
 
 COMPLETIONS = Operation(
+    vllm_priority_field=True,
     value="completions",
     routes=("/v1/completions",),
     upstream_path="/v1/completions",

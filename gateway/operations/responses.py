@@ -31,6 +31,7 @@ _BODY = body(
 
 
 RESPONSES = Operation(
+    vllm_priority_field=True,
     value="responses",
     routes=("/v1/responses",),
     upstream_path="/v1/responses",

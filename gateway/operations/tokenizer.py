@@ -56,6 +56,7 @@ _DETOKENIZE_BODY = body(
 
 
 TOKENIZE = Operation(
+    holds_engine_slot=False,
     value="tokenize",
     routes=("/tokenize",),
     upstream_path="/tokenize",
@@ -69,6 +70,7 @@ TOKENIZE = Operation(
 )
 
 DETOKENIZE = Operation(
+    holds_engine_slot=False,
     value="detokenize",
     routes=("/detokenize",),
     upstream_path="/detokenize",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ModelPool", "affinity_hash", "build_pools"]
 
 _HASH_SPAN = float(2**32 + 1)
+_UNLIMITED = 1 << 30
 
 
 def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int) -> int | None:
@@ -33,12 +34,14 @@ def affinity_hash(operation: Operation, payload: dict[str, Any], max_chars: int)
 class ModelPool:
     """The backends of one model name, and how to pick one of them."""
 
-    __slots__ = ("_turn", "backends", "config", "name", "upstream_deadlines")
+    __slots__ = ("_turn", "backends", "config", "name", "prioritizes", "upstream_deadlines")
 
     def __init__(self, config: ModelConfig, backends: list[Backend]) -> None:
         self.name = config.name
         self.config = config
         self.backends = backends
+        # Some backend runs vLLM's priority scheduling: requests carry their class's `priority` there.
+        self.prioritizes = any(backend.prioritizes for backend in backends)
         self._turn = 0
         timeouts = config.timeouts
         # httpx's per-request timeout extension, built once: connect, wait for the answer, send, pool.
@@ -66,6 +69,47 @@ class ModelPool:
     def has_available(self) -> bool:
         now = monotonic()
         return any(backend.available(now) for backend in self.backends)
+
+    def has_room(self) -> bool:
+        """Whether a backend of this model can take one more request now (its `max_concurrent`)."""
+        now = monotonic()
+        return any(backend.has_room(now) for backend in self.backends)
+
+    def free_slots(self, now: float) -> tuple[int, int]:
+        """Slots free now on this model's backends, and the capacity of those in service."""
+        free = capacity = 0
+        for backend in self.backends:
+            if not backend.available(now):
+                continue
+            limit = backend.max_concurrent
+            if limit is None:  # no cap: never full
+                return _UNLIMITED, _UNLIMITED
+            capacity += limit
+            if backend.has_room(now):
+                free += limit - backend.in_flight - backend.admitted
+        return free, capacity
+
+    def choose_with_room(self, affinity: int | None) -> Backend | None:
+        """The backend for a request the admission step lets through, among those below capacity;
+        None when every one is at capacity (or down).
+
+        The affinity's backend is the same as `choose` would prefer (ranked among every available
+        backend, so that a full one does not move the conversation's home); it yields as soon as it
+        is at capacity while another has room.
+        """
+        now = monotonic()
+        roomy = [b for b in self.backends if b.has_room(now)]
+        if len(roomy) <= 1:
+            return roomy[0] if roomy else None
+        threshold = self.config.routing.saturation_kv_cache
+        if affinity is not None and self.config.routing.prefix_affinity:
+            available = [b for b in self.backends if b.available(now)]
+            preferred = max(available, key=lambda b: _rendezvous_score(affinity, b))
+            if preferred in roomy and not preferred.saturated(now, threshold):
+                return preferred
+        self._turn = (self._turn + 1) % len(roomy)
+        rotated = roomy[self._turn :] + roomy[: self._turn]
+        return min(rotated, key=lambda b: (b.saturated(now, threshold), b.load()))
 
     def choose(self, affinity: int | None, tried: Iterable[Backend] = ()) -> Backend | None:
         """The backend for the next attempt, or None when no untried healthy backend is left.
@@ -111,6 +155,7 @@ def build_pools(config: GatewayConfig) -> tuple[dict[str, ModelPool], list[Backe
                     weight=entry.weight,
                     max_concurrent=entry.max_concurrent,
                     api_key=entry.api_key(),
+                    prioritizes=entry.scheduling_policy == "priority",
                 )
                 by_url[entry.url] = backend
             members.append(backend)

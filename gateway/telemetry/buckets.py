@@ -7,7 +7,12 @@ custom view. Each list is the `ExplicitBucketBoundaries` the conventions' metric
 
 from __future__ import annotations
 
-__all__ = ["REQUEST_DURATION_BUCKETS", "TIME_TO_FIRST_TOKEN_BUCKETS", "TOKEN_USAGE_BUCKETS"]
+__all__ = [
+    "QUEUE_WAIT_BUCKETS",
+    "REQUEST_DURATION_BUCKETS",
+    "TIME_TO_FIRST_TOKEN_BUCKETS",
+    "TOKEN_USAGE_BUCKETS",
+]
 
 TOKEN_USAGE_BUCKETS: tuple[float, ...] = (
     1,
@@ -64,3 +69,22 @@ TIME_TO_FIRST_TOKEN_BUCKETS: tuple[float, ...] = (
     10.0,
 )
 """`gen_ai.server.time_to_first_token`, in seconds."""
+
+QUEUE_WAIT_BUCKETS: tuple[float, ...] = (
+    0.0,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+)
+"""A wait in the admission queue: 0 (a slot was free) counted apart, then 5 ms to 5 minutes."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.telemetry.buckets import (
+    QUEUE_WAIT_BUCKETS,
     REQUEST_DURATION_BUCKETS,
     TIME_TO_FIRST_TOKEN_BUCKETS,
     TOKEN_USAGE_BUCKETS,
@@ -24,6 +25,7 @@ from gateway.telemetry.histograms import BatchedHistogram
 __all__ = ["MetricFamilies", "create_families"]
 
 _BACKEND = ("model", "backend")
+_QUEUE = ("model", "class", "department")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class MetricFamilies:
     budget_alerts: Counter
     energy: Counter
     emissions: Counter
+    admission_queue_length: Gauge
+    admission_wait: BatchedHistogram
+    admission_shed: Counter
 
 
 def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
@@ -218,6 +223,29 @@ def create_families(registry: CollectorRegistry | None) -> MetricFamilies:
             "Estimated emissions of the answered requests in grams of CO2 equivalent (the configured "
             "electricity mix), by department, service and model.",
             ("department", "service", "model"),
+            registry=registry,
+        ),
+        admission_queue_length=Gauge(
+            "gateway_admission_queue_length",
+            "Requests waiting in the gateway's queue for a backend slot, by model, priority class and "
+            "department, all workers together.",
+            _QUEUE,
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+        admission_wait=BatchedHistogram(
+            "gateway_admission_wait_seconds",
+            "Time a request waited in the gateway's queue for a backend slot (0 when one was free), "
+            "by model, priority class and department.",
+            _QUEUE,
+            registry=registry,
+            buckets=QUEUE_WAIT_BUCKETS,
+        ),
+        admission_shed=Counter(
+            "gateway_admission_shed_total",
+            "Requests refused by admission, by model, priority class, department and reason: "
+            "queue_full and max_wait (429 pool_saturated), no_backend (503).",
+            (*_QUEUE, "reason"),
             registry=registry,
         ),
     )

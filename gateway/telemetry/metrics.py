@@ -30,12 +30,20 @@ from gateway.telemetry.multiprocess import (
     forget_worker,
     shared_directory,
 )
-from gateway.telemetry.series import DurationSeries, ModelSeries, RejectionSeries, RequestSeries
+from gateway.telemetry.queues import QueueGauges
+from gateway.telemetry.series import (
+    DurationSeries,
+    ModelSeries,
+    QueueSeries,
+    RejectionSeries,
+    RequestSeries,
+)
 from gateway.telemetry.settings import MetricsConfig
 
 if TYPE_CHECKING:
     # Only for annotations: gateway.config imports this package for MetricsConfig, and
     # gateway.routing imports gateway.config.
+    from gateway.admission.scheduler import Admission
     from gateway.routing.pool import ModelPool
 
 __all__ = ["UNKNOWN", "GatewayMetrics"]
@@ -58,7 +66,12 @@ class GatewayMetrics:
     once; one refused before (401, 400, 404, 403, 429) is only `request_rejected`.
     """
 
-    def __init__(self, pools: Mapping[str, ModelPool], config: MetricsConfig | None = None) -> None:
+    def __init__(
+        self,
+        pools: Mapping[str, ModelPool],
+        config: MetricsConfig | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.config = config or MetricsConfig()
         self.directory: Path | None = shared_directory()
         """The directory the workers share, or None with one worker (single-process mode)."""
@@ -80,6 +93,8 @@ class GatewayMetrics:
         self._pii_detections: dict[tuple[str, str], Counter] = {}
         self._budget_gauges: dict[tuple[str, str, str, str, str], Gauge] = {}
         self._backends = BackendGauges(self._families, pools)
+        self._queue_gauges = QueueGauges(self._families, admission) if admission is not None else None
+        self._queues: dict[tuple[str, str, str], QueueSeries] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     @property
@@ -197,6 +212,24 @@ class GatewayMetrics:
         """A provider's metadata or JWKS could not be fetched (`provider`: its configured name)."""
         self._families.identity_keys_unavailable.labels(provider).inc()
 
+    def admission_waited(self, model: str, class_name: str, department: str, seconds: float) -> None:
+        """A request got its backend slot after `seconds` in the queue (0: a slot was free)."""
+        self._queue_series(model, class_name, department).waits.add(seconds)
+
+    def admission_shed(self, model: str, class_name: str, department: str, reason: str) -> None:
+        """A request refused by admission: `queue_full`, `max_wait` or `no_backend`."""
+        shed = self._queue_series(model, class_name, department).shed
+        shed[reason] = shed.get(reason, 0) + 1
+
+    def _queue_series(self, model: str, class_name: str, department: str) -> QueueSeries:
+        key = (model, class_name, department)
+        series = self._queues.get(key)
+        if series is None:  # the model is a configured one: admission runs after the model is found
+            series = self._queues[key] = QueueSeries(
+                self._families, (model, class_name, department or UNKNOWN)
+            )
+        return series
+
     # Publishing.
 
     def flush(self) -> None:
@@ -211,7 +244,11 @@ class GatewayMetrics:
             model_series.flush()
         for duration_series in self._durations.values():
             duration_series.flush()
+        for queue_series in self._queues.values():
+            queue_series.flush()
         self._backends.publish()
+        if self._queue_gauges is not None:
+            self._queue_gauges.publish()
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition for a scrape, and its content type: Prometheus' text format, or

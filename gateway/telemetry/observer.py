@@ -55,6 +55,16 @@ class Observer:
         if self._metrics is not None:
             self._metrics.quota_refused(facts.department, facts.service, level, limit)
 
+    def waited(self, facts: RequestFacts, class_name: str, seconds: float) -> None:
+        """The request got a backend slot after `seconds` in the admission queue."""
+        if self._metrics is not None:
+            self._metrics.admission_waited(facts.model, class_name, facts.department, seconds)
+
+    def shed(self, facts: RequestFacts, class_name: str, reason: str) -> None:
+        """Admission refused the request (`queue_full`, `max_wait`, `no_backend`)."""
+        if self._metrics is not None:
+            self._metrics.admission_shed(facts.model, class_name, facts.department, reason)
+
     def conclude(self, facts: RequestFacts, record: RequestRecord | None = None) -> None:
         """The request is over (answered, refused or abandoned): called exactly once per request.
 

@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge
 from gateway.telemetry.families import MetricFamilies
 from gateway.telemetry.histograms import BucketCounts
 
-__all__ = ["DurationSeries", "ModelSeries", "RejectionSeries", "RequestSeries"]
+__all__ = ["DurationSeries", "ModelSeries", "QueueSeries", "RejectionSeries", "RequestSeries"]
 
 
 class ModelSeries:
@@ -137,3 +137,27 @@ class RejectionSeries:
         if self.requests:
             self._requests_counter.inc(self.requests)
             self.requests = 0
+
+
+class QueueSeries:
+    """Waits in the admission queue and requests shed, of one (model, class, department)."""
+
+    __slots__ = ("_families", "_labels", "_shed_counters", "shed", "waits")
+
+    def __init__(self, families: MetricFamilies, labels: tuple[str, str, str]) -> None:
+        self._families = families
+        self._labels = labels
+        self.waits = BucketCounts(families.admission_wait.labels(*labels))
+        self.shed: dict[str, int] = {}
+        self._shed_counters: dict[str, Counter] = {}
+
+    def flush(self) -> None:
+        self.waits.flush()
+        for reason, count in self.shed.items():
+            if count:
+                counter = self._shed_counters.get(reason)
+                if counter is None:
+                    counter = self._families.admission_shed.labels(*self._labels, reason)
+                    self._shed_counters[reason] = counter
+                counter.inc(count)
+                self.shed[reason] = 0

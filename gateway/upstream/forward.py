@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import httpx
 
+from gateway.admission.slot import Slot
 from gateway.config import HealthConfig, TimeoutConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -94,7 +95,7 @@ class UpstreamReply:
         if self._closed:
             return
         self._closed = True
-        self.backend.in_flight -= 1
+        self.backend.release()
         try:
             await self.response.aclose()
         finally:
@@ -210,11 +211,17 @@ class Forwarder:
         span: tuple[str, dict[str, Any]] = ("", {}),
         record_content: bool = False,
         method: str = "POST",
+        slot: Slot | None = None,
+        priority_body: bytes | None = None,
     ) -> UpstreamReply:
         """Send to the best backend; on connection errors, 5xx or queue-full, try the next one.
 
         `trace` gets a `route` span for the first choice of backend and the CLIENT span (`span`: its
         name and request attributes) covering every attempt; its `traceparent` goes upstream.
+
+        `slot`: the backend the admission step granted this request; the first attempt goes there
+        and takes the slot over (retries choose as usual). `priority_body`: the body for backends
+        that run vLLM's priority scheduling (with the class's `priority` field), when it differs.
 
         Returns the first answer below 500 or 501 (or the last 5xx when every attempt failed): the caller
         must `aclose()` it, which ends the call (the CLIENT span included). Raises
@@ -227,7 +234,7 @@ class Forwarder:
         tried: list[Backend] = []
         last_failure: UpstreamReply | None = None
         with trace.step("route") as route:
-            backend = pool.choose(affinity, tried)
+            backend = slot.backend if slot is not None else pool.choose(affinity, tried)
             route.set_attribute("gateway.backend", backend.url if backend is not None else "")
         client_span = trace.upstream(span[0], span[1], headers)
         try:
@@ -237,8 +244,13 @@ class Forwarder:
                 if backend is None:
                     break
                 tried.append(backend)
+                if slot is not None:
+                    # In the same step as `_attempt` counts it in flight: no gap another request could see.
+                    slot.hand_over()
+                    slot = None
+                sent = priority_body if priority_body is not None and backend.prioritizes else body
                 reply = await self._attempt(
-                    backend, path, body, headers, deadlines, pool.name, len(tried), method
+                    backend, path, sent, headers, deadlines, pool.name, len(tried), method
                 )
                 if reply is None:
                     continue
@@ -253,6 +265,8 @@ class Forwarder:
                 await self._note_server_error(reply)
         except BaseException as exc:
             # Cancelled (the client went away) or failed: nothing may keep a connection or a count.
+            if slot is not None:
+                slot.release()
             if last_failure is not None:
                 await last_failure.aclose()
             _unanswered(client_span, error_type(exc), len(tried))
@@ -288,22 +302,22 @@ class Forwarder:
         try:
             response = await self._transport.handle_async_request(request)
         except httpx.ReadTimeout:
-            backend.in_flight -= 1
+            backend.release()
             self._record_failure(backend)
             raise UpstreamTimeout(
                 f"The backend serving `{model}` did not answer within {deadlines['read']:g} s."
             ) from None
         except httpx.ConnectError:
-            backend.in_flight -= 1
-            backend.record_unreachable()
+            backend.record_unreachable()  # before the slot is freed: no waiting request is sent there
+            backend.release()
             logger.warning("backend %s unreachable, trying another", backend.url)
             return None
         except httpx.HTTPError:
-            backend.in_flight -= 1
+            backend.release()
             self._record_failure(backend)
             return None
         except BaseException:
-            backend.in_flight -= 1
+            backend.release()
             raise
         return UpstreamReply(backend, response, attempt, time.perf_counter(), self._max_response_bytes)
 

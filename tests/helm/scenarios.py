@@ -44,6 +44,7 @@ SEVERAL_BACKENDS: Values = {
         {
             "name": "gpu-node-3",
             "url": "https://gpu-node-3.dc1.internal:8443",
+            "schedulingPolicy": "priority",
             "apiKeySecret": {"name": "vllm-keys", "key": "gpu-node-3"},
             "network": {"cidr": "10.20.3.0/28"},
         },
@@ -80,6 +81,7 @@ SEVERAL_BACKENDS: Values = {
         "pii": {"mode": "pseudonymize", "rules": [{"department": "dgfip", "entities": {"FR_NIR": "block"}}]},
         "audit": {"enabled": True},
         "auth": {"failed_auth_per_minute": 50},
+        "admission": {"departments": {"dgfip": "interactive"}, "weights": {"dgfip": 2}},
     },
     "networkPolicy": {"ingress": {"namespaces": ["open-webui", "ingress-nginx"]}},
 }

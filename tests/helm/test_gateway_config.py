@@ -38,6 +38,10 @@ def test_configuration_carries_the_values(scenario: Scenario) -> None:
     assert mistral.timeouts.first_byte == 300
     assert mistral.routing.max_attempts == 2
     assert config.models[2].backends[0].max_concurrent == 64
+    assert mistral.backends[1].scheduling_policy == "priority"
+    assert mistral.backends[0].scheduling_policy == "fcfs"
+    assert config.admission.class_of("dgfip", "any", "key") == "interactive"
+    assert config.admission.weight_of("dgfip") == 2
     # A model's kind reaches the gateway: the embedder serves no chat, the others everything.
     assert "chat" not in config.models[2].served_operations
     assert "embeddings" in config.models[2].served_operations

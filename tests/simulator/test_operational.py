@@ -195,7 +195,15 @@ def test_stats_count_requests(client: httpx.Client) -> None:
     client.post(CHAT_PATH, json=chat_body(model="nope"))
 
     stats = client.get("/sim/stats").json()
-    assert stats == {"requests": 2, "aborted": 0, "running": 0, "waiting": 0, "completed": 1}
+    assert stats == {
+        "requests": 2,
+        "aborted": 0,
+        "running": 0,
+        "waiting": 0,
+        "completed": 1,
+        "peak_running": 1,
+        "peak_waiting": 0,
+    }
 
 
 def test_kv_cache_usage_while_requests_run(start_simulator: StartSimulator) -> None:

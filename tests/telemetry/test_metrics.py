@@ -211,6 +211,9 @@ def test_every_metric_has_a_help_text(rendered: tuple[str, Samples]) -> None:
         "gateway_budget_alerts_total",
         "gateway_energy_wh_total",
         "gateway_emissions_gco2eq_total",
+        "gateway_admission_queue_length",
+        "gateway_admission_wait_seconds",
+        "gateway_admission_shed_total",
     }
     assert helps == expected
     assert "_created" not in text

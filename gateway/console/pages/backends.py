@@ -1,5 +1,7 @@
 """Backends: each model's vLLM servers with health, requests in flight, queue, KV cache and ejections,
-as the worker that answers sees them (each worker keeps its own counts). Platform administrators only."""
+and the requests waiting in the gateway's own queue for the model by class and department, with the
+departments' weights, as the worker that answers sees them (each worker keeps its own counts and its
+share of each backend's capacity). Platform administrators only."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Template
 
+from gateway.admission.settings import CLASS_NAMES
 from gateway.console.auth import signed_in
 from gateway.console.render import page
 from gateway.routing.backend import Backend
@@ -31,11 +34,24 @@ async def backends_page(request: AnyRequest) -> Template:
     admin.require(admin.may_see_platform())
     gateway = gateway_of(request)
     now = time.monotonic()
+    admission = gateway.admission
     models: list[dict[str, Any]] = []
     for name, pool in sorted(gateway.pools.items()):
+        queue = admission.queues[name].queue
+        waiting = [
+            {
+                "class": class_name,
+                "department": department,
+                "waiting": count,
+                "weight": admission.config.weight_of(department),
+            }
+            for rank, class_name in enumerate(CLASS_NAMES)
+            for department, count in sorted(queue.waiting(rank).items())
+        ]
         models.append(
             {
                 "name": name,
+                "waiting": waiting,
                 "backends": [
                     {
                         "url": backend.url,

@@ -27,6 +27,7 @@ sets them.
 {{- $entry := dict "url" .url -}}
 {{- if .weight -}}{{- $_ := set $entry "weight" .weight -}}{{- end -}}
 {{- if .maxConcurrent -}}{{- $_ := set $entry "max_concurrent" .maxConcurrent -}}{{- end -}}
+{{- if .schedulingPolicy -}}{{- $_ := set $entry "scheduling_policy" .schedulingPolicy -}}{{- end -}}
 {{- if .apiKeySecret -}}{{- $_ := set $entry "api_key_env" (include "sovereign-gateway.backendKeyEnv" .name) -}}{{- end -}}
 {{- $_ := set $byName .name $entry -}}
 {{- end -}}
