@@ -5,7 +5,9 @@ requests, so no answer can ever be restored with another caller's values.
 
 People are written several ways in one file ("Mme Amandine Leroux", "LEROUX Amandine", "Leroux"):
 the model must see one person, so every way of writing a person gets that person's placeholder.
-A placeholder stands for one text in the answer: the person's fullest form, as first written.
+The answer gives each form back as it was written: the placeholder's k-th occurrence in the answer
+is restored as its k-th occurrence in the request was written (an answer that repeats, rewrites or
+translates the text keeps its order), and past those, as the person's fullest form.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def person_key(name: str) -> frozenset[str]:
 class Pseudonyms:
     """The mapping between a request's values and their placeholders, in both directions."""
 
-    __slots__ = ("_by_value", "_counters", "_person_forms", "_person_of", "_reserved", "originals")
+    __slots__ = ("_by_value", "_counters", "_person_forms", "_person_of", "_reserved", "forms", "originals")
 
     def __init__(self) -> None:
         self._by_value: dict[tuple[str, str], str] = {}
@@ -43,7 +45,9 @@ class Pseudonyms:
         self._person_of: dict[str, frozenset[str]] = {}  # a written name -> its person's key
         self._person_forms: dict[frozenset[str], str] = {}  # a person's key -> its fullest form
         self.originals: dict[str, str] = {}
-        """Placeholder -> the value it stands for, as first written in the request."""
+        """Placeholder -> the value it stands for (a person: the fullest form, as first written)."""
+        self.forms: dict[str, list[str]] = {}
+        """A person's placeholder -> the text it replaced at each occurrence, in reading order."""
 
     def reserve_literals(self, text: str) -> None:
         """Keep placeholder-shaped text the caller wrote from being issued for a value."""
@@ -75,6 +79,8 @@ class Pseudonyms:
         key = (entity, " ".join(sorted(person))) if person is not None else (entity, value)
         found = self._by_value.get(key)
         if found is not None:
+            if person is not None:
+                self.forms[found].append(value)
             return found
         number = self._counters.get(entity, 0)
         while True:
@@ -85,7 +91,13 @@ class Pseudonyms:
         self._counters[entity] = number
         self._by_value[key] = candidate
         self.originals[candidate] = self._person_forms[person] if person is not None else value
+        if person is not None:
+            self.forms[candidate] = [value]
         return candidate
+
+    def written_forms(self) -> dict[str, list[str]]:
+        """The placeholders that stand for a person written more than one way, with each form."""
+        return {placeholder: forms for placeholder, forms in self.forms.items() if len(set(forms)) > 1}
 
     def __bool__(self) -> bool:
         return bool(self.originals)

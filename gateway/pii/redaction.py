@@ -212,7 +212,9 @@ class Redactor:
         for slot, document in scan.documents:
             slot.replace(_encode(document).decode())
         payload = parsed.payload
-        restorer = PlaceholderRestorer(pseudonyms.originals) if pseudonyms else None
+        restorer = (
+            PlaceholderRestorer(pseudonyms.originals, pseudonyms.written_forms()) if pseudonyms else None
+        )
         return Redaction(parsed.with_payload(payload), counts, restorer)
 
 

@@ -1,5 +1,5 @@
 """People's names through the gateway, on by default: found, pseudonymized as one person however
-written, restored in the answer (whole and streamed), look-alikes left as written."""
+written, restored in the answer as written (whole and streamed), look-alikes left as written."""
 
 from __future__ import annotations
 
@@ -58,9 +58,8 @@ def test_the_backend_sees_one_person_and_no_name(gateway: tuple[RunningGateway, 
     assert "<LOCATION_1>" in sent
     # Look-alikes reach the backend as written.
     assert "collège Marie Curie, rue Jean Jaurès" in sent
-    answer = reply.choices[0].message.content or ""
-    assert answer.count("Amandine Leroux") == 2 and "Paul GIRARD" in answer and "Nantes" in answer
-    assert "<PERSON_" not in answer
+    # The echo model repeats the placeholders: each comes back as the request wrote it there.
+    assert reply.choices[0].message.content == PROMPT
 
 
 def test_a_streamed_answer_is_restored(gateway: tuple[RunningGateway, str]) -> None:
@@ -70,5 +69,4 @@ def test_a_streamed_answer_is_restored(gateway: tuple[RunningGateway, str]) -> N
             model=SOLO_MODEL, messages=[{"role": "user", "content": PROMPT}], stream=True
         )
         answer = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
-    assert answer.count("Amandine Leroux") == 2 and "Paul GIRARD" in answer
-    assert "<PERSON_" not in answer and "<LOCATION_" not in answer
+    assert answer == PROMPT

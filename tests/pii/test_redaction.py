@@ -178,8 +178,12 @@ def test_one_person_written_several_ways_gets_one_placeholder() -> None:
         "M. <PERSON_3> instruit, Me <PERSON_4> représente la partie adverse."
     )
     assert redaction.counts == {"PERSON": 5}
-    # One placeholder, one text in the answer: the person's fullest form, as first written.
-    assert redaction.restorer.restore("<PERSON_1>, <PERSON_3>") == "LEROUX Amandine, Paul Girard"
+    # Each occurrence comes back as the request wrote it, in order; past those, the fullest form.
+    assert redaction.restorer.restore("<PERSON_1> ; <PERSON_1> ; <PERSON_1>, <PERSON_3>") == (
+        "LEROUX Amandine ; Amandine Leroux ; LEROUX Amandine, Paul Girard"
+    )
+    # Each text of the answer counts on its own: the first occurrence of a new text is the first form.
+    assert redaction.restorer.restore("<PERSON_1>") == "LEROUX Amandine"
 
 
 def test_a_surname_alone_is_the_one_person_of_that_name() -> None:
@@ -196,7 +200,11 @@ def test_a_surname_alone_is_the_one_person_of_that_name() -> None:
     assert redaction is not None and redaction.restorer is not None
     content = json.loads(redaction.parsed.raw)["messages"][0]["content"]
     assert content == "<PERSON_1> a appelé. Mme <PERSON_1> demande un délai ; <PERSON_1>"
-    assert redaction.restorer.restore("Réponse à <PERSON_1>.") == "Réponse à Amandine Leroux."
+    # An answer that repeats the text gets every form back where it was written.
+    assert redaction.restorer.restore(content) == (
+        "Leroux a appelé. Mme Amandine Leroux demande un délai ; LEROUX Amandine"
+    )
+    assert redaction.restorer.restore(f"{content} <PERSON_1>").endswith("LEROUX Amandine Amandine Leroux")
 
 
 def test_names_can_be_left_to_the_backend() -> None:

@@ -256,3 +256,17 @@ def test_a_person_placeholder_split_across_events_comes_back_as_written() -> Non
     pieces = [text[index : index + 3] for index in range(0, len(text), 3)]
     emitted = "".join("".join(_texts(stream(event))) for event in _content_events(pieces))
     assert emitted == "Madame Amandine Leroux, votre dossier et celui de LEROUX Paul sont complets."
+
+
+def test_a_person_written_several_ways_streams_back_each_form_in_order() -> None:
+    restorer = PlaceholderRestorer(
+        {"<PERSON_1>": "Amandine Leroux"}, {"<PERSON_1>": ["Amandine Leroux", "LEROUX Amandine"]}
+    )
+    text = "Madame <PERSON_1>, ... Signé : <PERSON_1>. Copie à <PERSON_1>."
+    whole = restorer.restore(text)
+    assert whole == "Madame Amandine Leroux, ... Signé : LEROUX Amandine. Copie à Amandine Leroux."
+    for size in (1, 2, 5):  # split anywhere, even inside placeholders: the same text comes back
+        stream = StreamRestorer(restorer)
+        pieces = [text[index : index + size] for index in range(0, len(text), size)]
+        emitted = "".join("".join(_texts(stream(event))) for event in _content_events(pieces))
+        assert emitted == whole
