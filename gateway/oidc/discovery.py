@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -51,4 +52,15 @@ async def fetch_metadata(client: httpx.AsyncClient, issuer: str) -> ProviderMeta
         raise ProviderUnavailable(f"{url}: {exc}") from None
     if metadata.issuer != issuer:
         raise ProviderUnavailable(f"{url}: names issuer {metadata.issuer!r}, not the configured {issuer!r}")
+    # The gateway calls only what its configuration names: the endpoints it fetches itself must be
+    # on the configured issuer's origin, not wherever a metadata document points.
+    called = (metadata.jwks_uri, metadata.token_endpoint, metadata.userinfo_endpoint)
+    for endpoint in (endpoint for endpoint in called if endpoint is not None):
+        if _origin(endpoint) != _origin(issuer):
+            raise ProviderUnavailable(f"{url}: {endpoint} is not on the issuer's origin; refusing to call it")
     return metadata
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()

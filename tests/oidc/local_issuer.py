@@ -34,6 +34,8 @@ class LocalIssuer:
     """Published keys; the first signs."""
     down: bool = False
     """True: discovery and JWKS answer 503."""
+    jwks_uri: str | None = None
+    """Where its discovery document says the keys are (None: its own `/jwks`)."""
     jwks_fetches: int = 0
     requests: int = 0
     """Every request it received, failed ones included."""
@@ -84,7 +86,7 @@ class LocalIssuer:
         if self.down:
             status, body = 503, {"error": "down"}
         elif path == "/.well-known/openid-configuration":
-            status, body = 200, {"issuer": self.url, "jwks_uri": f"{self.url}/jwks"}
+            status, body = 200, {"issuer": self.url, "jwks_uri": self.jwks_uri or f"{self.url}/jwks"}
         elif path == "/jwks":
             self.jwks_fetches += 1
             status, body = 200, self.jwks()

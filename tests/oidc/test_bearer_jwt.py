@@ -306,3 +306,21 @@ def test_a_burst_of_tokens_while_the_provider_is_down_is_one_call_to_it() -> Non
         assert all(isinstance(result, ProviderUnavailable) for result in results), results
         assert issuer.requests == 1
         assert failures == ["x"]
+
+
+def test_keys_published_on_another_origin_are_never_fetched() -> None:
+    """A discovery document may point anywhere: the gateway fetches keys from the issuer's origin only."""
+
+    async def fetch(issuer: LocalIssuer) -> None:
+        async with httpx.AsyncClient() as client:
+            keys = ProviderKeys(client, "local", issuer.url, max_age=60, min_refresh=0)
+            await keys.key_set("k1")
+
+    with running_issuer() as elsewhere, running_issuer() as issuer:
+        issuer.jwks_uri = f"{elsewhere.url}/jwks"
+        with pytest.raises(ProviderUnavailable, match="not on the issuer's origin"):
+            asyncio.run(fetch(issuer))
+        assert elsewhere.requests == 0
+        issuer.jwks_uri = None  # the same issuer with its keys at home: fetched
+        asyncio.run(fetch(issuer))
+        assert issuer.jwks_fetches == 1
