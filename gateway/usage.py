@@ -83,6 +83,18 @@ def usage_from_body(body: bytes) -> Usage | None:
 
 def usage_object(body: bytes) -> Any:
     """The decoded `usage` object of a JSON answer, or None; each API reads its own naming from it."""
+    span = usage_span(body)
+    if span is None:
+        return None
+    try:
+        return _decode(body[span[0] : span[1]])
+    except msgspec.DecodeError:
+        return None
+
+
+def usage_span(body: bytes) -> tuple[int, int] | None:
+    """Where the `usage` object of a JSON answer starts and ends (its braces included), found from
+    the end without decoding the answer; None when it has none."""
     start = body.rfind(_USAGE_KEY)
     if start < 0:
         return None
@@ -100,10 +112,7 @@ def usage_object(body: bytes) -> Any:
         elif byte == 0x7D:
             depth -= 1
             if depth == 0:
-                try:
-                    return _decode(body[position : index + 1])
-                except msgspec.DecodeError:
-                    return None
+                return position, index + 1
     return None
 
 

@@ -13,11 +13,9 @@ import msgspec
 from gateway.quotas.impacts import NO_IMPACTS, ImpactEstimator, RequestImpacts
 from gateway.quotas.plan import Planner
 from gateway.quotas.settings import QuotaConfig
-from gateway.usage import Usage
+from gateway.usage import Usage, usage_span
 
 __all__ = ["Pricing", "Spent", "spent_headers", "with_usage_fields"]
-
-_USAGE_KEY = b'"usage":'
 
 
 class Spent(msgspec.Struct, frozen=True, gc=False):
@@ -51,33 +49,19 @@ def with_usage_fields(body: bytes, spent: Spent) -> bytes:
     estimated, added at the end of its `usage` object; unchanged when it has none. The object is
     found from the end, as `gateway.usage` reads it, and the fields spliced in, so that the rest of
     the answer is relayed byte for byte."""
-    start = body.rfind(_USAGE_KEY)
-    if start < 0:
+    span = usage_span(body)
+    if span is None:
         return body
-    position = start + len(_USAGE_KEY)
-    while position < len(body) and body[position] in b" \t\r\n":
-        position += 1
-    if position >= len(body) or body[position] != ord("{"):
-        return body
-    depth = 0
-    # The usage object holds numbers and nested objects only: no string can hide a brace.
-    for index in range(position, min(len(body), position + 4096)):
-        byte = body[index]
-        if byte == 0x7B:
-            depth += 1
-        elif byte == 0x7D:
-            depth -= 1
-            if depth == 0:
-                fields = f'"cost_eur":{spent.cost_eur:.6f}'
-                if spent.impacts is not None:
-                    fields += (
-                        f',"energy_wh":{spent.impacts.energy_wh:.6g}'
-                        f',"emissions_gco2eq":{spent.impacts.emissions_gco2eq:.6g}'
-                    )
-                empty = body[position + 1 : index].strip() == b""
-                separator = b"" if empty else b","
-                return body[:index] + separator + fields.encode() + body[index:]
-    return body
+    start, end = span
+    fields = f'"cost_eur":{spent.cost_eur:.6f}'
+    if spent.impacts is not None:
+        fields += (
+            f',"energy_wh":{spent.impacts.energy_wh:.6g}'
+            f',"emissions_gco2eq":{spent.impacts.emissions_gco2eq:.6g}'
+        )
+    closing = end - 1
+    separator = b"" if body[start + 1 : closing].strip() == b"" else b","
+    return body[:closing] + separator + fields.encode() + body[closing:]
 
 
 class Pricing:
