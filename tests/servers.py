@@ -7,8 +7,10 @@ another process could take the port; ``free_port`` is there for code that needs 
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -94,3 +96,19 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float)
             pass
         time.sleep(0.1)
     return False
+
+
+def key_from_cli(env: dict[str, str], department: str = "dgfip", service: str = "courrier") -> str:
+    """A key made by `gateway keys create`, as an operator makes one for a gateway run elsewhere
+    (`env` names its configuration and pepper)."""
+    command = [sys.executable, "-m", "gateway", "keys", "create", "--department", department]
+    created = subprocess.run(
+        [*command, "--service", service, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key: str = json.loads(created.stdout)["key"]
+    return key

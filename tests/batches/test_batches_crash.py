@@ -4,7 +4,6 @@ with XAUTOCLAIM), completes the batch with every `custom_id` exactly once in its
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from tests.batches.conftest import FINAL, chat_file, jsonl, wait_for_status
 from tests.gateway.conftest import CHAT_MODEL, POLICIES, running_simulator, sim_stats
 from tests.redis_server import running_redis
-from tests.servers import free_port, wait_until_ready
+from tests.servers import free_port, key_from_cli, wait_until_ready
 
 LINES = 120
 CONCURRENCY = 4
@@ -45,30 +44,6 @@ def _config(tmp_path: Path, sims: list[str], store: str) -> Path:
 
 def _environment(config: Path) -> dict[str, str]:
     return {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_KEY_PEPPER": PEPPER}
-
-
-def _create_key(env: dict[str, str]) -> str:
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "keys",
-            "create",
-            "--department",
-            "dgfip",
-            "--service",
-            "courrier",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    key: str = json.loads(created.stdout)["key"]
-    return key
 
 
 @contextmanager
@@ -138,7 +113,7 @@ def test_a_gateway_killed_mid_batch_and_restarted_completes_it_exactly_once(tmp_
     ):
         sims = [one, two]
         env = _environment(_config(tmp_path, sims, f"{{kind: embedded, path: '{tmp_path / 'gateway.db'}'}}"))
-        key = _create_key(env)
+        key = key_from_cli(env)
         with _serving(env) as (base, process):
             client = _client(base, key)
             batch_id = _start_batch(client)
@@ -157,7 +132,7 @@ def test_a_replica_killed_mid_batch_leaves_its_lines_to_another(tmp_path: Path) 
     ):
         sims = [one, two]
         env = _environment(_config(tmp_path, sims, f"{{kind: redis, url: '{redis_url}'}}"))
-        key = _create_key(env)
+        key = key_from_cli(env)
         with _serving(env) as (first_base, first), _serving(env) as (second_base, _):
             first_client = _client(first_base, key)
             batch_id = _start_batch(first_client)

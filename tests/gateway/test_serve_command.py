@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gateway.conftest import POLICIES, SOLO_MODEL, running_simulator
 from tests.redis_server import running_redis
-from tests.servers import free_port, wait_until_ready
+from tests.servers import free_port, key_from_cli, wait_until_ready
 
 
 def _requests_by_department_and_status(text: str) -> dict[tuple[str, str], float]:
@@ -49,26 +48,7 @@ def test_serve_with_two_workers_on_redis(tmp_path: Path) -> None:
             encoding="utf-8",
         )
         env = {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_KEY_PEPPER": "p" * 40}
-        created = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "keys",
-                "create",
-                "--department",
-                "dgfip",
-                "--service",
-                "courrier",
-                "--json",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stderr
-        api_key = json.loads(created.stdout)["key"]
+        api_key = key_from_cli(env)
 
         port = free_port()
         command = [
