@@ -53,15 +53,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ttft-ms", type=float, default=50.0)
     parser.add_argument("--itl-ms", type=float, default=15.0)
     parser.add_argument("--max-num-seqs", type=int, default=256, help="each simulator's (default: 256)")
+    parser.add_argument(
+        "--no-fair-sharing",
+        action="store_true",
+        help="leave each backend's max_concurrent unset and admission off: everything is forwarded at "
+        "once and queues in the backends (default: max_concurrent = --max-num-seqs)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser
 
 
-def _write_config(directory: Path, simulators: Sequence[int], port: int, concurrency: int) -> Path:
+def _write_config(
+    directory: Path, simulators: Sequence[int], port: int, concurrency: int, capacity: int | None
+) -> Path:
+    """The gateway's configuration; `capacity`: each backend's `max_concurrent` (None: admission off)."""
     policies = _ROOT / "policies"
+    backend: dict[str, Any] = {} if capacity is None else {"max_concurrent": capacity}
     config = {
         "server": {"host": "127.0.0.1", "port": port},
-        "models": [{"name": MODEL, "backends": [{"url": f"http://127.0.0.1:{sim}"} for sim in simulators]}],
+        "models": [
+            {"name": MODEL, "backends": [{"url": f"http://127.0.0.1:{sim}", **backend} for sim in simulators]}
+        ],
+        "admission": {"enabled": capacity is not None},
         "store": {"kind": "embedded", "path": str(directory / "gateway.db")},
         "policy": {"model_file": str(policies / "model.conf"), "policy_file": str(policies / "policy.csv")},
         "metrics": {"enabled": False},
@@ -232,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"simulator {index} did not start:\n{processes.log_tail(f'simulator-{index}')}"
                     )
             port = free_port()
-            config = _write_config(directory, simulators, port, options.concurrency)
+            capacity = None if options.no_fair_sharing else options.max_num_seqs
+            config = _write_config(directory, simulators, port, options.concurrency, capacity)
             batch_key = _create_key(config, "dgfip")
             user_key = _create_key(config, "dinum")
             gateway = processes.start(
@@ -253,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ttft_ms",
             "itl_ms",
             "max_num_seqs",
+            "no_fair_sharing",
         )
     }
     print(json.dumps(figures, indent=2))
