@@ -378,12 +378,15 @@ def test_a_client_leaving_mid_stream_stops_generation(gateway: RunningGateway, v
     finished_before = _finished(metrics())
     generated_before = counter(metrics(), "vllm:generation_tokens_total")
     with _long_stream(gateway, events=5):
-        assert gauge(metrics(), "vllm:num_requests_running") >= 1
+        # The client leaves as soon as it has read them: asking vLLM anything now would keep the
+        # stream open for as long as vLLM, busy with 32 sequences, takes to answer (seconds).
+        pass
     assert wait_for(lambda: gauge(metrics(), "vllm:num_requests_running") == 0, seconds=20)
-    # Aborted, not finished: vLLM counts no finished request, and stopped well before the end.
+    # Started, then aborted rather than finished: vLLM generated some of it, counts no finished
+    # request, and stopped well before the end.
     assert _finished(metrics()) == finished_before
     generated = counter(metrics(), "vllm:generation_tokens_total") - generated_before
-    assert generated < LONG_CHOICES * LONG_TOKENS * 0.9, (
+    assert 0 < generated < LONG_CHOICES * LONG_TOKENS * 0.9, (
         f"vLLM generated {generated} tokens for a client that left"
     )
 
